@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+// Purpose: the runnable model: a graph of layers built once from a ModelSpec, run on any input
+// size it accepts. This is the one API the rest of atrous uses from the engine.
+#pragma once
+
+#include "stages/infer/engine/tensor.hpp"
+#include "stages/infer/import/model_spec.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace atrous::infer
+{
+
+class Graph; // engine/graph.hpp: the layers and their wiring
+
+/// Which kernel family runs the layers. `reference` is the plain single-threaded oracle used by
+/// the tests; `fast` is the best available (parallel, later SIMD) and must agree with it.
+enum class KernelKind
+{
+    reference,
+    fast
+};
+
+struct ForwardOptions
+{
+    KernelKind kernels = KernelKind::fast;
+};
+
+/// Static facts the pipeline plans tiles with.
+struct ModelFacts
+{
+    int in_channels = 0;
+    int out_channels = 0;      // classes (1 for a sigmoid mask)
+    bool spatial = true;       // true: output is a map (U-Net); false: one vector per input (classifier)
+    int total_stride = 1;      // input sizes must be multiples of this (product of poolings)
+    int fixed_height = 0;      // > 0 when the model only accepts this input size (Dense/Flatten)
+    int fixed_width = 0;
+    int receptive_radius_px = 0; // how far (input pixels) an output pixel sees, worst side
+    int halo_px = 0;           // receptive radius rounded up to total_stride: exact-tiling halo
+    std::string output_activation; // "sigmoid", "softmax", "linear", "relu"
+};
+
+/// One row of `atrous info`.
+struct LayerInfo
+{
+    std::string name;
+    std::string class_name;
+    Shape output;
+    long long params = 0;
+    double flops = 0; // multiply-add = 2 FLOP
+};
+
+/// Immutable after construction; forward() is const and safe to call from several threads at once
+/// (each call owns its activations; parallel kernels share the caller's TBB arena, so running
+/// tiles concurrently does not oversubscribe).
+class Model
+{
+public:
+    /// Builds and validates: unsupported class -> ModelError listing it; weight shape mismatch ->
+    /// ModelError "layer <name>: <weight> shape (a,b,c,d) expected, (e,f,g,h) found"; folds
+    /// BatchNormalization into the preceding convolution.
+    explicit Model(const ModelSpec& spec);
+    ~Model();
+    Model(Model&&) noexcept;
+    Model& operator=(Model&&) noexcept;
+
+    const ModelFacts& facts() const;
+    const std::string& name() const;
+
+    /// Output shape for an input of `input` (n,h,w,in_channels); throws ModelError when the size
+    /// is not accepted (not a multiple of total_stride, or not the fixed size).
+    Shape output_shape(Shape input) const;
+
+    /// Per-layer table for an input shape, in execution order.
+    std::vector<LayerInfo> describe(Shape input) const;
+    long long params() const;
+    double flops(Shape input) const;
+
+    /// Runs the network. Input NHWC with c == in_channels; output NHWC (classifier: n x 1 x 1 x C).
+    Tensor forward(const Tensor& input, const ForwardOptions& options = {}) const;
+
+private:
+    std::unique_ptr<Graph> m_graph;
+};
+
+} // namespace atrous::infer

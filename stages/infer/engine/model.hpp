@@ -28,6 +28,15 @@ struct ForwardOptions
     KernelKind kernels = KernelKind::fast;
 };
 
+struct BuildOptions
+{
+    /// A weighted layer without weights is a ModelError unless this is set; then it gets
+    /// deterministic He-uniform weights from `seed` (benchmarks, `atrous info` without a file, the
+    /// clearly labelled placeholder demo model).
+    bool initialize_missing_weights = false;
+    unsigned seed = 0;
+};
+
 /// Static facts the pipeline plans tiles with.
 struct ModelFacts
 {
@@ -61,7 +70,7 @@ public:
     /// Builds and validates: unsupported class -> ModelError listing it; weight shape mismatch ->
     /// ModelError "layer <name>: <weight> shape (a,b,c,d) expected, (e,f,g,h) found"; folds
     /// BatchNormalization into the preceding convolution.
-    explicit Model(const ModelSpec& spec);
+    explicit Model(const ModelSpec& spec, const BuildOptions& options = {});
     ~Model();
     Model(Model&&) noexcept;
     Model& operator=(Model&&) noexcept;

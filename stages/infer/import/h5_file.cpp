@@ -153,11 +153,14 @@ std::vector<std::string> read_strings(hid_t attr, const std::string& where, cons
     const Handle space(H5Aget_space(attr), H5Sclose);
     if (!type.valid() || !space.valid())
         throw ModelError(where, what + ": cannot read its type" + reason());
-    if (H5Tget_class(type.get()) != H5T_STRING)
-        throw ModelError(where, what + ": strings expected, another type found");
     const hssize_t count = H5Sget_simple_extent_npoints(space.get());
     if (count < 0)
         throw ModelError(where, what + ": cannot read its size" + reason());
+    // Keras writes an empty list (a layer without weights) as an empty float64 array.
+    if (count == 0 || H5Sget_simple_extent_type(space.get()) == H5S_NULL)
+        return {};
+    if (H5Tget_class(type.get()) != H5T_STRING)
+        throw ModelError(where, what + ": strings expected, another type found");
     std::vector<std::string> out;
     out.reserve(static_cast<std::size_t>(count));
     if (H5Tis_variable_str(type.get()) > 0)

@@ -4,6 +4,7 @@
 
 #include "stages/error.hpp"
 
+#include <algorithm>
 #include <vector>
 
 namespace atrous::h5
@@ -46,9 +47,21 @@ namespace
 herr_t collect(unsigned, const H5E_error2_t* e, void* data)
 {
     auto* lines = static_cast<std::vector<std::string>*>(data);
+    std::string desc = e->desc != nullptr ? e->desc : "";
+    // I/O failures read "file write failed: time = ..., errno = 28, error message = 'No space
+    // left on device', buf = ...": keep the head and the system's message.
+    const std::string key = "error message = '";
+    const std::size_t at = desc.find(key);
+    if (at != std::string::npos)
+    {
+        const std::size_t start = at + key.size();
+        const std::size_t end = desc.find('\'', start);
+        const std::string system = desc.substr(start, end - start);
+        desc = desc.substr(0, desc.find_first_of(":,")) + " (" + system + ")";
+    }
+    std::replace(desc.begin(), desc.end(), '\n', ' ');
     std::string line = e->func_name != nullptr ? std::string(e->func_name) + "(): " : "";
-    line += e->desc != nullptr ? e->desc : "";
-    lines->push_back(std::move(line));
+    lines->push_back(line + desc);
     return 0;
 }
 

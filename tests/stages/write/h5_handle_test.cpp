@@ -118,7 +118,7 @@ TEST(Hdf5Writer, NoSpaceLeftIsAnOutputError)
     }
     EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
     EXPECT_EQ(message.rfind("write.hdf5: ", 0), 0u) << message;
-    EXPECT_NE(message.find("File too large"), std::string::npos) << message;
+    EXPECT_NE(message.find("write failed (File too large)"), std::string::npos) << message;
     EXPECT_FALSE(std::filesystem::exists(o.path));
 }
 

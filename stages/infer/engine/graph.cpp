@@ -141,9 +141,13 @@ Graph::Graph(const ModelSpec& spec, const BuildOptions& options)
                 cyclic.push_back(spec.layers[i].name);
         throw ModelError(m_where, "cycle through layers " + join(cyclic, ", "));
     }
+    for (int i : order)
+        if (spec.layers[i].class_name == "InputLayer" && spec.layers[i].name != inputs[0])
+            throw ModelError(m_where, "the output depends on input layer " + spec.layers[i].name +
+                                          " besides the model input " + inputs[0] +
+                                          " (atrous runs single-input models)");
     if (spec.layers[order.front()].name != inputs[0])
-        throw ModelError(m_where, "the output does not depend on input " + inputs[0] +
-                                      " alone (also on " + spec.layers[order.front()].name + ")");
+        throw ModelError(m_where, "the output does not depend on input " + inputs[0]);
 
     // 5. Build the layers in order with build-time shapes (unknown sizes are 0).
     std::vector<int> position(count, -1);

@@ -19,10 +19,11 @@ struct BandNormalization
 
 struct ReadOptions
 {
-    std::filesystem::path path;              // any GDAL raster (GeoTIFF, COG, VRT, ...)
-    std::vector<int> bands;                  // 1-based; empty = all bands
-    std::vector<BandNormalization> normalize; // empty = identity; one entry = every band; else one per band
-    std::optional<double> nodata;            // empty = the file's own (first selected band)
+    std::filesystem::path path; // any GDAL raster (GeoTIFF, COG, VRT, ...)
+    std::vector<int> bands;     // 1-based; empty = all bands
+    std::vector<BandNormalization>
+        normalize;                // empty = identity; one entry = every band; else one per band
+    std::optional<double> nodata; // empty = the file's own (first selected band)
 };
 
 } // namespace atrous

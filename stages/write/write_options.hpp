@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// Purpose: options of the write stage (config section `output`).
+// Purpose: options of the write stage (config section `output`) and the layout of the output
+// file (sizes, grid, georeferencing) the pipeline derives from the input and the model.
 #pragma once
 
+#include <array>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 namespace atrous
@@ -11,20 +14,36 @@ namespace atrous
 enum class ProbabilityFormat
 {
     none,
-    uint8,   // round(p * 255)
-    float32,
+    uint8,   // round(p * 254); 255 = nodata (attributes scale_factor = 1/254, _FillValue = 255)
+    float32, // as is; NaN = nodata
 };
 
 struct WriteOptions
 {
-    std::filesystem::path path;                  // the HDF5 file written
+    std::filesystem::path path; // the HDF5 file written
     ProbabilityFormat probabilities = ProbabilityFormat::none;
-    double threshold = 0.5;                      // 1-class models: mask = p >= threshold
-    std::string compression = "deflate";         // "deflate" or "none"
-    int compression_level = 4;                   // deflate level 1..9
+    double threshold = 0.5;              // 1-class models: mask = p >= threshold
+    std::string compression = "deflate"; // "deflate" or "none"
+    int compression_level = 4;           // deflate level 1..9
     /// Provenance written as attributes.
     std::string model_sha256;
     std::string config_yaml;
+};
+
+/// What the output file holds, fixed before the first block.
+struct OutputLayout
+{
+    int width = 0; // image pixels (the input raster's size)
+    int height = 0;
+    int channels = 0;  // C: classes of the model (1 = sigmoid mask)
+    int tile_size = 0; // core edge in pixels: the chunk edge of the spatial datasets
+    int columns = 0;   // tile grid (for /progress/tile_done and the classifier datasets)
+    int rows = 0;
+    /// true: /mask H x W (+ /probability C x H x W); false (classifier): /class rows x columns
+    /// (+ /class_probability C x rows x columns), one cell per tile.
+    bool spatial = true;
+    std::optional<std::array<double, 6>> geotransform; // of the input image, GDAL order
+    std::string crs_wkt;                               // empty when the input has none
 };
 
 } // namespace atrous

@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: Apache-2.0
+// Purpose: the engine's layer graph: built from a ModelSpec (validated, topologically sorted,
+// BatchNormalization folded), planned per input shape, run with activations freed after their
+// last consumer.
+#pragma once
+
+#include "stages/infer/engine/layer.hpp"
+#include "stages/infer/engine/model.hpp"
+#include "stages/infer/import/model_spec.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace atrous::infer
+{
+
+/// One layer and its wiring. `inputs` index earlier nodes (the order is topological).
+struct Node
+{
+    std::unique_ptr<Layer> layer;
+    std::vector<int> inputs;
+    int uses = 0; // edges to later nodes, plus one for the model output
+};
+
+class Graph
+{
+public:
+    /// Validates and builds; throws ModelError (unsupported classes listed together, unknown
+    /// inbound layer, cycle, several inputs/outputs, weight and shape errors naming the layer).
+    Graph(const ModelSpec& spec, const BuildOptions& options);
+
+    const std::string& name() const { return m_name; }
+    const ModelFacts& facts() const { return m_facts; }
+    const std::vector<Node>& nodes() const { return m_nodes; }
+    int input_node() const { return m_input; }
+    int output_node() const { return m_output; }
+
+    /// Shape of every node's output for this input; throws ModelError when the input is not
+    /// accepted (channels, stride multiple, fixed size) or a layer rejects its shapes.
+    std::vector<Shape> plan(const Shape& input) const;
+
+    /// Runs all nodes in order; thread-safe (all state is local to the call).
+    Tensor run(const Tensor& input, KernelKind kernels) const;
+
+private:
+    void fold_batch_norms();
+    void compute_facts(const std::vector<Shape>& build_shapes);
+
+    std::string m_name;
+    std::string m_where; // "model <source>" for messages
+    std::vector<Node> m_nodes;
+    int m_input = 0;
+    int m_output = 0;
+    ModelFacts m_facts;
+    /// True when paths of different strides merge (U-Net skips): then any other size would
+    /// misalign them, so sizes must be multiples of total_stride. A plain chain accepts any
+    /// size (Keras floor semantics).
+    bool m_needs_stride_multiple = false;
+};
+
+} // namespace atrous::infer

@@ -1,0 +1,263 @@
+// SPDX-License-Identifier: Apache-2.0
+// Purpose: HDF5 C API wrapped for the Keras importer: RAII handles, collected error messages.
+#include "h5_file.hpp"
+
+#include "stages/error.hpp"
+
+#include <hdf5.h>
+
+#include <algorithm>
+#include <cstring>
+#include <functional>
+#include <utility>
+
+namespace atrous::infer
+{
+namespace
+{
+
+/// Owns one hid_t and closes it with the matching H5?close.
+class Handle
+{
+public:
+    using Closer = herr_t (*)(hid_t);
+    Handle(hid_t id, Closer closer) : m_id(id), m_closer(closer) {}
+    ~Handle()
+    {
+        if (m_id >= 0)
+            m_closer(m_id);
+    }
+    Handle(const Handle&) = delete;
+    Handle& operator=(const Handle&) = delete;
+    Handle(Handle&& other) noexcept : m_id(std::exchange(other.m_id, -1)), m_closer(other.m_closer)
+    {
+    }
+    Handle& operator=(Handle&&) = delete;
+
+    hid_t get() const { return m_id; }
+    bool valid() const { return m_id >= 0; }
+
+private:
+    hid_t m_id;
+    Closer m_closer;
+};
+
+herr_t collect_one(unsigned /*n*/, const H5E_error2_t* err, void* client)
+{
+    auto* messages = static_cast<std::vector<std::string>*>(client);
+    if (err->desc != nullptr && err->desc[0] != '\0')
+        messages->emplace_back(err->desc);
+    return 0;
+}
+
+/// Installed as HDF5's automatic error handler: records the failing call's stack instead of
+/// printing it.
+herr_t collect_stack(hid_t stack, void* client)
+{
+    auto* messages = static_cast<std::vector<std::string>*>(client);
+    messages->clear();
+    H5Ewalk2(stack, H5E_WALK_DOWNWARD, collect_one, client);
+    return 0;
+}
+
+} // namespace
+
+struct H5File::State
+{
+    H5E_auto2_t saved_func = nullptr;
+    void* saved_data = nullptr;
+    std::vector<std::string> messages; // the last failed call's HDF5 stack, outermost first
+    hid_t file = -1;
+
+    /// HDF5's reason for the last failure: the innermost messages are the specific ones
+    /// ("truncated file: eof = ...", "file signature not found").
+    std::string reason() const
+    {
+        if (messages.empty())
+            return "";
+        std::string text = messages.back();
+        if (messages.size() >= 2 && messages[messages.size() - 2] != text)
+            text = messages[messages.size() - 2] + ": " + text;
+        return " (HDF5: " + text + ")";
+    }
+};
+
+H5File::H5File(const std::filesystem::path& path)
+    : m_where("model " + path.string()), m_state(std::make_unique<State>())
+{
+    H5Eget_auto2(H5E_DEFAULT, &m_state->saved_func, &m_state->saved_data);
+    H5Eset_auto2(H5E_DEFAULT, collect_stack, &m_state->messages);
+
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec))
+        throw ModelError(m_where, "no such file");
+    if (std::filesystem::is_directory(path, ec))
+        throw ModelError(m_where, "is a directory, not an HDF5 file");
+    const htri_t is_hdf5 = H5Fis_hdf5(path.c_str());
+    if (is_hdf5 == 0)
+        throw ModelError(m_where, "not an HDF5 file (no HDF5 signature)");
+    m_state->file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (m_state->file < 0)
+        throw ModelError(m_where,
+                         "cannot be opened as HDF5; truncated or damaged?" + m_state->reason());
+}
+
+H5File::~H5File()
+{
+    if (m_state->file >= 0)
+        H5Fclose(m_state->file);
+    H5Eset_auto2(H5E_DEFAULT, m_state->saved_func, m_state->saved_data);
+}
+
+bool H5File::exists(const std::string& object_path) const
+{
+    if (object_path.empty() || object_path == "/")
+        return true;
+    // H5Lexists fails (rather than answering false) when an intermediate group is missing, so
+    // walk the path one component at a time.
+    std::size_t pos = object_path[0] == '/' ? 1 : 0;
+    while (pos <= object_path.size())
+    {
+        const auto next = object_path.find('/', pos);
+        const std::string prefix =
+            object_path.substr(0, next == std::string::npos ? object_path.size() : next);
+        if (H5Lexists(m_state->file, prefix.c_str(), H5P_DEFAULT) <= 0)
+            return false;
+        if (next == std::string::npos)
+            break;
+        pos = next + 1;
+    }
+    return true;
+}
+
+bool H5File::has_attribute(const std::string& object_path, const std::string& name) const
+{
+    if (!exists(object_path))
+        return false;
+    const htri_t found =
+        H5Aexists_by_name(m_state->file, object_path.c_str(), name.c_str(), H5P_DEFAULT);
+    if (found > 0)
+        return true;
+    // Keras splits attributes over 64 KiB into name0, name1, ...
+    return H5Aexists_by_name(m_state->file, object_path.c_str(), (name + "0").c_str(),
+                             H5P_DEFAULT) > 0;
+}
+
+namespace
+{
+
+std::vector<std::string> read_strings(hid_t attr, const std::string& where, const std::string& what,
+                                      const std::function<std::string()>& reason)
+{
+    const Handle type(H5Aget_type(attr), H5Tclose);
+    const Handle space(H5Aget_space(attr), H5Sclose);
+    if (!type.valid() || !space.valid())
+        throw ModelError(where, what + ": cannot read its type" + reason());
+    const hssize_t count = H5Sget_simple_extent_npoints(space.get());
+    if (count < 0)
+        throw ModelError(where, what + ": cannot read its size" + reason());
+    // Keras writes an empty list (a layer without weights) as an empty float64 array.
+    if (count == 0 || H5Sget_simple_extent_type(space.get()) == H5S_NULL)
+        return {};
+    if (H5Tget_class(type.get()) != H5T_STRING)
+        throw ModelError(where, what + ": strings expected, another type found");
+    std::vector<std::string> out;
+    out.reserve(static_cast<std::size_t>(count));
+    if (H5Tis_variable_str(type.get()) > 0)
+    {
+        const Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
+        H5Tset_size(mem.get(), H5T_VARIABLE);
+        H5Tset_cset(mem.get(), H5Tget_cset(type.get()));
+        std::vector<char*> buffer(static_cast<std::size_t>(count), nullptr);
+        if (H5Aread(attr, mem.get(), buffer.data()) < 0)
+            throw ModelError(where, what + ": cannot read it" + reason());
+        for (char* s : buffer)
+            out.emplace_back(s != nullptr ? s : "");
+        H5Dvlen_reclaim(mem.get(), space.get(), H5P_DEFAULT, buffer.data());
+    }
+    else
+    {
+        const std::size_t size = H5Tget_size(type.get());
+        std::vector<char> buffer(size * static_cast<std::size_t>(count) + 1, '\0');
+        if (H5Aread(attr, type.get(), buffer.data()) < 0)
+            throw ModelError(where, what + ": cannot read it" + reason());
+        for (hssize_t i = 0; i < count; ++i)
+        {
+            const char* begin = buffer.data() + static_cast<std::size_t>(i) * size;
+            // Fixed-length strings are NUL-terminated or NUL-padded (h5py writes padded ones).
+            out.emplace_back(begin, strnlen(begin, size));
+        }
+    }
+    return out;
+}
+
+} // namespace
+
+std::vector<std::string> H5File::string_attribute(const std::string& object_path,
+                                                  const std::string& name) const
+{
+    const std::string what = "attribute '" + name + "' of " + object_path;
+    const auto reason = [this] { return m_state->reason(); };
+    const auto read_one = [&](const std::string& attr_name)
+    {
+        const Handle attr(H5Aopen_by_name(m_state->file, object_path.c_str(), attr_name.c_str(),
+                                          H5P_DEFAULT, H5P_DEFAULT),
+                          H5Aclose);
+        if (!attr.valid())
+            throw ModelError(m_where, what + ": cannot open it" + reason());
+        return read_strings(attr.get(), m_where, what, reason);
+    };
+    if (!exists(object_path))
+        throw ModelError(m_where, object_path + " is missing");
+    if (H5Aexists_by_name(m_state->file, object_path.c_str(), name.c_str(), H5P_DEFAULT) > 0)
+        return read_one(name);
+    std::vector<std::string> joined;
+    for (int chunk = 0;; ++chunk)
+    {
+        const std::string chunk_name = name + std::to_string(chunk);
+        if (H5Aexists_by_name(m_state->file, object_path.c_str(), chunk_name.c_str(),
+                              H5P_DEFAULT) <= 0)
+        {
+            if (chunk == 0)
+                throw ModelError(m_where, what + " is missing");
+            return joined;
+        }
+        auto part = read_one(chunk_name);
+        joined.insert(joined.end(), part.begin(), part.end());
+    }
+}
+
+H5FloatArray H5File::float_dataset(const std::string& dataset_path) const
+{
+    const std::string what = "dataset " + dataset_path;
+    if (!exists(dataset_path))
+        throw ModelError(m_where, what + " is missing");
+    const Handle dataset(H5Dopen2(m_state->file, dataset_path.c_str(), H5P_DEFAULT), H5Dclose);
+    if (!dataset.valid())
+        throw ModelError(m_where, what + ": cannot open it" + m_state->reason());
+    const Handle type(H5Dget_type(dataset.get()), H5Tclose);
+    const Handle space(H5Dget_space(dataset.get()), H5Sclose);
+    if (!type.valid() || !space.valid())
+        throw ModelError(m_where, what + ": cannot read its type" + m_state->reason());
+    if (H5Tget_class(type.get()) != H5T_FLOAT)
+        throw ModelError(m_where, what + ": floating-point values expected, another type found");
+    const int rank = H5Sget_simple_extent_ndims(space.get());
+    if (rank < 0)
+        throw ModelError(m_where, what + ": cannot read its shape" + m_state->reason());
+    std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+    H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+    H5FloatArray array;
+    std::size_t count = 1;
+    for (const hsize_t d : dims)
+    {
+        array.shape.push_back(static_cast<int>(d));
+        count *= static_cast<std::size_t>(d);
+    }
+    array.values.resize(count);
+    if (count > 0 && H5Dread(dataset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                             array.values.data()) < 0)
+        throw ModelError(m_where, what + ": cannot read it" + m_state->reason());
+    return array;
+}
+
+} // namespace atrous::infer

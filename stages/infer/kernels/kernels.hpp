@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: Apache-2.0
+// Purpose: one signature per op for the engine's kernels: `<op>_ref` (plain single-threaded loops,
+// the oracle) and `<op>_tbb` (TBB-parallel, same contract, runs in the caller's arena).
+#pragma once
+
+#include <cstddef>
+#include <limits>
+#include <ostream>
+
+namespace atrous::infer::kernels
+{
+
+enum class ActivationKind
+{
+    linear,
+    relu,
+    sigmoid,
+    softmax, // over the channels of each pixel (Keras axis=-1)
+    tanh
+};
+
+/// An elementwise (or per-pixel softmax) activation. `relu` follows Keras' ReLU layer:
+/// f(x) = min(x, max_value) for x >= threshold, negative_slope * (x - threshold) otherwise.
+struct Activation
+{
+    ActivationKind kind = ActivationKind::linear;
+    float max_value = std::numeric_limits<float>::infinity();
+    float negative_slope = 0.0f;
+    float threshold = 0.0f;
+};
+
+/// Geometry of a 2-D window op over NHWC tensors: input n x in_h x in_w x in_c, output
+/// n x out_h x out_w x out_c. Output pixel (oy, ox) reads input rows oy*stride_h - pad_top +
+/// ky*dilation_h (ky < kh), likewise for columns; reads outside the input are zeros (conv) or
+/// skipped (pooling). Conv2dTranspose uses it the other way round, see there.
+struct Conv2dShape
+{
+    int n = 1;
+    int in_h = 1;
+    int in_w = 1;
+    int in_c = 1;
+    int out_h = 1;
+    int out_w = 1;
+    int out_c = 1;
+    int kh = 1;
+    int kw = 1;
+    int stride_h = 1;
+    int stride_w = 1;
+    int dilation_h = 1;
+    int dilation_w = 1;
+    int pad_top = 0;
+    int pad_left = 0;
+
+    std::size_t in_size() const { return static_cast<std::size_t>(n) * in_h * in_w * in_c; }
+    std::size_t out_size() const { return static_cast<std::size_t>(n) * out_h * out_w * out_c; }
+};
+
+std::ostream& operator<<(std::ostream& os, const Conv2dShape& s);
+
+// All kernels: pointers are non-null unless stated, buffers do not overlap, no allocation beyond
+// small scratch, no exceptions (assert only). `bias` may be nullptr (no bias).
+
+/// Convolution. w: HWIO (kh, kw, in_c, out_c), as Keras stores Conv2D kernels.
+void conv2d_ref(const Conv2dShape& s, const float* in, const float* w, const float* bias,
+                const Activation& act, float* out);
+void conv2d_tbb(const Conv2dShape& s, const float* in, const float* w, const float* bias,
+                const Activation& act, float* out);
+
+/// Depthwise convolution, out_c = in_c * depth_multiplier; output channel ci*dm + m.
+/// w: (kh, kw, in_c, dm), as Keras stores depthwise_kernel.
+void depthwise_conv2d_ref(const Conv2dShape& s, const float* in, const float* w, const float* bias,
+                          const Activation& act, float* out);
+void depthwise_conv2d_tbb(const Conv2dShape& s, const float* in, const float* w, const float* bias,
+                          const Activation& act, float* out);
+
+/// Transposed convolution (the gradient of conv2d): input pixel (iy, ix) adds
+/// in * w[ky][kx][ci][co] to output (iy*stride_h - pad_top + ky*dilation_h, ...), positions
+/// outside the output dropped. w: (kh, kw, in_c, out_c) (the layer repacks Keras' (kh,kw,out,in)).
+void conv2d_transpose_ref(const Conv2dShape& s, const float* in, const float* w, const float* bias,
+                          const Activation& act, float* out);
+void conv2d_transpose_tbb(const Conv2dShape& s, const float* in, const float* w, const float* bias,
+                          const Activation& act, float* out);
+
+/// Max pooling over the window (dilation 1), padded positions ignored; in_c == out_c.
+void max_pool2d_ref(const Conv2dShape& s, const float* in, float* out);
+void max_pool2d_tbb(const Conv2dShape& s, const float* in, float* out);
+
+/// Nearest-neighbour upsampling: out (n, h*fy, w*fx, c), out[y][x] = in[y/fy][x/fx].
+void upsample_nearest_ref(int n, int h, int w, int c, int fy, int fx, const float* in, float* out);
+void upsample_nearest_tbb(int n, int h, int w, int c, int fy, int fx, const float* in, float* out);
+
+/// Dense over the last axis: rows x in_c times w (in_c, out_c) -> rows x out_c.
+void dense_ref(std::size_t rows, int in_c, int out_c, const float* in, const float* w,
+               const float* bias, const Activation& act, float* out);
+void dense_tbb(std::size_t rows, int in_c, int out_c, const float* in, const float* w,
+               const float* bias, const Activation& act, float* out);
+
+/// Channel concatenation of `count` inputs of `pixels` pixels; input k has channels[k].
+void concat_channels_ref(std::size_t pixels, int count, const float* const* in, const int* channels,
+                         float* out);
+void concat_channels_tbb(std::size_t pixels, int count, const float* const* in, const int* channels,
+                         float* out);
+
+/// Elementwise sum of `count` same-sized inputs.
+void add_ref(std::size_t size, int count, const float* const* in, float* out);
+void add_tbb(std::size_t size, int count, const float* const* in, float* out);
+
+/// Per-channel affine (an unfolded BatchNormalization): out = in * scale[c] + shift[c].
+void affine_ref(std::size_t pixels, int channels, const float* in, const float* scale,
+                const float* shift, float* out);
+void affine_tbb(std::size_t pixels, int channels, const float* in, const float* scale,
+                const float* shift, float* out);
+
+/// In-place activation of `pixels` pixels of `channels` channels.
+void activation_ref(const Activation& act, std::size_t pixels, int channels, float* data);
+void activation_tbb(const Activation& act, std::size_t pixels, int channels, float* data);
+
+/// The activation of one pixel's channels, shared by every kernel family (the math is the
+/// same; only the loops around it differ).
+void activate_pixel(const Activation& act, int channels, float* data);
+
+} // namespace atrous::infer::kernels

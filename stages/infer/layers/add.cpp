@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: Apache-2.0
+// Purpose: Keras Add (no broadcasting: all inputs must have the same shape).
+
+#include "add.hpp"
+
+#include "concatenate.hpp"
+#include "stages/infer/kernels/kernels.hpp"
+
+namespace atrous::infer
+{
+
+Add::Add(const LayerSpec& spec, const std::vector<Shape>& inputs)
+    : Layer(spec.name, spec.class_name)
+{
+    output_shape(inputs);
+}
+
+Shape Add::output_shape(const std::vector<Shape>& inputs) const
+{
+    expect_same_grid(*this, inputs, true);
+    return inputs[0];
+}
+
+void Add::forward(const std::vector<const Tensor*>& inputs, Tensor& output,
+                  KernelKind kernels) const
+{
+    std::vector<const float*> data;
+    for (const Tensor* t : inputs)
+        data.push_back(t->data());
+    const int count = static_cast<int>(inputs.size());
+    if (kernels == KernelKind::reference)
+        kernels::add_ref(output.size(), count, data.data(), output.data());
+    else
+        kernels::add_tbb(output.size(), count, data.data(), output.data());
+}
+
+} // namespace atrous::infer

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: Apache-2.0
+// Purpose: Keras Conv2D: config parsing, weight checks, shapes, and the kernel call.
+
+#include "conv2d.hpp"
+
+#include "stages/infer/engine/keras_config.hpp"
+
+namespace atrous::infer
+{
+
+Conv2d::Conv2d(const LayerSpec& spec, const std::vector<Shape>& inputs, WeightSet& weights)
+    : Layer(spec.name, spec.class_name)
+{
+    expect_inputs(inputs, 1);
+    const KerasConfig config(spec.config, spec.name);
+    config.require_channels_last();
+    if (config.integer("groups", 1) != 1)
+        config.fail("groups", "1");
+    const auto [kh, kw] = config.pair("kernel_size", {0, 0});
+    const auto [sh, sw] = config.pair("strides", {1, 1});
+    const auto [dh, dw] = config.pair("dilation_rate", {1, 1});
+    m_out_c = config.integer("filters", 0);
+    if (kh < 1 || kw < 1)
+        config.fail("kernel_size", "positive sizes");
+    if (sh < 1 || sw < 1)
+        config.fail("strides", "positive strides");
+    if (dh < 1 || dw < 1)
+        config.fail("dilation_rate", "positive rates");
+    if (m_out_c < 1)
+        config.fail("filters", "a positive count");
+    const bool same = config.same_padding();
+    m_wy = Window1d{kh, sh, dh, same};
+    m_wx = Window1d{kw, sw, dw, same};
+    m_in_c = inputs[0].c;
+    m_activation = config.activation(m_activation_name);
+
+    m_kernel =
+        weights.take("kernel", {kh, kw, m_in_c, m_out_c}, WeightInit::he_uniform, kh * kw * m_in_c);
+    if (config.boolean("use_bias", true))
+        m_bias = weights.take("bias", {m_out_c}, WeightInit::zeros);
+    weights.expect_all_used();
+    output_shape(inputs);
+}
+
+Shape Conv2d::output_shape(const std::vector<Shape>& inputs) const
+{
+    expect_inputs(inputs, 1);
+    expect_channels(inputs[0], m_in_c);
+    return window_output(inputs[0], m_wy, m_wx, m_out_c);
+}
+
+void Conv2d::forward(const std::vector<const Tensor*>& inputs, Tensor& output,
+                     KernelKind kernels) const
+{
+    const Shape& in = inputs[0]->shape();
+    const Shape& out = output.shape();
+    const kernels::Conv2dShape s{in.n,
+                                 in.h,
+                                 in.w,
+                                 in.c,
+                                 out.h,
+                                 out.w,
+                                 out.c,
+                                 m_wy.k,
+                                 m_wx.k,
+                                 m_wy.stride,
+                                 m_wx.stride,
+                                 m_wy.dilation,
+                                 m_wx.dilation,
+                                 m_wy.pad_before(in.h),
+                                 m_wx.pad_before(in.w)};
+    const float* bias = m_bias.empty() ? nullptr : m_bias.data();
+    if (kernels == KernelKind::reference)
+        kernels::conv2d_ref(s, inputs[0]->data(), m_kernel.data(), bias, m_activation,
+                            output.data());
+    else
+        kernels::conv2d_tbb(s, inputs[0]->data(), m_kernel.data(), bias, m_activation,
+                            output.data());
+}
+
+Field Conv2d::field(const std::vector<Field>& inputs) const
+{
+    Field f = inputs.at(0);
+    f.y = extend_by_window(f.y, m_wy.k_eff(), m_wy.pad_before(0), m_wy.stride);
+    f.x = extend_by_window(f.x, m_wx.k_eff(), m_wx.pad_before(0), m_wx.stride);
+    return f;
+}
+
+long long Conv2d::params() const
+{
+    return static_cast<long long>(m_kernel.size() + m_bias.size());
+}
+
+double Conv2d::flops(const std::vector<Shape>& inputs, const Shape& output) const
+{
+    return 2.0 * output.size() * m_wy.k * m_wx.k * m_in_c;
+}
+
+bool Conv2d::fold_affine(const std::vector<float>& scale, const std::vector<float>& shift)
+{
+    if (m_activation.kind != kernels::ActivationKind::linear)
+        return false;
+    // y = (x*W + b) * scale + shift: scale every output channel's weights and bias.
+    for (std::size_t i = 0; i < m_kernel.size(); ++i)
+        m_kernel[i] *= scale[i % m_out_c];
+    if (m_bias.empty())
+        m_bias.assign(m_out_c, 0.0f);
+    for (int c = 0; c < m_out_c; ++c)
+        m_bias[c] = m_bias[c] * scale[c] + shift[c];
+    return true;
+}
+
+} // namespace atrous::infer

@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: Apache-2.0
+// Purpose: Keras Conv2D (any kernel size, strides, dilation, same/valid, bias, fused activation).
+#pragma once
+
+#include "stages/infer/engine/layer.hpp"
+#include "stages/infer/engine/weight_set.hpp"
+#include "stages/infer/kernels/kernels.hpp"
+
+namespace atrous::infer
+{
+
+class Conv2d : public Layer
+{
+public:
+    Conv2d(const LayerSpec& spec, const std::vector<Shape>& inputs, WeightSet& weights);
+
+    Shape output_shape(const std::vector<Shape>& inputs) const override;
+    void forward(const std::vector<const Tensor*>& inputs, Tensor& output,
+                 KernelKind kernels) const override;
+    int stride() const override { return m_wy.stride; }
+    Field field(const std::vector<Field>& inputs) const override;
+    std::string activation_name() const override { return m_activation_name; }
+    long long params() const override;
+    double flops(const std::vector<Shape>& inputs, const Shape& output) const override;
+    bool fold_affine(const std::vector<float>& scale, const std::vector<float>& shift) override;
+
+private:
+    Window1d m_wy;
+    Window1d m_wx;
+    int m_in_c = 0;
+    int m_out_c = 0;
+    std::vector<float> m_kernel; // HWIO
+    std::vector<float> m_bias;   // empty: no bias
+    kernels::Activation m_activation;
+    std::string m_activation_name;
+};
+
+} // namespace atrous::infer

@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: Apache-2.0
+// Purpose: Keras Conv2DTranspose. Output length (keras/utils/conv_utils.py deconv_output_length,
+// output_padding=None): same -> in*stride; valid -> in*stride + max(k_eff - stride, 0).
+// TensorFlow computes it as the input-gradient of a conv2d from that output length, so the
+// leading padding is the conv2d 'same' padding: max((in-1)*stride + k_eff - out, 0) / 2.
+
+#include "conv2d_transpose.hpp"
+
+#include "stages/infer/engine/keras_config.hpp"
+
+#include <algorithm>
+
+namespace atrous::infer
+{
+
+int Conv2dTranspose::Axis::out(int in) const
+{
+    if (in == 0)
+        return 0;
+    return same ? in * stride : in * stride + std::max(k_eff() - stride, 0);
+}
+
+int Conv2dTranspose::Axis::pad_before(int in) const
+{
+    if (!same)
+        return 0;
+    if (in == 0)
+        in = 1024;
+    return std::max((in - 1) * stride + k_eff() - out(in), 0) / 2;
+}
+
+Conv2dTranspose::Conv2dTranspose(const LayerSpec& spec, const std::vector<Shape>& inputs,
+                                 WeightSet& weights)
+    : Layer(spec.name, spec.class_name)
+{
+    expect_inputs(inputs, 1);
+    const KerasConfig config(spec.config, spec.name);
+    config.require_channels_last();
+    if (config.has("output_padding"))
+        config.fail("output_padding", "null");
+    const auto [kh, kw] = config.pair("kernel_size", {0, 0});
+    const auto [sh, sw] = config.pair("strides", {1, 1});
+    const auto [dh, dw] = config.pair("dilation_rate", {1, 1});
+    m_out_c = config.integer("filters", 0);
+    if (kh < 1 || kw < 1)
+        config.fail("kernel_size", "positive sizes");
+    if (sh < 1 || sw < 1)
+        config.fail("strides", "positive strides");
+    if (dh < 1 || dw < 1)
+        config.fail("dilation_rate", "positive rates");
+    if (m_out_c < 1)
+        config.fail("filters", "a positive count");
+    const bool same = config.same_padding();
+    m_ay = Axis{kh, sh, dh, same};
+    m_ax = Axis{kw, sw, dw, same};
+    m_in_c = inputs[0].c;
+    m_activation = config.activation(m_activation_name);
+
+    const std::vector<float> keras =
+        weights.take("kernel", {kh, kw, m_out_c, m_in_c}, WeightInit::he_uniform, kh * kw * m_in_c);
+    m_kernel.resize(keras.size());
+    for (int tap = 0; tap < kh * kw; ++tap)
+        for (int co = 0; co < m_out_c; ++co)
+            for (int ci = 0; ci < m_in_c; ++ci)
+                m_kernel[(static_cast<std::size_t>(tap) * m_in_c + ci) * m_out_c + co] =
+                    keras[(static_cast<std::size_t>(tap) * m_out_c + co) * m_in_c + ci];
+    if (config.boolean("use_bias", true))
+        m_bias = weights.take("bias", {m_out_c}, WeightInit::zeros);
+    weights.expect_all_used();
+    output_shape(inputs);
+}
+
+Shape Conv2dTranspose::output_shape(const std::vector<Shape>& inputs) const
+{
+    expect_inputs(inputs, 1);
+    expect_channels(inputs[0], m_in_c);
+    const Shape& in = inputs[0];
+    return Shape{in.n, m_ay.out(in.h), m_ax.out(in.w), m_out_c};
+}
+
+void Conv2dTranspose::forward(const std::vector<const Tensor*>& inputs, Tensor& output,
+                              KernelKind kernels) const
+{
+    const Shape& in = inputs[0]->shape();
+    const Shape& out = output.shape();
+    const kernels::Conv2dShape s{in.n,
+                                 in.h,
+                                 in.w,
+                                 in.c,
+                                 out.h,
+                                 out.w,
+                                 out.c,
+                                 m_ay.k,
+                                 m_ax.k,
+                                 m_ay.stride,
+                                 m_ax.stride,
+                                 m_ay.dilation,
+                                 m_ax.dilation,
+                                 m_ay.pad_before(in.h),
+                                 m_ax.pad_before(in.w)};
+    const float* bias = m_bias.empty() ? nullptr : m_bias.data();
+    if (kernels == KernelKind::reference)
+        kernels::conv2d_transpose_ref(s, inputs[0]->data(), m_kernel.data(), bias, m_activation,
+                                      output.data());
+    else
+        kernels::conv2d_transpose_tbb(s, inputs[0]->data(), m_kernel.data(), bias, m_activation,
+                                      output.data());
+}
+
+Field Conv2dTranspose::field(const std::vector<Field>& inputs) const
+{
+    // Output pixel o reads inputs i with i*stride + t - pad = o for taps t < k_eff: i spans
+    // (o + pad - k_eff + 1)/stride .. (o + pad)/stride. Conservative bound in new-scale units,
+    // plus (stride - 1) for the position inside the upsampled block.
+    const auto up = [](AxisField a, const Axis& axis)
+    {
+        const int pad = axis.pad_before(0);
+        a.scale /= axis.stride;
+        a.before += a.scale * (axis.k_eff() - 1 - pad + axis.stride - 1);
+        a.after += a.scale * (pad + axis.stride - 1);
+        return a;
+    };
+    Field f = inputs.at(0);
+    f.y = up(f.y, m_ay);
+    f.x = up(f.x, m_ax);
+    return f;
+}
+
+long long Conv2dTranspose::params() const
+{
+    return static_cast<long long>(m_kernel.size() + m_bias.size());
+}
+
+double Conv2dTranspose::flops(const std::vector<Shape>& inputs, const Shape& output) const
+{
+    return 2.0 * inputs.at(0).size() * m_ay.k * m_ax.k * m_out_c;
+}
+
+bool Conv2dTranspose::fold_affine(const std::vector<float>& scale, const std::vector<float>& shift)
+{
+    if (m_activation.kind != kernels::ActivationKind::linear)
+        return false;
+    for (std::size_t i = 0; i < m_kernel.size(); ++i)
+        m_kernel[i] *= scale[i % m_out_c];
+    if (m_bias.empty())
+        m_bias.assign(m_out_c, 0.0f);
+    for (int c = 0; c < m_out_c; ++c)
+        m_bias[c] = m_bias[c] * scale[c] + shift[c];
+    return true;
+}
+
+} // namespace atrous::infer

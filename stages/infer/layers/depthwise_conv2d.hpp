@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: Apache-2.0
+// Purpose: Keras DepthwiseConv2D (depth_multiplier, dilation, same/valid, bias, activation).
+#pragma once
+
+#include "stages/infer/engine/layer.hpp"
+#include "stages/infer/engine/weight_set.hpp"
+#include "stages/infer/kernels/kernels.hpp"
+
+namespace atrous::infer
+{
+
+class DepthwiseConv2d : public Layer
+{
+public:
+    DepthwiseConv2d(const LayerSpec& spec, const std::vector<Shape>& inputs, WeightSet& weights);
+
+    Shape output_shape(const std::vector<Shape>& inputs) const override;
+    void forward(const std::vector<const Tensor*>& inputs, Tensor& output,
+                 KernelKind kernels) const override;
+    int stride() const override { return m_wy.stride; }
+    Field field(const std::vector<Field>& inputs) const override;
+    std::string activation_name() const override { return m_activation_name; }
+    long long params() const override;
+    double flops(const std::vector<Shape>& inputs, const Shape& output) const override;
+    bool fold_affine(const std::vector<float>& scale, const std::vector<float>& shift) override;
+
+private:
+    Window1d m_wy;
+    Window1d m_wx;
+    int m_in_c = 0;
+    int m_multiplier = 1;
+    std::vector<float> m_kernel; // (kh, kw, in_c, multiplier)
+    std::vector<float> m_bias;
+    kernels::Activation m_activation;
+    std::string m_activation_name;
+};
+
+} // namespace atrous::infer

@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: Apache-2.0
+// Purpose: Keras Flatten (channels_last order: NHWC memory order), makes a model a classifier.
+#pragma once
+
+#include "stages/infer/engine/layer.hpp"
+#include "stages/infer/import/model_spec.hpp"
+
+namespace atrous::infer
+{
+
+class Flatten : public Layer
+{
+public:
+    Flatten(const LayerSpec& spec, const std::vector<Shape>& inputs);
+
+    Shape output_shape(const std::vector<Shape>& inputs) const override;
+    void forward(const std::vector<const Tensor*>& inputs, Tensor& output,
+                 KernelKind kernels) const override;
+    bool spatial() const override { return false; }
+};
+
+} // namespace atrous::infer

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: Apache-2.0
+// Purpose: Keras SeparableConv2D: config, weights, shapes; runs depthwise into a scratch tensor,
+// then the pointwise product as a dense layer over pixels.
+
+#include "separable_conv2d.hpp"
+
+#include "stages/infer/engine/keras_config.hpp"
+
+namespace atrous::infer
+{
+
+SeparableConv2d::SeparableConv2d(const LayerSpec& spec, const std::vector<Shape>& inputs,
+                                 WeightSet& weights)
+    : Layer(spec.name, spec.class_name)
+{
+    expect_inputs(inputs, 1);
+    const KerasConfig config(spec.config, spec.name);
+    config.require_channels_last();
+    const auto [kh, kw] = config.pair("kernel_size", {0, 0});
+    const auto [sh, sw] = config.pair("strides", {1, 1});
+    const auto [dh, dw] = config.pair("dilation_rate", {1, 1});
+    m_multiplier = config.integer("depth_multiplier", 1);
+    m_out_c = config.integer("filters", 0);
+    if (kh < 1 || kw < 1)
+        config.fail("kernel_size", "positive sizes");
+    if (sh < 1 || sw < 1)
+        config.fail("strides", "positive strides");
+    if (dh < 1 || dw < 1)
+        config.fail("dilation_rate", "positive rates");
+    if (m_multiplier < 1)
+        config.fail("depth_multiplier", "a positive count");
+    if (m_out_c < 1)
+        config.fail("filters", "a positive count");
+    const bool same = config.same_padding();
+    m_wy = Window1d{kh, sh, dh, same};
+    m_wx = Window1d{kw, sw, dw, same};
+    m_in_c = inputs[0].c;
+    m_activation = config.activation(m_activation_name);
+    const int mid = m_in_c * m_multiplier;
+    m_depthwise = weights.take("depthwise_kernel", {kh, kw, m_in_c, m_multiplier},
+                               WeightInit::he_uniform, kh * kw);
+    m_pointwise =
+        weights.take("pointwise_kernel", {1, 1, mid, m_out_c}, WeightInit::he_uniform, mid);
+    if (config.boolean("use_bias", true))
+        m_bias = weights.take("bias", {m_out_c}, WeightInit::zeros);
+    weights.expect_all_used();
+    output_shape(inputs);
+}
+
+Shape SeparableConv2d::output_shape(const std::vector<Shape>& inputs) const
+{
+    expect_inputs(inputs, 1);
+    expect_channels(inputs[0], m_in_c);
+    return window_output(inputs[0], m_wy, m_wx, m_out_c);
+}
+
+void SeparableConv2d::forward(const std::vector<const Tensor*>& inputs, Tensor& output,
+                              KernelKind kernels) const
+{
+    const Shape& in = inputs[0]->shape();
+    const Shape& out = output.shape();
+    const int mid = m_in_c * m_multiplier;
+    Tensor depth(Shape{out.n, out.h, out.w, mid});
+    const kernels::Conv2dShape s{in.n,
+                                 in.h,
+                                 in.w,
+                                 in.c,
+                                 out.h,
+                                 out.w,
+                                 mid,
+                                 m_wy.k,
+                                 m_wx.k,
+                                 m_wy.stride,
+                                 m_wx.stride,
+                                 m_wy.dilation,
+                                 m_wx.dilation,
+                                 m_wy.pad_before(in.h),
+                                 m_wx.pad_before(in.w)};
+    const std::size_t pixels = static_cast<std::size_t>(out.n) * out.h * out.w;
+    const float* bias = m_bias.empty() ? nullptr : m_bias.data();
+    const kernels::Activation none;
+    if (kernels == KernelKind::reference)
+    {
+        kernels::depthwise_conv2d_ref(s, inputs[0]->data(), m_depthwise.data(), nullptr, none,
+                                      depth.data());
+        kernels::dense_ref(pixels, mid, m_out_c, depth.data(), m_pointwise.data(), bias,
+                           m_activation, output.data());
+    }
+    else
+    {
+        kernels::depthwise_conv2d_tbb(s, inputs[0]->data(), m_depthwise.data(), nullptr, none,
+                                      depth.data());
+        kernels::dense_tbb(pixels, mid, m_out_c, depth.data(), m_pointwise.data(), bias,
+                           m_activation, output.data());
+    }
+}
+
+Field SeparableConv2d::field(const std::vector<Field>& inputs) const
+{
+    Field f = inputs.at(0);
+    f.y = extend_by_window(f.y, m_wy.k_eff(), m_wy.pad_before(0), m_wy.stride);
+    f.x = extend_by_window(f.x, m_wx.k_eff(), m_wx.pad_before(0), m_wx.stride);
+    return f;
+}
+
+long long SeparableConv2d::params() const
+{
+    return static_cast<long long>(m_depthwise.size() + m_pointwise.size() + m_bias.size());
+}
+
+double SeparableConv2d::flops(const std::vector<Shape>& inputs, const Shape& output) const
+{
+    const double pixels = static_cast<double>(output.n) * output.h * output.w;
+    const double mid = static_cast<double>(m_in_c) * m_multiplier;
+    return 2.0 * pixels * mid * (m_wy.k * m_wx.k + m_out_c);
+}
+
+bool SeparableConv2d::fold_affine(const std::vector<float>& scale, const std::vector<float>& shift)
+{
+    if (m_activation.kind != kernels::ActivationKind::linear)
+        return false;
+    for (std::size_t i = 0; i < m_pointwise.size(); ++i)
+        m_pointwise[i] *= scale[i % m_out_c];
+    if (m_bias.empty())
+        m_bias.assign(m_out_c, 0.0f);
+    for (int c = 0; c < m_out_c; ++c)
+        m_bias[c] = m_bias[c] * scale[c] + shift[c];
+    return true;
+}
+
+} // namespace atrous::infer

@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: Apache-2.0
+// Purpose: `read.gdal`: GDAL open/validate, one RasterIO per tile window, nodata and normalization.
+#include "gdal_reader.hpp"
+
+#include "stages/error.hpp"
+#include "stages/read/gdal_error.hpp"
+#include "stages/read/make_reader.hpp"
+
+#include <gdal.h>
+#include <oneapi/tbb/enumerable_thread_specific.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+namespace atrous
+{
+
+namespace
+{
+
+/// Owns a GDALDatasetH.
+struct DatasetHandle
+{
+    GDALDatasetH ds = nullptr;
+    DatasetHandle() = default;
+    DatasetHandle(const DatasetHandle&) = delete;
+    DatasetHandle& operator=(const DatasetHandle&) = delete;
+    ~DatasetHandle()
+    {
+        if (ds != nullptr)
+            GDALClose(ds);
+    }
+};
+
+} // namespace
+
+struct GdalReader::State
+{
+    RasterInfo info;
+    std::vector<int> bands;                   // 1-based, as passed to RasterIO
+    std::vector<BandNormalization> normalize; // one per selected band
+    tbb::enumerable_thread_specific<DatasetHandle> handles;
+};
+
+GdalReader::GdalReader(ReadOptions options) : m_options(std::move(options)) {}
+
+GdalReader::~GdalReader() = default;
+
+namespace
+{
+
+GDALDatasetH open_dataset(const std::string& path)
+{
+    GdalErrorCollector errors;
+    GDALDatasetH ds =
+        GDALOpenEx(path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY | GDAL_OF_VERBOSE_ERROR, nullptr,
+                   nullptr, nullptr);
+    if (ds == nullptr)
+        throw InputError("read.gdal", path + ": " + errors.message("not a raster GDAL can open"));
+    return ds;
+}
+
+} // namespace
+
+void GdalReader::prepare(const RunContext&)
+{
+    gdal_register_once();
+    const std::string path = m_options.path.string();
+    std::error_code ec;
+    if (!std::filesystem::exists(m_options.path, ec) && path.find("/vsi") != 0)
+        throw InputError("read.gdal", path + ": no such file");
+    if (std::filesystem::is_directory(m_options.path, ec))
+        throw InputError("read.gdal", path + ": is a directory, not a raster");
+
+    auto state = std::make_unique<State>();
+    DatasetHandle& handle = state->handles.local();
+    handle.ds = open_dataset(path);
+    GDALDatasetH ds = handle.ds;
+
+    RasterInfo& info = state->info;
+    info.path = path;
+    GDALDriverH driver = GDALGetDatasetDriver(ds);
+    info.driver = driver != nullptr ? GDALGetDriverShortName(driver) : "";
+    info.width = GDALGetRasterXSize(ds);
+    info.height = GDALGetRasterYSize(ds);
+    const int file_bands = GDALGetRasterCount(ds);
+    if (file_bands <= 0)
+        throw InputError("read.gdal", path + ": not a raster (the file has no bands)");
+    if (info.width <= 0 || info.height <= 0)
+        throw InputError("read.gdal", path + ": the raster has no pixels (" +
+                                          std::to_string(info.width) + " x " +
+                                          std::to_string(info.height) + ")");
+
+    if (m_options.bands.empty())
+    {
+        for (int b = 1; b <= file_bands; ++b)
+            state->bands.push_back(b);
+    }
+    else
+    {
+        for (const int b : m_options.bands)
+        {
+            if (b < 1 || b > file_bands)
+                throw InputError("read.gdal", path + ": band " + std::to_string(b) +
+                                                  " requested, the file has " +
+                                                  std::to_string(file_bands));
+        }
+        state->bands = m_options.bands;
+    }
+    info.bands = static_cast<int>(state->bands.size());
+
+    const auto& norm = m_options.normalize;
+    if (norm.empty())
+        state->normalize.assign(state->bands.size(), BandNormalization{});
+    else if (norm.size() == 1)
+        state->normalize.assign(state->bands.size(), norm.front());
+    else if (norm.size() == state->bands.size())
+        state->normalize = norm;
+    else
+        throw ConfigError("read.gdal", "input.normalize: " + std::to_string(norm.size()) +
+                                           " entries given, 1 or " +
+                                           std::to_string(state->bands.size()) +
+                                           " (one per band) expected");
+
+    std::array<double, 6> gt{};
+    if (GDALGetGeoTransform(ds, gt.data()) == CE_None)
+        info.geotransform = gt;
+    const char* wkt = GDALGetProjectionRef(ds);
+    info.crs_wkt = wkt != nullptr ? wkt : "";
+    if (m_options.nodata)
+    {
+        info.nodata = m_options.nodata;
+    }
+    else
+    {
+        int has = 0;
+        const double value =
+            GDALGetRasterNoDataValue(GDALGetRasterBand(ds, state->bands.front()), &has);
+        if (has != 0)
+            info.nodata = value;
+    }
+    m_state = std::move(state);
+}
+
+void GdalReader::finish(const RunContext&)
+{
+    if (m_state)
+        m_state->handles.clear();
+}
+
+RasterInfo GdalReader::info() const
+{
+    if (!m_state)
+        throw Error("read.gdal", "info() called before prepare()");
+    return m_state->info;
+}
+
+RasterTile GdalReader::read(const TileTask& task)
+{
+    if (!m_state)
+        throw Error("read.gdal", "read() called before prepare()");
+    const RasterInfo& info = m_state->info;
+    const Window& w = task.window;
+    const int bands = info.bands;
+
+    RasterTile tile;
+    tile.task = task;
+    tile.pixels = infer::Tensor(infer::Shape{1, w.height, w.width, bands}, 0.0f);
+    tile.valid.assign(static_cast<std::size_t>(w.height) * static_cast<std::size_t>(w.width), 0);
+
+    // The part of the window inside the image; the rest stays 0 / invalid.
+    const int x0 = std::max(w.x, 0);
+    const int y0 = std::max(w.y, 0);
+    const int x1 = std::min(w.x + w.width, info.width);
+    const int y1 = std::min(w.y + w.height, info.height);
+    if (x1 > x0 && y1 > y0)
+    {
+        DatasetHandle& handle = m_state->handles.local();
+        if (handle.ds == nullptr)
+            handle.ds = open_dataset(info.path);
+        float* origin = tile.pixels.data() + tile.pixels.index(0, y0 - w.y, x0 - w.x, 0);
+        const GSpacing pixel_space = static_cast<GSpacing>(bands) * sizeof(float);
+        const GSpacing line_space = pixel_space * w.width;
+        GdalErrorCollector errors;
+        const CPLErr err = GDALDatasetRasterIOEx(
+            handle.ds, GF_Read, x0, y0, x1 - x0, y1 - y0, origin, x1 - x0, y1 - y0, GDT_Float32,
+            bands, m_state->bands.data(), pixel_space, line_space, sizeof(float), nullptr);
+        if (err != CE_None)
+            throw InputError("read.gdal", info.path + ": reading window (" + std::to_string(x0) +
+                                              "," + std::to_string(y0) + " " +
+                                              std::to_string(x1 - x0) + "x" +
+                                              std::to_string(y1 - y0) +
+                                              ") failed: " + errors.message("RasterIO failed"));
+
+        const bool has_nodata = info.nodata.has_value() && !std::isnan(*info.nodata);
+        const float nodata = has_nodata ? static_cast<float>(*info.nodata) : 0.0f;
+        const auto& norm = m_state->normalize;
+        for (int y = y0; y < y1; ++y)
+        {
+            for (int x = x0; x < x1; ++x)
+            {
+                float* px = tile.pixels.data() + tile.pixels.index(0, y - w.y, x - w.x, 0);
+                bool finite = true;
+                bool all_nodata = has_nodata;
+                for (int b = 0; b < bands; ++b)
+                {
+                    finite = finite && std::isfinite(px[b]);
+                    all_nodata = all_nodata && px[b] == nodata;
+                }
+                if (!finite || all_nodata)
+                {
+                    std::fill(px, px + bands, 0.0f);
+                    continue;
+                }
+                for (int b = 0; b < bands; ++b)
+                    px[b] = static_cast<float>(px[b] * norm[b].scale + norm[b].offset);
+                tile.valid[static_cast<std::size_t>(y - w.y) * w.width + (x - w.x)] = 1;
+            }
+        }
+    }
+
+    // empty: no valid pixel in the core.
+    tile.empty = true;
+    const Window& core = task.core;
+    for (int y = std::max(core.y, w.y);
+         y < std::min(core.y + core.height, w.y + w.height) && tile.empty; ++y)
+    {
+        for (int x = std::max(core.x, w.x); x < std::min(core.x + core.width, w.x + w.width); ++x)
+        {
+            if (tile.valid[static_cast<std::size_t>(y - w.y) * w.width + (x - w.x)] != 0)
+            {
+                tile.empty = false;
+                break;
+            }
+        }
+    }
+    return tile;
+}
+
+std::unique_ptr<Reader> make_gdal_reader(const ReadOptions& options)
+{
+    return std::make_unique<GdalReader>(options);
+}
+
+} // namespace atrous

@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: Apache-2.0
+// Purpose: tile-grid arithmetic and prediction checks shared by the stitchers.
+#include "stitch_grid.hpp"
+
+#include "stages/error.hpp"
+
+#include <algorithm>
+#include <sstream>
+
+namespace atrous::stitch
+{
+
+namespace
+{
+
+std::string text(const Window& w)
+{
+    std::ostringstream s;
+    s << "(" << w.x << "," << w.y << " " << w.width << "x" << w.height << ")";
+    return s.str();
+}
+
+} // namespace
+
+void validate(std::string_view stage, const StitchGeometry& g)
+{
+    const std::string where(stage);
+    if (g.image_width <= 0 || g.image_height <= 0 || g.tile_size <= 0 || g.halo_px < 0 ||
+        g.channels <= 0)
+        throw Error(where, "bad geometry: image " + std::to_string(g.image_width) + "x" +
+                               std::to_string(g.image_height) + ", tile " +
+                               std::to_string(g.tile_size) + ", halo " + std::to_string(g.halo_px) +
+                               ", channels " + std::to_string(g.channels));
+    const int cols = (g.image_width + g.tile_size - 1) / g.tile_size;
+    const int rows = (g.image_height + g.tile_size - 1) / g.tile_size;
+    if (g.columns != cols || g.rows != rows)
+        throw Error(where, "tile grid " + std::to_string(g.columns) + "x" + std::to_string(g.rows) +
+                               " does not cover the image: " + std::to_string(cols) + "x" +
+                               std::to_string(rows) + " expected");
+}
+
+Window core_of(const StitchGeometry& g, int row, int col)
+{
+    Window w;
+    w.x = col * g.tile_size;
+    w.y = row * g.tile_size;
+    w.width = std::min(g.tile_size, g.image_width - w.x);
+    w.height = std::min(g.tile_size, g.image_height - w.y);
+    return w;
+}
+
+void check(std::string_view stage, const StitchGeometry& g, const Prediction& p)
+{
+    const std::string where = std::string(stage) + ": tile " + std::to_string(p.task.id);
+    const TileTask& t = p.task;
+    if (t.row < 0 || t.row >= g.rows || t.col < 0 || t.col >= g.columns ||
+        t.id != static_cast<TileId>(t.row) * g.columns + t.col)
+        throw Error(where, "row " + std::to_string(t.row) + ", col " + std::to_string(t.col) +
+                               " outside the " + std::to_string(g.columns) + "x" +
+                               std::to_string(g.rows) + " grid or id mismatch");
+    if (!g.spatial)
+    {
+        if (!p.empty && p.probabilities.shape() != infer::Shape{1, 1, 1, g.channels})
+            throw Error(
+                where, "classifier prediction (1,1,1," + std::to_string(g.channels) +
+                           ") expected, " +
+                           [&]
+                           {
+                               std::ostringstream s;
+                               s << p.probabilities.shape();
+                               return s.str();
+                           }() +
+                           " found");
+        return;
+    }
+    const Window core = core_of(g, t.row, t.col);
+    if (!(t.core == core))
+        throw Error(where, "core " + text(t.core) + " differs from the grid's " + text(core));
+    const Window& w = t.window;
+    if (w.x > core.x || w.y > core.y || w.x + w.width < core.x + core.width ||
+        w.y + w.height < core.y + core.height)
+        throw Error(where, "window " + text(w) + " does not contain the core " + text(core));
+    if (p.empty)
+        return;
+    const infer::Shape want{1, w.height, w.width, g.channels};
+    if (p.probabilities.shape() != want)
+    {
+        std::ostringstream s;
+        s << "prediction " << want << " expected, " << p.probabilities.shape() << " found";
+        throw Error(where, s.str());
+    }
+    if (p.valid.size() != static_cast<std::size_t>(w.width) * static_cast<std::size_t>(w.height))
+        throw Error(where, "valid mask of " + std::to_string(p.valid.size()) + " pixels, " +
+                               std::to_string(w.width * w.height) + " expected");
+}
+
+OutputBlock nodata_block(const Window& region, int channels, TileId tile)
+{
+    OutputBlock b;
+    b.region = region;
+    b.channels = channels;
+    const std::size_t n =
+        static_cast<std::size_t>(region.width) * static_cast<std::size_t>(region.height);
+    b.probabilities.assign(n * static_cast<std::size_t>(channels), 0.0f);
+    b.valid.assign(n, 0);
+    b.tiles = {tile};
+    return b;
+}
+
+OutputBlock classifier_block(const StitchGeometry& g, const Prediction& p)
+{
+    const Window cell{p.task.col, p.task.row, 1, 1};
+    if (p.empty)
+        return nodata_block(cell, g.channels, p.task.id);
+    OutputBlock b;
+    b.region = cell;
+    b.channels = g.channels;
+    b.probabilities.assign(p.probabilities.data(), p.probabilities.data() + g.channels);
+    b.valid = {1};
+    b.tiles = {p.task.id};
+    return b;
+}
+
+} // namespace atrous::stitch

@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: Apache-2.0
+// Purpose: tile-grid arithmetic and prediction checks shared by the crop and blend stitchers.
+#pragma once
+
+#include "stages/stage.hpp"
+#include "stages/stitch/stitch_options.hpp"
+
+#include <string_view>
+
+namespace atrous::stitch
+{
+
+/// Throws atrous::Error (a pipeline bug) when the geometry is inconsistent.
+void validate(std::string_view stage, const StitchGeometry& g);
+
+/// The core of tile (row, col), clipped to the image.
+Window core_of(const StitchGeometry& g, int row, int col);
+
+/// Checks the prediction against the geometry (ids, core, window, tensor shape, valid size);
+/// throws atrous::Error naming `stage` and the tile.
+void check(std::string_view stage, const StitchGeometry& g, const Prediction& p);
+
+/// The block of an all-nodata region: probabilities 0, valid 0.
+OutputBlock nodata_block(const Window& region, int channels, TileId tile);
+
+/// The classifier cell of tile p (region = 1 x 1 at (col, row) of the tile grid).
+OutputBlock classifier_block(const StitchGeometry& g, const Prediction& p);
+
+} // namespace atrous::stitch

@@ -9,12 +9,9 @@
 #include "pipeline/tile_plan.hpp"
 #include "pipeline/version.hpp"
 #include "stages/error.hpp"
+#include "stages/infer/engine/model_report.hpp"
 #include "stages/infer/import/architecture.hpp"
 #include "stages/infer/import/keras_h5.hpp"
-#if __has_include("stages/infer/engine/model_report.hpp")
-#include "stages/infer/engine/model_report.hpp"
-#define ATROUS_HAVE_MODEL_REPORT 1
-#endif
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -73,17 +70,6 @@ int do_run(const fs::path& config_file, const std::vector<std::string>& sets,
     return 0;
 }
 
-std::string engineering(double v)
-{
-    if (v >= 1e9)
-        return fmt::format("{:.2f} G", v / 1e9);
-    if (v >= 1e6)
-        return fmt::format("{:.2f} M", v / 1e6);
-    if (v >= 1e3)
-        return fmt::format("{:.2f} k", v / 1e3);
-    return fmt::format("{:.0f} ", v);
-}
-
 int do_info(const std::string& model_arg, std::optional<int> tile, const std::string& config_arg,
             const std::vector<std::string>& sets)
 {
@@ -133,23 +119,7 @@ int do_info(const std::string& model_arg, std::optional<int> tile, const std::st
     std::cout << fmt::format("tile {} px + halo {} px ({}) on each side -> input {} x {} x {}\n",
                              plan.tile_size(), plan.halo_px(), halo ? "tile.halo" : "exact",
                              w.height, w.width, f.in_channels);
-#ifdef ATROUS_HAVE_MODEL_REPORT
     std::cout << infer::format_model_report(*model, input);
-#else
-    std::cout << fmt::format("{:<28} {:<22} {:>22} {:>12} {:>12}\n", "layer", "class", "output",
-                             "params", "FLOP");
-    for (const auto& l : model->describe(input))
-        std::cout << fmt::format(
-            "{:<28} {:<22} {:>22} {:>12} {:>11}\n", l.name, l.class_name,
-            fmt::format("({},{},{},{})", l.output.n, l.output.h, l.output.w, l.output.c), l.params,
-            engineering(l.flops));
-    std::cout << fmt::format("total: {} parameters, {}FLOP per tile\n", model->params(),
-                             engineering(model->flops(input)));
-    std::cout << fmt::format("in_channels {}, classes {} ({}), total stride {}, receptive "
-                             "radius {} px, exact halo {} px\n",
-                             f.in_channels, f.out_channels, f.output_activation, f.total_stride,
-                             f.receptive_radius_px, f.halo_px);
-#endif
     return 0;
 }
 

@@ -49,8 +49,8 @@ void InferStage::check_input(const RasterInfo& info) const
     const auto& facts = model().facts();
     if (info.bands != facts.in_channels)
         throw InputError("infer",
-                         fmt::format("{} delivers {} band{} (input.bands), the model takes {} "
-                                     "input channel{}",
+                         fmt::format("{}: {} band{} delivered, the model takes {} input "
+                                     "channel{} (choose bands with input.bands)",
                                      info.path, info.bands, info.bands == 1 ? "" : "s",
                                      facts.in_channels, facts.in_channels == 1 ? "" : "s"));
 }

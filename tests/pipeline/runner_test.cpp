@@ -136,7 +136,8 @@ TEST_F(RunnerTest, BandCountMismatchFailsBeforeTheWriter)
     {
         EXPECT_EQ(std::string(e.what()),
                   "infer: " + (m_dir / "in.tif").string() +
-                      " delivers 2 bands (input.bands), the model takes 3 input channels");
+                      ": 2 bands delivered, the model takes 3 input channels (choose bands "
+                      "with input.bands)");
     }
 }
 

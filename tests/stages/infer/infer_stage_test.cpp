@@ -87,8 +87,8 @@ TEST(InferStage, BandCountMustMatchTheModel)
     }
     catch (const InputError& e)
     {
-        EXPECT_STREQ(e.what(), "infer: /data/scene.tif delivers 1 band (input.bands), the model "
-                               "takes 3 input channels");
+        EXPECT_STREQ(e.what(), "infer: /data/scene.tif: 1 band delivered, the model takes 3 input "
+                               "channels (choose bands with input.bands)");
     }
 }
 

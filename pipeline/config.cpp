@@ -674,6 +674,10 @@ RunConfig parse_config(std::string_view yaml, const std::string& name,
     require(p.cfg, name, "input.path", !p.cfg.input.path.empty());
     require(p.cfg, name, "model.weights", !p.cfg.model.weights.empty());
     require(p.cfg, name, "output.path", !p.cfg.output.path.empty());
+    if (p.cfg.output.path == p.cfg.input.path)
+        throw ConfigError(p.cfg.where("output.path"),
+                          fmt::format("expected a file other than the input, found {} again",
+                                      p.cfg.output.path.string()));
     finish_normalize(p);
     finish_architecture(p);
     std::tie(p.cfg.runtime.threads, p.cfg.runtime.threads_from) =

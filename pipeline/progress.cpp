@@ -122,6 +122,9 @@ void Progress::finish()
     if (m_finished)
         return;
     m_finished = true;
+    // A plain log that just printed the final state needs no second copy of it.
+    if (m_format == LogFormat::plain && m_printed_done == m_done)
+        return;
     print(Clock::now(), true);
 }
 
@@ -134,6 +137,7 @@ long long Progress::done() const
 void Progress::print(Clock::time_point now, bool final)
 {
     m_last_print = now;
+    m_printed_done = m_done;
     if (m_format == LogFormat::quiet || !m_out)
         return;
     const double seconds = std::chrono::duration<double>(now - m_start).count();

@@ -65,6 +65,7 @@ private:
     Clock::time_point m_start;
     Clock::time_point m_last_print;
     long long m_done = 0;
+    long long m_printed_done = -1; // m_done when last printed
     double m_gflop_done = 0;
     bool m_finished = false;
     mutable std::mutex m_mutex;

@@ -181,6 +181,10 @@ RunReport Runner::run()
                    plan.halo_px(), facts.halo_px,
                    cfg.stitch.mode == StitchMode::crop ? "blend softens them" : "blended");
 
+    if (fs::exists(cfg.output.path))
+        m_log.info("  note    {} exists; it is replaced only when this run completes",
+                   cfg.output.path.string());
+
     std::unique_ptr<Writer> writer = m_writer_factory(write_options, layout);
     writer->prepare(ctx);
 

@@ -285,6 +285,15 @@ def test_band_mismatch(args):
     no_output(ctx)
 
 
+def test_band_out_of_range(args):
+    ctx = Context(args, "band_out_of_range")
+    write_geotiff(ctx.path("scene.tif"), bands=3)
+    write_config(ctx)
+    proc = ctx.run("run", "run.yaml", "--set", "input.bands=[1, 2, 4]", expect_rc=3)
+    one_line_error(proc, "scene.tif", "4")
+    no_output(ctx)
+
+
 def test_tile_not_multiple(args):
     ctx = Context(args, "tile_not_multiple")
     write_geotiff(ctx.path("scene.tif"))
@@ -400,6 +409,9 @@ def test_usage(args):
     one_line_error(proc, "command line")
     proc = ctx.run("run", "x.yaml", "--log-format", "fancy", expect_rc=2)
     one_line_error(proc, "--log-format")
+    # --debug lets the exception escape main(): the process aborts instead of exiting 2.
+    proc = ctx.run("run", "nothere.yaml", "--debug")
+    check(proc.returncode < 0, f"--debug: exit status {proc.returncode}, expected a signal")
     proc = ctx.run("--version", expect_rc=0)
     check(proc.stdout.startswith("atrous "), "--version")
     proc = ctx.run("run", "--help", expect_rc=0)
@@ -417,6 +429,13 @@ def test_info(args):
         check(needle in proc.stdout, f"info lacks {needle!r}")
     proc = ctx.run("info", ctx.model("not_hdf5.h5"), expect_rc=4)
     one_line_error(proc, "not_hdf5.h5")
+    # The model, tile size and halo of a configuration.
+    write_config(ctx, tile_size=32)
+    proc = ctx.run("info", "--config", "run.yaml", expect_rc=0)
+    check("tile 32 px + halo 96 px (exact) on each side -> input 224 x 224 x 3" in proc.stdout,
+          "info --config does not use the config's tile")
+    proc = ctx.run("info", "--config", "run.yaml", "--set", "tile.halo=8", expect_rc=0)
+    check("tile 32 px + halo 8 px (tile.halo)" in proc.stdout, "info --set tile.halo")
 
 
 def test_demo(args):
@@ -446,6 +465,7 @@ def main():
     args = p.parse_args()
     args.atrous = os.path.abspath(args.atrous)
     args.work = os.path.abspath(args.work)
+    args.source = os.path.abspath(args.source)
     fn = globals().get("test_" + args.test)
     if fn is None:
         print(f"unknown test {args.test}")

@@ -229,6 +229,13 @@ TEST(Config, MissingRequiredKeyAndSyntaxError)
               "found a list of 2");
 }
 
+TEST(Config, OutputMustNotBeTheInput)
+{
+    EXPECT_EQ(error_of(minimal, {"output.path=/data/scene.tif"}),
+              "--set output.path: expected a file other than the input, found /data/scene.tif "
+              "again");
+}
+
 TEST(Config, SetOverridesTheFile)
 {
     const RunConfig c = parse_config(minimal + "tile:\n  size: 64\n", "run.yaml", "/data",

@@ -63,6 +63,16 @@ std::string crs_name(const std::string& wkt)
     return b == std::string::npos ? std::string("with a CRS") : wkt.substr(a + 1, b - a - 1);
 }
 
+/// GFLOP as a short human number ("21.2 GFLOP", "830 MFLOP").
+std::string flop_text(double gflop)
+{
+    if (gflop >= 1000)
+        return fmt::format("{:.1f} TFLOP", gflop / 1000);
+    if (gflop >= 1)
+        return fmt::format("{:.2f} GFLOP", gflop);
+    return fmt::format("{:.2f} MFLOP", gflop * 1000);
+}
+
 std::string probabilities_text(ProbabilityFormat f)
 {
     switch (f)
@@ -168,10 +178,14 @@ RunReport Runner::run()
                plan.columns(), plan.rows(), plan.count(), plan.tile_size(), plan.halo_px(),
                cfg.tile.halo_px ? "tile.halo" : "exact", largest.width, largest.height,
                cfg.stitch.mode == StitchMode::crop ? "crop" : "blend");
-    m_log.info("  compute {:.2f} GFLOP per full tile, {:.1f} GFLOP in total", tile_gflop,
-               flops.total());
+    m_log.info("  compute {} per full tile, {} in total", flop_text(tile_gflop),
+               flop_text(flops.total()));
     m_log.info("  threads {} ({}), {} tiles in flight", threads, cfg.runtime.threads_from, tokens);
-    m_log.info("  output  mask uint8{}, {}", probabilities_text(cfg.output.probabilities),
+    m_log.info("  output  {}{}, {}",
+               facts.spatial
+                   ? fmt::format("mask uint8 {} x {}", info.width, info.height)
+                   : fmt::format("class uint8 {} x {} (one per tile)", plan.columns(), plan.rows()),
+               probabilities_text(cfg.output.probabilities),
                cfg.output.compression == "none"
                    ? std::string("uncompressed")
                    : fmt::format("deflate {}", cfg.output.compression_level));

@@ -256,6 +256,29 @@ def test_save_weights_layout(args):
     no_output(ctx, "out/b.h5")
 
 
+def test_classifier(args):
+    """A classifier tiles the image by its fixed input (28 x 28): one class per tile."""
+    ctx = Context(args, "classifier")
+    write_geotiff(ctx.path("scene.tif"), bands=1)
+    write_config(ctx, weights=ctx.model("classifier_full.h5"))
+    proc = ctx.run("run", "run.yaml", "--set", "tile.size=28", expect_rc=0)
+    check("11 x 8 = 88 tiles of 28 px, halo 0 px" in proc.stdout, "classifier grid")
+    check("class uint8 11 x 8 (one per tile)" in proc.stdout, "classifier output summary")
+    with h5py.File(ctx.path("out", "mask.h5"), "r") as f:
+        cls = f["class"][()]
+        prob = f["class_probability"][()]
+    check(cls.shape == (8, 11) and prob.shape == (10, 8, 11), f"shapes {cls.shape} {prob.shape}")
+    # The tiles entirely inside the nodata rectangle (90 x 70 px) are nodata.
+    check((cls[0:2, 0:3] == 255).all(), "nodata tiles are not 255")
+    valid = cls != 255
+    check((cls[valid] < 10).all(), "class indices")
+    check(np.abs(np.nansum(prob[:, valid], axis=0) - 1).max() < 1e-4, "softmax sums")
+    check((np.argmax(prob[:, valid], axis=0) == cls[valid]).all(), "class is the argmax")
+    proc = ctx.run("run", "run.yaml", "--set", "tile.size=32", "--set", "output.path=out/b.h5",
+                   expect_rc=2)
+    one_line_error(proc, "--set tile.size", "28", "32")
+
+
 # --- bad input: one line naming the culprit, non-zero exit, no output file -----------------------
 
 def test_missing_input(args):

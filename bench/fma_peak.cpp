@@ -22,14 +22,19 @@ namespace
 float fma_loop(long iterations)
 {
     __m256 acc[12];
+#pragma GCC unroll 12
     for (int i = 0; i < 12; ++i)
         acc[i] = _mm256_set1_ps(0.001f * i);
     const __m256 a = _mm256_set1_ps(0.9999f);
     const __m256 b = _mm256_set1_ps(1e-6f);
+    // Fully unrolled so the chains live in registers (a loop over the array keeps them in
+    // memory: __m256 may alias, and the stores serialize the chains).
     for (long it = 0; it < iterations; ++it)
+#pragma GCC unroll 12
         for (int i = 0; i < 12; ++i)
             acc[i] = _mm256_fmadd_ps(acc[i], a, b);
     __m256 sum = acc[0];
+#pragma GCC unroll 12
     for (int i = 1; i < 12; ++i)
         sum = _mm256_add_ps(sum, acc[i]);
     float out[8];

@@ -32,11 +32,13 @@ void direct_tile(const DirectJob<V>& job, int oy, int ox0, int cb, int nc, float
     Reg acc[MR][NV];
     {
         Reg b[NV];
+#pragma GCC unroll 16
         for (int v = 0; v < NV; ++v)
             b[v] = job.bias ? V::load_partial(job.bias + cb * nr + V::lanes * v, nc - V::lanes * v)
                             : V::zero();
 #pragma GCC unroll 16
         for (int p = 0; p < MR; ++p)
+#pragma GCC unroll 16
             for (int v = 0; v < NV; ++v)
                 acc[p][v] = b[v];
     }
@@ -53,6 +55,7 @@ void direct_tile(const DirectJob<V>& job, int oy, int ox0, int cb, int nc, float
         {
             int ix[MR];
             bool any = false;
+#pragma GCC unroll 16
             for (int p = 0; p < MR; ++p)
             {
                 ix[p] = (ox0 + p) * s.stride_w - s.pad_left + kx * s.dilation_w;
@@ -65,6 +68,7 @@ void direct_tile(const DirectJob<V>& job, int oy, int ox0, int cb, int nc, float
             {
                 const int cn = std::min(k_chunk, s.in_c - c0);
                 const float* src[MR];
+#pragma GCC unroll 16
                 for (int p = 0; p < MR; ++p)
                     src[p] = ix[p] >= 0 && ix[p] < s.in_w
                                  ? row + static_cast<std::size_t>(ix[p]) * s.in_c + c0
@@ -73,12 +77,14 @@ void direct_tile(const DirectJob<V>& job, int oy, int ox0, int cb, int nc, float
                 for (int ci = 0; ci < cn; ++ci, w += nr)
                 {
                     Reg wv[NV];
+#pragma GCC unroll 16
                     for (int v = 0; v < NV; ++v)
                         wv[v] = V::load(w + V::lanes * v);
 #pragma GCC unroll 16
                     for (int p = 0; p < MR; ++p)
                     {
                         const Reg a = V::broadcast(src[p] + ci);
+#pragma GCC unroll 16
                         for (int v = 0; v < NV; ++v)
                             acc[p][v] = V::fmadd(a, wv[v], acc[p][v]);
                     }
@@ -86,9 +92,11 @@ void direct_tile(const DirectJob<V>& job, int oy, int ox0, int cb, int nc, float
             }
         }
     }
+#pragma GCC unroll 16
     for (int p = 0; p < MR; ++p)
     {
         float* o = out + static_cast<std::size_t>(p) * s.out_c;
+#pragma GCC unroll 16
         for (int v = 0; v < NV; ++v)
         {
             const Reg r = job.relu ? V::relu(acc[p][v], job.relu_params) : acc[p][v];

@@ -44,10 +44,14 @@ float fma_loop(long iterations)
 
 } // namespace
 
-double fma_peak_gflops(int threads)
+float fma_loop_avx512(long iterations); // fma_peak_avx512.cpp
+
+double fma_peak_gflops(int threads, infer::kernels::Isa isa)
 {
-    if (!infer::kernels::cpu_supports(infer::kernels::Isa::avx2_fma))
+    using infer::kernels::Isa;
+    if (isa == Isa::generic || !infer::kernels::cpu_supports(isa))
         return 0.0;
+    const int lanes = isa == Isa::avx512f ? 16 : 8;
     const long iterations = 20'000'000;
     double best = 0.0;
     for (int run = 0; run < 3; ++run)
@@ -56,12 +60,16 @@ double fma_peak_gflops(int threads)
         const auto start = std::chrono::steady_clock::now();
         std::vector<std::thread> pool;
         for (int t = 0; t < threads; ++t)
-            pool.emplace_back([&] { sink = sink + fma_loop(iterations); });
+            pool.emplace_back(
+                [&] {
+                    sink =
+                        sink + (lanes == 16 ? fma_loop_avx512(iterations) : fma_loop(iterations));
+                });
         for (auto& t : pool)
             t.join();
         const double s =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        best = std::max(best, threads * iterations * 12.0 * 16.0 / s / 1e9);
+        best = std::max(best, threads * iterations * 12.0 * 2.0 * lanes / s / 1e9);
     }
     return best;
 }

@@ -2,11 +2,14 @@
 // Purpose: the measured FMA peak the benchmarks report their rates against.
 #pragma once
 
+#include "stages/infer/kernels/kernels.hpp"
+
 namespace atrous::bench
 {
 
-/// GFLOP/s of a tight AVX2 FMA loop (12 independent ymm chains, 2 FLOP per lane) on `threads`
-/// threads at once, best of a few runs of ~0.2 s; 0 when the CPU lacks AVX2+FMA.
-double fma_peak_gflops(int threads);
+/// GFLOP/s of a tight FMA loop of `isa`'s vectors (12 independent chains, 2 FLOP per lane: ymm
+/// for avx2_fma, zmm for avx512f) on `threads` threads at once, best of 3 runs; 0 for generic
+/// or when the CPU lacks the ISA.
+double fma_peak_gflops(int threads, infer::kernels::Isa isa);
 
 } // namespace atrous::bench

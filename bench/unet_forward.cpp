@@ -99,14 +99,17 @@ int main(int argc, char** argv)
         }
     }
     const double gflop = model.flops(input.shape()) / 1e9;
-    const double peak = atrous::bench::fma_peak_gflops(threads);
+    const kernels::Isa isa = reference ? kernels::Isa::generic : kernels::conv2d_fast().isa;
+    const kernels::Isa peak_isa = isa == kernels::Isa::generic ? kernels::Isa::avx2_fma : isa;
+    const double peak = atrous::bench::fma_peak_gflops(threads, peak_isa);
     const double med = median(seconds);
     std::printf("model %s  input %dx%dx%d  threads %d  conv2d kernel %s\n", model.name().c_str(),
                 size, size, input.shape().c, threads,
                 reference ? "ref" : std::string(kernels::conv2d_fast().name).c_str());
-    std::printf("gflop %.3f\nmedian_ms %.2f\nmin_ms %.2f\nruns %d\ngflops %.2f\npeak_gflops %.1f\n",
-                gflop, med * 1e3, *std::min_element(seconds.begin(), seconds.end()) * 1e3, repeats,
-                gflop / med, peak);
+    std::printf(
+        "gflop %.3f\nmedian_ms %.2f\nmin_ms %.2f\nruns %d\ngflops %.2f\npeak_gflops %.1f (%s)\n",
+        gflop, med * 1e3, *std::min_element(seconds.begin(), seconds.end()) * 1e3, repeats,
+        gflop / med, peak, std::string(kernels::isa_name(peak_isa)).c_str());
     if (layers)
     {
         const auto rows = model.describe(input.shape());

@@ -105,6 +105,10 @@ using Conv2dPackFn = PackedWeights (*)(const Conv2dShape& s, const float* hwio);
 using Conv2dFn = void (*)(const Conv2dShape& s, const float* in, const float* packed_w,
                           const float* bias, const Activation& act, float* out);
 
+/// HWIO weights in blocks of `block` output channels: [ceil(out_c/block)][kh][kw][in_c][block],
+/// the last block zero-padded (the direct SIMD kernels' layout; generic code, see packing.cpp).
+PackedWeights pack_cout_blocks(const Conv2dShape& s, const float* hwio, int block);
+
 PackedWeights conv2d_ref_pack(const Conv2dShape& s, const float* hwio); // HWIO copy
 PackedWeights conv2d_tbb_pack(const Conv2dShape& s, const float* hwio); // HWIO copy
 /// AVX2+FMA direct convolution: 6 output pixels x 16 output channels in 12 ymm accumulators.

@@ -69,7 +69,9 @@ struct Ymm
 
 PackedWeights conv2d_avx2_6x16_pack(const Conv2dShape& s, const float* hwio)
 {
-    return direct_pack(s, hwio, Ymm::block);
+    // Packed by generic code: a std::vector instantiated here could be merged by the linker
+    // with other translation units' copies and run ISA-specific code on a CPU without the ISA.
+    return pack_cout_blocks(s, hwio, Ymm::block);
 }
 
 void conv2d_avx2_6x16(const Conv2dShape& s, const float* in, const float* packed_w,

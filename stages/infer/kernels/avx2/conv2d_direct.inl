@@ -127,20 +127,6 @@ void direct_row(const DirectJob<V>& job, int oy, int cb, int nc, float* orow)
     }(std::make_integer_sequence<int, R>{});
 }
 
-PackedWeights direct_pack(const Conv2dShape& s, const float* hwio, int nr)
-{
-    const int blocks = (s.out_c + nr - 1) / nr;
-    const int taps = s.kh * s.kw;
-    PackedWeights packed(static_cast<std::size_t>(blocks) * taps * s.in_c * nr, 0.0f);
-    for (int cb = 0; cb < blocks; ++cb)
-        for (int t = 0; t < taps; ++t)
-            for (int ci = 0; ci < s.in_c; ++ci)
-                for (int j = 0; j < nr && cb * nr + j < s.out_c; ++j)
-                    packed[((static_cast<std::size_t>(cb) * taps + t) * s.in_c + ci) * nr + j] =
-                        hwio[(static_cast<std::size_t>(t) * s.in_c + ci) * s.out_c + cb * nr + j];
-    return packed;
-}
-
 template <typename V>
 void direct_conv(const Conv2dShape& s, const float* in, const float* packed_w, const float* bias,
                  const Activation& act, float* out)

@@ -72,7 +72,9 @@ struct Zmm
 
 PackedWeights conv2d_avx512_8x32_pack(const Conv2dShape& s, const float* hwio)
 {
-    return direct_pack(s, hwio, Zmm::block);
+    // Packed by generic code: a std::vector instantiated here could be merged by the linker
+    // with other translation units' copies and run ISA-specific code on a CPU without the ISA.
+    return pack_cout_blocks(s, hwio, Zmm::block);
 }
 
 void conv2d_avx512_8x32(const Conv2dShape& s, const float* in, const float* packed_w,

@@ -8,6 +8,7 @@
 #include "stages/infer/layers/layer_factory.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <map>
 #include <set>
@@ -307,8 +308,10 @@ std::vector<Shape> Graph::plan(const Shape& input) const
     return shapes;
 }
 
-Tensor Graph::run(const Tensor& input, KernelKind kernels) const
+Tensor Graph::run(const Tensor& input, KernelKind kernels, std::vector<double>* layer_seconds) const
 {
+    if (layer_seconds)
+        layer_seconds->assign(m_nodes.size(), 0.0);
     const std::vector<Shape> shapes = plan(input.shape());
     // Activations live in shared_ptrs so pass-through layers alias their input; each is
     // released when its last consumer has run (uses counts edges).
@@ -332,8 +335,12 @@ Tensor Graph::run(const Tensor& input, KernelKind kernels) const
             args.clear();
             for (int p : node.inputs)
                 args.push_back(values[p].get());
+            const auto start = std::chrono::steady_clock::now();
             auto out = std::make_shared<Tensor>(shapes[i]);
             node.layer->forward(args, *out, kernels);
+            if (layer_seconds)
+                (*layer_seconds)[i] =
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
             values[i] = std::move(out);
         }
         for (int p : node.inputs)

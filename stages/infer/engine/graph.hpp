@@ -40,8 +40,10 @@ public:
     /// accepted (channels, stride multiple, fixed size) or a layer rejects its shapes.
     std::vector<Shape> plan(const Shape& input) const;
 
-    /// Runs all nodes in order; thread-safe (all state is local to the call).
-    Tensor run(const Tensor& input, KernelKind kernels) const;
+    /// Runs all nodes in order; thread-safe (all state is local to the call). When
+    /// `layer_seconds` is set it receives each node's wall time (ForwardOptions::layer_seconds).
+    Tensor run(const Tensor& input, KernelKind kernels,
+               std::vector<double>* layer_seconds = nullptr) const;
 
 private:
     void fold_batch_norms();

@@ -66,7 +66,7 @@ double Model::flops(Shape input) const
 
 Tensor Model::forward(const Tensor& input, const ForwardOptions& options) const
 {
-    return m_graph->run(input, options.kernels);
+    return m_graph->run(input, options.kernels, options.layer_seconds);
 }
 
 } // namespace atrous::infer

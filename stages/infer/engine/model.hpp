@@ -26,6 +26,9 @@ enum class KernelKind
 struct ForwardOptions
 {
     KernelKind kernels = KernelKind::fast;
+    /// Benchmarks only: when set, receives each layer's wall time in seconds, one entry per
+    /// describe() row (0 for the input and pass-through layers). Off (nullptr) by default.
+    std::vector<double>* layer_seconds = nullptr;
 };
 
 struct BuildOptions

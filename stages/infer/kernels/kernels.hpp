@@ -5,7 +5,9 @@
 
 #include <cstddef>
 #include <limits>
+#include <new>
 #include <ostream>
+#include <vector>
 
 namespace atrous::infer::kernels
 {
@@ -65,6 +67,56 @@ void conv2d_ref(const Conv2dShape& s, const float* in, const float* w, const flo
                 const Activation& act, float* out);
 void conv2d_tbb(const Conv2dShape& s, const float* in, const float* w, const float* bias,
                 const Activation& act, float* out);
+
+/// Instruction sets a kernel variant may need (dispatch.hpp cpu_supports() tells which exist).
+enum class Isa
+{
+    generic,
+    avx2_fma,
+    avx512f // AVX-512 Foundation (with FMA)
+};
+
+/// Allocator handing out 64-byte aligned storage (a cache line; SIMD loads never split lines).
+template <typename T> struct AlignedAllocator
+{
+    using value_type = T;
+    static constexpr std::align_val_t k_alignment{64};
+    AlignedAllocator() = default;
+    template <typename U> AlignedAllocator(const AlignedAllocator<U>&) noexcept {}
+    T* allocate(std::size_t count)
+    {
+        return static_cast<T*>(::operator new(count * sizeof(T), k_alignment));
+    }
+    void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, k_alignment); }
+    template <typename U> bool operator==(const AlignedAllocator<U>&) const noexcept
+    {
+        return true;
+    }
+};
+
+/// Weights in a kernel variant's own layout, made once when a layer is loaded.
+using PackedWeights = std::vector<float, AlignedAllocator<float>>;
+
+/// Every conv2d variant (kernels.def) has a packer and a kernel with these signatures. The packer
+/// reads kh, kw, in_c, out_c, strides and dilations of `s` (the spatial sizes are unknown at load
+/// time) and HWIO weights; the kernel has conv2d_ref's contract with the packed weights. Kernels
+/// named `_tbb`/`_avx2_*` parallelize with TBB in the caller's arena.
+using Conv2dPackFn = PackedWeights (*)(const Conv2dShape& s, const float* hwio);
+using Conv2dFn = void (*)(const Conv2dShape& s, const float* in, const float* packed_w,
+                          const float* bias, const Activation& act, float* out);
+
+PackedWeights conv2d_ref_pack(const Conv2dShape& s, const float* hwio); // HWIO copy
+PackedWeights conv2d_tbb_pack(const Conv2dShape& s, const float* hwio); // HWIO copy
+/// AVX2+FMA direct convolution: 6 output pixels x 16 output channels in 12 ymm accumulators.
+/// Packed layout: [out_c/16 blocks][kh][kw][in_c][16], the last block zero-padded.
+PackedWeights conv2d_avx2_6x16_pack(const Conv2dShape& s, const float* hwio);
+void conv2d_avx2_6x16(const Conv2dShape& s, const float* in, const float* packed_w,
+                      const float* bias, const Activation& act, float* out);
+/// AVX-512F direct convolution: 8 output pixels x 32 output channels in 16 zmm accumulators.
+/// Packed layout: [out_c/32 blocks][kh][kw][in_c][32], the last block zero-padded.
+PackedWeights conv2d_avx512_8x32_pack(const Conv2dShape& s, const float* hwio);
+void conv2d_avx512_8x32(const Conv2dShape& s, const float* in, const float* packed_w,
+                        const float* bias, const Activation& act, float* out);
 
 /// Depthwise convolution, out_c = in_c * depth_multiplier; output channel ci*dm + m.
 /// w: (kh, kw, in_c, dm), as Keras stores depthwise_kernel.

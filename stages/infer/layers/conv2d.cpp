@@ -40,6 +40,32 @@ Conv2d::Conv2d(const LayerSpec& spec, const std::vector<Shape>& inputs, WeightSe
         m_bias = weights.take("bias", {m_out_c}, WeightInit::zeros);
     weights.expect_all_used();
     output_shape(inputs);
+    m_fast = &kernels::conv2d_fast();
+    pack();
+}
+
+kernels::Conv2dShape Conv2d::kernel_shape(const Shape& in, const Shape& out) const
+{
+    return kernels::Conv2dShape{in.n,
+                                in.h,
+                                in.w,
+                                m_in_c,
+                                out.h,
+                                out.w,
+                                m_out_c,
+                                m_wy.k,
+                                m_wx.k,
+                                m_wy.stride,
+                                m_wx.stride,
+                                m_wy.dilation,
+                                m_wx.dilation,
+                                m_wy.pad_before(in.h),
+                                m_wx.pad_before(in.w)};
+}
+
+void Conv2d::pack()
+{
+    m_packed = m_fast->pack(kernel_shape(Shape{}, Shape{}), m_kernel.data());
 }
 
 Shape Conv2d::output_shape(const std::vector<Shape>& inputs) const
@@ -52,30 +78,13 @@ Shape Conv2d::output_shape(const std::vector<Shape>& inputs) const
 void Conv2d::forward(const std::vector<const Tensor*>& inputs, Tensor& output,
                      KernelKind kernels) const
 {
-    const Shape& in = inputs[0]->shape();
-    const Shape& out = output.shape();
-    const kernels::Conv2dShape s{in.n,
-                                 in.h,
-                                 in.w,
-                                 in.c,
-                                 out.h,
-                                 out.w,
-                                 out.c,
-                                 m_wy.k,
-                                 m_wx.k,
-                                 m_wy.stride,
-                                 m_wx.stride,
-                                 m_wy.dilation,
-                                 m_wx.dilation,
-                                 m_wy.pad_before(in.h),
-                                 m_wx.pad_before(in.w)};
+    const kernels::Conv2dShape s = kernel_shape(inputs[0]->shape(), output.shape());
     const float* bias = m_bias.empty() ? nullptr : m_bias.data();
     if (kernels == KernelKind::reference)
         kernels::conv2d_ref(s, inputs[0]->data(), m_kernel.data(), bias, m_activation,
                             output.data());
     else
-        kernels::conv2d_tbb(s, inputs[0]->data(), m_kernel.data(), bias, m_activation,
-                            output.data());
+        m_fast->run(s, inputs[0]->data(), m_packed.data(), bias, m_activation, output.data());
 }
 
 Field Conv2d::field(const std::vector<Field>& inputs) const
@@ -107,6 +116,7 @@ bool Conv2d::fold_affine(const std::vector<float>& scale, const std::vector<floa
         m_bias.assign(m_out_c, 0.0f);
     for (int c = 0; c < m_out_c; ++c)
         m_bias[c] = m_bias[c] * scale[c] + shift[c];
+    pack();
     return true;
 }
 

@@ -4,7 +4,7 @@
 
 #include "stages/infer/engine/layer.hpp"
 #include "stages/infer/engine/weight_set.hpp"
-#include "stages/infer/kernels/kernels.hpp"
+#include "stages/infer/kernels/dispatch.hpp"
 
 namespace atrous::infer
 {
@@ -25,12 +25,19 @@ public:
     bool fold_affine(const std::vector<float>& scale, const std::vector<float>& shift) override;
 
 private:
+    /// The kernel shape with the spatial sizes of `in` (1x1 when packing).
+    kernels::Conv2dShape kernel_shape(const Shape& in, const Shape& out) const;
+    /// Packs m_kernel for the fast variant (after construction and after folding).
+    void pack();
+
     Window1d m_wy;
     Window1d m_wx;
     int m_in_c = 0;
     int m_out_c = 0;
-    std::vector<float> m_kernel; // HWIO
-    std::vector<float> m_bias;   // empty: no bias
+    std::vector<float> m_kernel;                    // HWIO, for the reference kernel
+    const kernels::Conv2dVariant* m_fast = nullptr; // chosen once per process (dispatch.hpp)
+    kernels::PackedWeights m_packed;                // m_kernel in m_fast's layout
+    std::vector<float> m_bias;                      // empty: no bias
     kernels::Activation m_activation;
     std::string m_activation_name;
 };

@@ -216,3 +216,13 @@ void conv2d_transpose_tbb(const Conv2dShape& s, const float* in, const float* w,
 }
 
 } // namespace atrous::infer::kernels
+
+namespace atrous::infer::kernels
+{
+
+PackedWeights conv2d_tbb_pack(const Conv2dShape& s, const float* hwio)
+{
+    return conv2d_ref_pack(s, hwio);
+}
+
+} // namespace atrous::infer::kernels

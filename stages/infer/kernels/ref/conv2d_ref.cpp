@@ -45,3 +45,13 @@ void conv2d_ref(const Conv2dShape& s, const float* in, const float* w, const flo
 }
 
 } // namespace atrous::infer::kernels
+
+namespace atrous::infer::kernels
+{
+
+PackedWeights conv2d_ref_pack(const Conv2dShape& s, const float* hwio)
+{
+    return PackedWeights(hwio, hwio + static_cast<std::size_t>(s.kh) * s.kw * s.in_c * s.out_c);
+}
+
+} // namespace atrous::infer::kernels

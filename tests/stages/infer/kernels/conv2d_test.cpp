@@ -3,6 +3,7 @@
 // awkward shapes: 1x1 and 7x9 images, 1/3/13/64 channels, dilation 1/2/4, even kernels, strides.
 
 #include "kernel_test_util.hpp"
+#include "stages/infer/kernels/dispatch.hpp"
 #include "stages/infer/kernels/kernels.hpp"
 
 #include <gtest/gtest.h>
@@ -109,6 +110,87 @@ TEST(Conv2dKernel, TbbWithoutBiasAndSoftmax)
     conv2d_ref(s, in.data(), w.data(), nullptr, softmax, want.data());
     conv2d_tbb(s, in.data(), w.data(), nullptr, softmax, got.data());
     ASSERT_TRUE(all_near(want, got, 1e-5f, "conv2d softmax"));
+}
+
+/// Every conv2d entry of kernels.def, through its own packer, against conv2d_ref.
+class Conv2dVariants : public ::testing::TestWithParam<Conv2dVariant>
+{
+protected:
+    void SetUp() override
+    {
+        if (!cpu_supports(GetParam().isa))
+            GTEST_SKIP() << GetParam().name << ": CPU lacks " << isa_name(GetParam().isa);
+    }
+
+    /// Runs the variant and the reference on random data; fails with the shape and index.
+    ::testing::AssertionResult check(const Conv2dShape& s, const Activation& act, bool bias,
+                                     std::mt19937& rng, float tol = 1e-4f) const
+    {
+        const Conv2dVariant& v = GetParam();
+        const auto in = random_values(s.in_size(), rng);
+        const auto w = random_values(static_cast<std::size_t>(s.kh) * s.kw * s.in_c * s.out_c, rng);
+        const auto b = random_values(s.out_c, rng);
+        const PackedWeights packed = v.pack(s, w.data());
+        auto want = nan_filled(s.out_size());
+        auto got = nan_filled(s.out_size());
+        conv2d_ref(s, in.data(), w.data(), bias ? b.data() : nullptr, act, want.data());
+        v.run(s, in.data(), packed.data(), bias ? b.data() : nullptr, act, got.data());
+        std::ostringstream what;
+        what << "conv2d_" << v.name << " act " << static_cast<int>(act.kind) << " " << s;
+        return all_near(want, got, tol, what.str());
+    }
+};
+
+TEST_P(Conv2dVariants, MatchesReferenceOnAwkwardShapes)
+{
+    std::mt19937 rng(42);
+    std::vector<Case> all = cases();
+    // Channel counts leaving a remainder in every register tile (16-channel blocks, 8 lanes),
+    // widths leaving every pixel-tile remainder, and the dilated/even kernels of the U-Net.
+    for (auto [ci, co] : {std::pair{17, 33}, std::pair{8, 24}, std::pair{5, 9}})
+        for (int w : {6, 11, 12, 13, 14, 15, 16})
+            for (auto [k, d] : {std::pair{3, 1}, std::pair{3, 2}, std::pair{2, 1}, std::pair{1, 1}})
+                all.push_back(Case{5, w, ci, co, k, d, 1, true});
+    for (const Case& c : all)
+        ASSERT_TRUE(check(geometry(c, 2), k_relu, true, rng));
+}
+
+TEST_P(Conv2dVariants, InputChannelsBeyondOneChunk)
+{
+    std::mt19937 rng(46);
+    const Conv2dShape s = geometry(Case{3, 8, 1100, 18, 3, 2, 1, true}, 1);
+    ASSERT_TRUE(check(s, k_relu, true, rng, 5e-4f)); // sums of 9900 products
+}
+
+TEST_P(Conv2dVariants, EveryActivationAndNoBias)
+{
+    std::mt19937 rng(47);
+    const Conv2dShape s = geometry(Case{7, 9, 13, 21, 3, 2, 1, true}, 2);
+    Activation capped{ActivationKind::relu};
+    capped.max_value = 0.5f;
+    capped.negative_slope = 0.1f;
+    capped.threshold = -0.2f;
+    for (const Activation& act :
+         {Activation{ActivationKind::linear}, k_relu, capped, Activation{ActivationKind::sigmoid},
+          Activation{ActivationKind::tanh}, Activation{ActivationKind::softmax}})
+        for (bool bias : {true, false})
+            ASSERT_TRUE(check(s, act, bias, rng));
+}
+
+INSTANTIATE_TEST_SUITE_P(KernelsDef, Conv2dVariants,
+                         ::testing::ValuesIn(conv2d_variants().begin(), conv2d_variants().end()),
+                         [](const ::testing::TestParamInfo<Conv2dVariant>& param)
+                         { return std::string(param.param.name); });
+
+TEST(Conv2dDispatch, FastIsTheLastSupportedVariant)
+{
+    const auto all = conv2d_variants();
+    ASSERT_GE(all.size(), 2u);
+    EXPECT_EQ(all.front().name, "ref");
+    const Conv2dVariant& fast = conv2d_fast();
+    EXPECT_TRUE(cpu_supports(fast.isa));
+    for (const Conv2dVariant* v = &fast + 1; v != all.data() + all.size(); ++v)
+        EXPECT_FALSE(cpu_supports(v->isa)) << v->name << " is supported but not chosen";
 }
 
 TEST(DepthwiseConv2dKernel, TbbMatchesReference)

@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: Apache-2.0
+// Purpose: atrous_bench_unet: times Model::forward on the seed U-Net (built in, deterministic
+// placeholder weights, or a Keras file) for one tile size and thread count: median of the timed
+// runs after warm-up, optional per-layer table (GFLOP, ms, GFLOP/s, % of the measured FMA peak).
+// bench/compare_torch drives it with --model/--input/--output to compare against PyTorch.
+
+#include "bench/fma_peak.hpp"
+#include "stages/infer/engine/model.hpp"
+#include "stages/infer/import/architecture.hpp"
+#include "stages/infer/import/keras_h5.hpp"
+#include "stages/infer/kernels/dispatch.hpp"
+
+#include <CLI/CLI.hpp>
+#include <oneapi/tbb/task_arena.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace
+{
+
+using namespace atrous::infer;
+
+double median(std::vector<double> v)
+{
+    std::sort(v.begin(), v.end());
+    const std::size_t m = v.size() / 2;
+    return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
+}
+
+void read_raw(const std::string& path, Tensor& t)
+{
+    std::ifstream f(path, std::ios::binary);
+    f.read(reinterpret_cast<char*>(t.data()), static_cast<std::streamsize>(t.size() * 4));
+    if (!f)
+        throw std::runtime_error(path + ": expected " + std::to_string(t.size()) + " float32");
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    CLI::App app{"Times Model::forward on the seed U-Net"};
+    std::string model_path, input_path, output_path;
+    int filters = 64, size = 256, threads = 1, repeats = 5, warmup = 1;
+    bool layers = false, reference = false;
+    app.add_option("--model", model_path, "Keras HDF5 file (default: builtin seed U-Net)");
+    app.add_option("--filters", filters, "builtin U-Net level-1 width")->check(CLI::PositiveNumber);
+    app.add_option("--size", size, "tile height = width (px)")->check(CLI::PositiveNumber);
+    app.add_option("--threads", threads, "TBB threads")->check(CLI::PositiveNumber);
+    app.add_option("--repeats", repeats, "timed runs (median)")->check(CLI::PositiveNumber);
+    app.add_option("--warmup", warmup, "untimed runs first")->check(CLI::NonNegativeNumber);
+    app.add_option("--input", input_path, "raw float32 NHWC input (default: seeded random)");
+    app.add_option("--output", output_path, "write the raw float32 NHWC output here");
+    app.add_flag("--layers", layers, "print the per-layer table");
+    app.add_flag("--reference", reference, "run the reference kernels instead of the fast ones");
+    CLI11_PARSE(app, argc, argv);
+
+    BuildOptions build;
+    build.initialize_missing_weights = model_path.empty();
+    UnetArchitecture arch;
+    arch.filters = filters;
+    const Model model(model_path.empty() ? builtin_model_spec(arch) : load_keras_h5(model_path),
+                      build);
+    Tensor input(Shape{1, size, size, model.facts().in_channels});
+    if (!input_path.empty())
+        read_raw(input_path, input);
+    else
+    {
+        std::mt19937 rng(7);
+        std::uniform_real_distribution<float> dist(0.0f, 1.0f);
+        for (std::size_t i = 0; i < input.size(); ++i)
+            input.data()[i] = dist(rng);
+    }
+
+    ForwardOptions options;
+    options.kernels = reference ? KernelKind::reference : KernelKind::fast;
+    std::vector<double> seconds;
+    std::vector<std::vector<double>> per_layer;
+    Tensor output;
+    oneapi::tbb::task_arena arena(threads);
+    for (int run = 0; run < warmup + repeats; ++run)
+    {
+        std::vector<double> layer_seconds;
+        options.layer_seconds = layers ? &layer_seconds : nullptr;
+        const auto start = std::chrono::steady_clock::now();
+        arena.execute([&] { output = model.forward(input, options); });
+        const double s =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        if (run >= warmup)
+        {
+            seconds.push_back(s);
+            per_layer.push_back(layer_seconds);
+        }
+    }
+    const double gflop = model.flops(input.shape()) / 1e9;
+    const double peak = atrous::bench::fma_peak_gflops(threads);
+    const double med = median(seconds);
+    std::printf("model %s  input %dx%dx%d  threads %d  conv2d kernel %s\n", model.name().c_str(),
+                size, size, input.shape().c, threads,
+                reference ? "ref" : std::string(kernels::conv2d_fast().name).c_str());
+    std::printf("gflop %.3f\nmedian_ms %.2f\nmin_ms %.2f\nruns %d\ngflops %.2f\npeak_gflops %.1f\n",
+                gflop, med * 1e3, *std::min_element(seconds.begin(), seconds.end()) * 1e3, repeats,
+                gflop / med, peak);
+    if (layers)
+    {
+        const auto rows = model.describe(input.shape());
+        std::printf("\n| layer | class | output | GFLOP | ms | GFLOP/s | %% peak |\n"
+                    "|---|---|---|---:|---:|---:|---:|\n");
+        for (std::size_t i = 0; i < rows.size(); ++i)
+        {
+            std::vector<double> t;
+            for (const auto& run : per_layer)
+                t.push_back(run[i]);
+            const double ms = median(t) * 1e3;
+            if (ms == 0.0)
+                continue;
+            const double g = rows[i].flops / 1e9;
+            const double rate = g > 0 && ms > 0 ? g / (ms / 1e3) : 0.0;
+            std::printf("| %s | %s | %dx%dx%d | %.3f | %.2f | %.1f | %.0f |\n",
+                        rows[i].name.c_str(), rows[i].class_name.c_str(), rows[i].output.h,
+                        rows[i].output.w, rows[i].output.c, g, ms, rate,
+                        peak > 0 ? 100.0 * rate / peak : 0.0);
+        }
+    }
+    if (!output_path.empty())
+    {
+        std::ofstream f(output_path, std::ios::binary);
+        f.write(reinterpret_cast<const char*>(output.data()),
+                static_cast<std::streamsize>(output.size() * 4));
+    }
+    return 0;
+}

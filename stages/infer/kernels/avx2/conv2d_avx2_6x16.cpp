@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: Apache-2.0
+// Purpose: AVX2+FMA direct convolution: 6 output pixels x 16 output channels in 12 ymm
+// accumulators (conv2d_direct.inl over 8-lane ymm traits). Compiled alone with -mavx2 -mfma
+// (CMakeLists.txt); dispatch.cpp only calls it when the CPU has both.
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("O3")
+#endif
+
+#include "stages/infer/kernels/kernels.hpp"
+
+#include <oneapi/tbb/blocked_range2d.h>
+#include <oneapi/tbb/parallel_for.h>
+
+#include <algorithm>
+#include <immintrin.h>
+#include <utility>
+
+namespace atrous::infer::kernels
+{
+namespace
+{
+
+struct Ymm
+{
+    using Reg = __m256;
+    static constexpr int lanes = 8;
+    static constexpr int block = 16; // output channels per packed block: NV = 2
+    static constexpr int mr = 6;     // 6 x 2 accumulators + 2 weights + 1 broadcast <= 16 regs
+
+    struct Relu
+    {
+        __m256 max_value, slope, threshold;
+    };
+    static Relu relu_params(float max_value, float slope, float threshold)
+    {
+        return {_mm256_set1_ps(max_value), _mm256_set1_ps(slope), _mm256_set1_ps(threshold)};
+    }
+    static __m256 mask(int count) // first `count` lanes (clamped to 0..8)
+    {
+        const __m256i lanes_idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        return _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(count), lanes_idx));
+    }
+    static __m256 zero() { return _mm256_setzero_ps(); }
+    static __m256 load(const float* p) { return _mm256_load_ps(p); }
+    static __m256 broadcast(const float* p) { return _mm256_broadcast_ss(p); }
+    static __m256 fmadd(__m256 a, __m256 b, __m256 c) { return _mm256_fmadd_ps(a, b, c); }
+    static __m256 load_partial(const float* p, int count)
+    {
+        return _mm256_maskload_ps(p, _mm256_castps_si256(mask(count)));
+    }
+    static void store(float* p, __m256 v) { _mm256_storeu_ps(p, v); }
+    static void store_partial(float* p, int count, __m256 v)
+    {
+        _mm256_maskstore_ps(p, _mm256_castps_si256(mask(count)), v);
+    }
+    /// Keras ReLU: min(x, max) for x >= threshold, slope * (x - threshold) otherwise.
+    static __m256 relu(__m256 x, const Relu& r)
+    {
+        const __m256 pos = _mm256_min_ps(x, r.max_value);
+        const __m256 neg = _mm256_mul_ps(r.slope, _mm256_sub_ps(x, r.threshold));
+        return _mm256_blendv_ps(neg, pos, _mm256_cmp_ps(x, r.threshold, _CMP_GE_OQ));
+    }
+};
+
+#include "stages/infer/kernels/avx2/conv2d_direct.inl"
+
+} // namespace
+
+PackedWeights conv2d_avx2_6x16_pack(const Conv2dShape& s, const float* hwio)
+{
+    return direct_pack(s, hwio, Ymm::block);
+}
+
+void conv2d_avx2_6x16(const Conv2dShape& s, const float* in, const float* packed_w,
+                      const float* bias, const Activation& act, float* out)
+{
+    direct_conv<Ymm>(s, in, packed_w, bias, act, out);
+}
+
+} // namespace atrous::infer::kernels

@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: Apache-2.0
+// Purpose: AVX-512F direct convolution: 8 output pixels x 32 output channels in 16 zmm
+// accumulators (conv2d_direct.inl over 16-lane zmm traits). Compiled alone with -mavx512f -mfma
+// (CMakeLists.txt); dispatch.cpp only calls it when the CPU has AVX-512F.
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("O3")
+// GCC 12's avx512fintrin.h reductions/masks trip -Wmaybe-uninitialized on their own
+// _mm512_undefined_ps() temporaries (a false positive inside the header).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#include "stages/infer/kernels/kernels.hpp"
+
+#include <oneapi/tbb/blocked_range2d.h>
+#include <oneapi/tbb/parallel_for.h>
+
+#include <algorithm>
+#include <immintrin.h>
+#include <utility>
+
+namespace atrous::infer::kernels
+{
+namespace
+{
+
+struct Zmm
+{
+    using Reg = __m512;
+    static constexpr int lanes = 16;
+    static constexpr int block = 32; // output channels per packed block: NV = 2
+    static constexpr int mr = 8;     // 8 x 2 accumulators of the 32 zmm registers
+
+    struct Relu
+    {
+        __m512 max_value, slope, threshold;
+    };
+    static Relu relu_params(float max_value, float slope, float threshold)
+    {
+        return {_mm512_set1_ps(max_value), _mm512_set1_ps(slope), _mm512_set1_ps(threshold)};
+    }
+    static __mmask16 mask(int count) // first `count` lanes (clamped to 0..16)
+    {
+        count = std::clamp(count, 0, 16);
+        return static_cast<__mmask16>((1u << count) - 1u);
+    }
+    static __m512 zero() { return _mm512_setzero_ps(); }
+    static __m512 load(const float* p) { return _mm512_load_ps(p); }
+    static __m512 broadcast(const float* p) { return _mm512_set1_ps(*p); }
+    static __m512 fmadd(__m512 a, __m512 b, __m512 c) { return _mm512_fmadd_ps(a, b, c); }
+    static __m512 load_partial(const float* p, int count)
+    {
+        return _mm512_maskz_loadu_ps(mask(count), p);
+    }
+    static void store(float* p, __m512 v) { _mm512_storeu_ps(p, v); }
+    static void store_partial(float* p, int count, __m512 v)
+    {
+        _mm512_mask_storeu_ps(p, mask(count), v);
+    }
+    /// Keras ReLU: min(x, max) for x >= threshold, slope * (x - threshold) otherwise.
+    static __m512 relu(__m512 x, const Relu& r)
+    {
+        const __m512 pos = _mm512_min_ps(x, r.max_value);
+        const __m512 neg = _mm512_mul_ps(r.slope, _mm512_sub_ps(x, r.threshold));
+        return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, r.threshold, _CMP_GE_OQ), neg, pos);
+    }
+};
+
+#include "stages/infer/kernels/avx2/conv2d_direct.inl"
+
+} // namespace
+
+PackedWeights conv2d_avx512_8x32_pack(const Conv2dShape& s, const float* hwio)
+{
+    return direct_pack(s, hwio, Zmm::block);
+}
+
+void conv2d_avx512_8x32(const Conv2dShape& s, const float* in, const float* packed_w,
+                        const float* bias, const Activation& act, float* out)
+{
+    direct_conv<Zmm>(s, in, packed_w, bias, act, out);
+}
+
+} // namespace atrous::infer::kernels

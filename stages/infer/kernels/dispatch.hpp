@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: Apache-2.0
+// Purpose: the kernel variant table built from kernels.def, and the choice of the fastest variant
+// the running CPU supports (made once per process; the portable TBB path is the fallback).
+#pragma once
+
+#include "stages/infer/kernels/kernels.hpp"
+
+#include <span>
+#include <string_view>
+
+namespace atrous::infer::kernels
+{
+
+/// True when the running CPU has the instructions `isa` needs (generic: always).
+bool cpu_supports(Isa isa);
+std::string_view isa_name(Isa isa);
+
+struct Conv2dVariant
+{
+    std::string_view name; // kernels.def name column: "ref", "tbb", "avx2_6x16"
+    Isa isa;
+    Conv2dPackFn pack;
+    Conv2dFn run;
+};
+
+/// Every conv2d entry of kernels.def, in its order (the reference first).
+std::span<const Conv2dVariant> conv2d_variants();
+
+/// The last conv2d variant in kernels.def the CPU supports: what KernelKind::fast runs.
+const Conv2dVariant& conv2d_fast();
+
+} // namespace atrous::infer::kernels

@@ -10,6 +10,17 @@
 namespace atrous::h5
 {
 
+namespace
+{
+
+// HDF5 1.10.8 crashes at exit (H5_term_library -> H5D_close) once an H5Fclose has failed, e.g. on
+// a full disk, turning exit status 5 into a segmentation fault. atrous closes its files itself,
+// so the library's exit-time cleanup is not needed: switch it off before HDF5's first use (a
+// no-op when the library is already initialized). Process-wide, on purpose.
+[[maybe_unused]] const herr_t no_cleanup_at_exit = H5dont_atexit();
+
+} // namespace
+
 void Handle::reset()
 {
     if (m_id >= 0)

@@ -112,7 +112,7 @@ struct Hdf5Writer::File
 
     h5::Handle create_dataset(const char* name, hid_t type, const std::vector<hsize_t>& dims,
                               const std::vector<hsize_t>& chunk, const void* fill,
-                              const WriteOptions& o)
+                              const WriteOptions& o, bool direct)
     {
         h5::Handle space =
             h5::check(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), where,
@@ -131,8 +131,14 @@ struct Hdf5Writer::File
         }
         h5::check(H5Pset_fill_value(dcpl.get(), type, fill), where, "H5Pset_fill_value");
         h5::check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_IFSET), where, "H5Pset_fill_time");
+        // No chunk cache where blocks are whole chunks (spatial: a block is a tile core, a chunk
+        // is a tile): each H5Dwrite compresses and writes its chunks at once, so a write error
+        // (disk full) surfaces in write() and leaves no dirty chunk behind for close() to retry.
+        h5::Handle dapl = h5::check(H5Pcreate(H5P_DATASET_ACCESS), where, "H5Pcreate");
+        if (direct)
+            h5::check(H5Pset_chunk_cache(dapl.get(), 0, 0, 1.0), where, "H5Pset_chunk_cache");
         return h5::check(
-            H5Dcreate2(file.get(), name, type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+            H5Dcreate2(file.get(), name, type, space.get(), H5P_DEFAULT, dcpl.get(), dapl.get()),
             where, std::string("create ") + name);
     }
 };
@@ -202,17 +208,18 @@ void Hdf5Writer::prepare(const RunContext& context)
     const std::uint8_t fill_u8 = nodata_u8;
     const float fill_f32 = std::numeric_limits<float>::quiet_NaN();
     const hsize_t channels = static_cast<hsize_t>(l.channels);
-    // Spatial: image pixels chunked by tile; classifier: the tile grid, chunks of <= 256 cells.
+    // Spatial: image pixels chunked by tile; classifier: the tile grid, chunks of <= 64 x 64 cells
+    // (cell-by-cell writes go through the default chunk cache).
     const int height = l.spatial ? l.height : l.rows;
     const int width = l.spatial ? l.width : l.columns;
-    const int chunk = l.spatial ? l.tile_size : 256;
+    const int chunk = l.spatial ? l.tile_size : 64;
     const hsize_t ch = chunk_edge(chunk, height);
     const hsize_t cw = chunk_edge(chunk, width);
     const std::vector<hsize_t> dims2{static_cast<hsize_t>(height), static_cast<hsize_t>(width)};
     const std::vector<hsize_t> dims3{channels, dims2[0], dims2[1]};
 
-    f->labels =
-        f->create_dataset(l.spatial ? "mask" : "class", H5T_STD_U8LE, dims2, {ch, cw}, &fill_u8, o);
+    f->labels = f->create_dataset(l.spatial ? "mask" : "class", H5T_STD_U8LE, dims2, {ch, cw},
+                                  &fill_u8, o, l.spatial);
     write_u8_attribute(f->labels.get(), "_FillValue", nodata_u8);
     write_u8_attribute(f->labels.get(), "nodata", nodata_u8);
     write_attribute(f->labels.get(), "classes", H5T_NATIVE_INT, H5T_STD_I32LE, &l.channels, 0);
@@ -235,15 +242,15 @@ void Hdf5Writer::prepare(const RunContext& context)
     if (o.probabilities == ProbabilityFormat::uint8)
     {
         f->probabilities =
-            f->create_dataset(prob_name, H5T_STD_U8LE, dims3, {1, ch, cw}, &fill_u8, o);
+            f->create_dataset(prob_name, H5T_STD_U8LE, dims3, {1, ch, cw}, &fill_u8, o, l.spatial);
         write_u8_attribute(f->probabilities.get(), "_FillValue", nodata_u8);
         write_u8_attribute(f->probabilities.get(), "nodata", nodata_u8);
         write_double_attribute(f->probabilities.get(), "scale_factor", 1.0 / 254.0);
     }
     else if (o.probabilities == ProbabilityFormat::float32)
     {
-        f->probabilities =
-            f->create_dataset(prob_name, H5T_IEEE_F32LE, dims3, {1, ch, cw}, &fill_f32, o);
+        f->probabilities = f->create_dataset(prob_name, H5T_IEEE_F32LE, dims3, {1, ch, cw},
+                                             &fill_f32, o, l.spatial);
         write_float_attribute(f->probabilities.get(), "_FillValue", fill_f32);
     }
 
@@ -256,7 +263,7 @@ void Hdf5Writer::prepare(const RunContext& context)
         WriteOptions plain = o;
         plain.compression = "none";
         f->tile_done =
-            f->create_dataset("progress/tile_done", H5T_STD_U8LE, {tiles}, {}, &zero, plain);
+            f->create_dataset("progress/tile_done", H5T_STD_U8LE, {tiles}, {}, &zero, plain, false);
         write_attribute(f->tile_done.get(), "columns", H5T_NATIVE_INT, H5T_STD_I32LE, &l.columns,
                         0);
         write_attribute(f->tile_done.get(), "rows", H5T_NATIVE_INT, H5T_STD_I32LE, &l.rows, 0);

@@ -141,9 +141,13 @@ Graph::Graph(const ModelSpec& spec, const BuildOptions& options)
                 cyclic.push_back(spec.layers[i].name);
         throw ModelError(m_where, "cycle through layers " + join(cyclic, ", "));
     }
+    for (int i : order)
+        if (spec.layers[i].class_name == "InputLayer" && spec.layers[i].name != inputs[0])
+            throw ModelError(m_where, "the output depends on input layer " + spec.layers[i].name +
+                                          " besides the model input " + inputs[0] +
+                                          " (atrous runs single-input models)");
     if (spec.layers[order.front()].name != inputs[0])
-        throw ModelError(m_where, "the output does not depend on input " + inputs[0] +
-                                      " alone (also on " + spec.layers[order.front()].name + ")");
+        throw ModelError(m_where, "the output does not depend on input " + inputs[0]);
 
     // 5. Build the layers in order with build-time shapes (unknown sizes are 0).
     std::vector<int> position(count, -1);
@@ -245,6 +249,9 @@ void Graph::compute_facts(const std::vector<Shape>& build_shapes)
             in_fields.push_back(fields[p]);
             in_down = std::max(in_down, down[p]);
         }
+        for (int p : m_nodes[i].inputs)
+            if (down[p] != in_down) // a merge of different strides (a U-Net skip)
+                m_needs_stride_multiple = true;
         down[i] = in_down * m_nodes[i].layer->stride();
         total_stride = std::max(total_stride, down[i]);
         fields[i] =
@@ -280,7 +287,8 @@ std::vector<Shape> Graph::plan(const Shape& input) const
                                           " pixels expected, " + std::to_string(input.h) + "x" +
                                           std::to_string(input.w) + " found");
     }
-    else if (input.h % m_facts.total_stride != 0 || input.w % m_facts.total_stride != 0)
+    else if (m_needs_stride_multiple &&
+             (input.h % m_facts.total_stride != 0 || input.w % m_facts.total_stride != 0))
         throw ModelError(m_where, "input height and width must be multiples of the total stride " +
                                       std::to_string(m_facts.total_stride) + ", " +
                                       std::to_string(input.h) + "x" + std::to_string(input.w) +

@@ -53,6 +53,10 @@ private:
     int m_input = 0;
     int m_output = 0;
     ModelFacts m_facts;
+    /// True when paths of different strides merge (U-Net skips): then any other size would
+    /// misalign them, so sizes must be multiples of total_stride. A plain chain accepts any
+    /// size (Keras floor semantics).
+    bool m_needs_stride_multiple = false;
 };
 
 } // namespace atrous::infer

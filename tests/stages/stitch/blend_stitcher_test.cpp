@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <string>
 #include <numbers>
 #include <random>
 
@@ -99,7 +100,16 @@ INSTANTIATE_TEST_SUITE_P(Grids, BlendGrid,
                                            Case{37, 29, 16, 5, 2, true},
                                            Case{50, 41, 8, 20, 3, true}, // halo spans 3 tiles
                                            Case{64, 64, 16, 0, 1, false},
-                                           Case{130, 97, 16, 6, 1, false}));
+                                           Case{130, 97, 16, 6, 1, false}),
+                         // A readable, stable name: ctest lists the names at build time.
+                         [](const ::testing::TestParamInfo<Case>& param_info)
+                         {
+                             const Case& c = param_info.param;
+                             return std::to_string(c.width) + "x" + std::to_string(c.height) +
+                                    "_tile" + std::to_string(c.tile) + "_halo" +
+                                    std::to_string(c.halo) + "_c" + std::to_string(c.channels) +
+                                    (c.shuffle ? "_shuffled" : "_rowmajor");
+                         });
 
 TEST(BlendStitcher, SeamIsTheCosineWeightedAverage)
 {

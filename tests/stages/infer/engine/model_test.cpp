@@ -228,6 +228,18 @@ TEST(Model, ReportsUnknownInboundLayer)
               "layer relu: input 'nowhere' is not a layer of the model");
 }
 
+TEST(Model, RejectsSecondInputLayer)
+{
+    SpecBuilder b("two");
+    b.input("in_a", {nullptr, nullptr, nullptr, 1});
+    b.input("in_b", {nullptr, nullptr, nullptr, 1});
+    b.add("sum", "Add", {}, {"in_a", "in_b"});
+    b.spec().inputs = {"in_a"};
+    EXPECT_EQ(message_of([&] { Model m(b.spec()); }),
+              "model test two: the output depends on input layer in_b besides the model input "
+              "in_a (atrous runs single-input models)");
+}
+
 TEST(Model, RejectsConcatOfDifferentSizes)
 {
     SpecBuilder b;

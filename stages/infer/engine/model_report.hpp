@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: Apache-2.0
+// Purpose: the `atrous info` text for a model: layer table, parameters, cost per tile and the
+// tiling facts (receptive field, total stride, halo).
+#pragma once
+
+#include "stages/infer/engine/model.hpp"
+
+#include <string>
+
+namespace atrous::infer
+{
+
+/// Multi-line report for a tile of shape `input` (n, h, w, in_channels): one row per layer in
+/// execution order (name, class, output shape, params, MFLOP), then total params, GFLOP per
+/// tile, receptive field radius, total stride, halo for exact tiling and output activation.
+/// Throws ModelError when the model does not accept `input`.
+std::string format_model_report(const Model& model, Shape input);
+
+} // namespace atrous::infer

@@ -82,21 +82,23 @@ def load_keras_h5(path):
 
 
 def em_like_patch(size, rng):
-    """Voronoi cells with textured bright interiors and dark ~3 px membranes, 8-bit levels."""
-    n = 14
+    """Voronoi cells with textured bright interiors and dark ~5 px membranes (ISBI slice 25:
+    interiors 146 +- 43, membranes 95 +- 37 grey levels), 8-bit levels. Also returns the
+    membrane truth (True = membrane)."""
+    n = 6
     seeds = rng.uniform(-8, size + 8, (n, 2))
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
     d = np.sqrt((yy[..., None] - seeds[:, 0]) ** 2 + (xx[..., None] - seeds[:, 1]) ** 2)
     d.sort(axis=-1)
     edge = d[..., 1] - d[..., 0]  # 0 on a cell boundary
-    membrane = np.exp(-(edge / 2.0) ** 2)
+    membrane = np.exp(-(edge / 5.0) ** 2)
     texture = rng.normal(0, 1, (size, size))
     k = np.exp(-0.5 * (np.arange(-3, 4) / 1.2) ** 2)
     k /= k.sum()
     for axis in (0, 1):
         texture = np.apply_along_axis(lambda r: np.convolve(r, k, mode="same"), axis, texture)
-    image = 175 + 40 * texture - 130 * membrane + rng.normal(0, 6, (size, size))
-    return np.clip(np.round(image), 0, 255) / 255.0
+    image = 160 + 40 * texture - 90 * membrane + rng.normal(0, 6, (size, size))
+    return np.clip(np.round(image), 0, 255) / 255.0, membrane > 0.5
 
 
 def main(argv):
@@ -110,8 +112,8 @@ def main(argv):
     torch.set_num_threads(1)
     model = load_keras_h5(a.model).double()
     # float64 forward on exactly the float32 values the C++ test feeds
-    x = em_like_patch(a.size, np.random.default_rng(SEED))[None, None]
-    x = x.astype(np.float32).astype(np.float64)
+    x, membrane = em_like_patch(a.size, np.random.default_rng(SEED))
+    x = x[None, None].astype(np.float32).astype(np.float64)
     with torch.no_grad():
         y = model(torch.from_numpy(x)).numpy()
     nhwc = lambda t: np.ascontiguousarray(t.transpose(0, 2, 3, 1)).astype(np.float32)
@@ -119,9 +121,10 @@ def main(argv):
         f.create_dataset("input", data=nhwc(x))
         f.create_dataset("output", data=nhwc(y))
         f.attrs["model"] = "models/membrane.h5"
-    fg = float((y > 0.5).mean())
-    print("wrote %s: output range [%.4f, %.4f], %.1f %% predicted cell interior"
-          % (a.out, y.min(), y.max(), 100 * fg))
+    accuracy = float(((y[0, 0] > 0.5) == ~membrane).mean())
+    print("wrote %s: output range [%.4f, %.4f], %.1f %% predicted membrane (%.1f %% drawn), "
+          "pixel accuracy vs the drawn membranes %.3f"
+          % (a.out, y.min(), y.max(), 100 * (y < 0.5).mean(), 100 * membrane.mean(), accuracy))
     return 0
 
 

@@ -12,8 +12,11 @@ namespace atrous
 
 struct InferOptions
 {
-    std::filesystem::path weights;                     // Keras HDF5 (save_weights or model.save)
-    std::optional<infer::Architecture> architecture;   // needed when the file has no model_config
+    std::filesystem::path weights;                   // Keras HDF5 (save_weights or model.save)
+    std::optional<infer::Architecture> architecture; // needed when the file has no model_config
+    /// Set only by `atrous demo` when no demo model ships: no weights file is read; the
+    /// architecture (required) gets deterministic random weights from this seed. Not a config key.
+    std::optional<unsigned> placeholder_seed;
 };
 
 } // namespace atrous

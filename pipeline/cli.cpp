@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: Apache-2.0
+// Purpose: the `atrous` command line: argument declarations and the dispatch to run/info/demo.
+#include "cli.hpp"
+
+#include "pipeline/config.hpp"
+#include "pipeline/demo.hpp"
+#include "pipeline/progress.hpp"
+#include "pipeline/runner.hpp"
+#include "pipeline/tile_plan.hpp"
+#include "pipeline/version.hpp"
+#include "stages/error.hpp"
+#include "stages/infer/import/architecture.hpp"
+#include "stages/infer/import/keras_h5.hpp"
+#if __has_include("stages/infer/engine/model_report.hpp")
+#include "stages/infer/engine/model_report.hpp"
+#define ATROUS_HAVE_MODEL_REPORT 1
+#endif
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+#include <iostream>
+
+namespace atrous::cli
+{
+namespace
+{
+
+namespace fs = std::filesystem;
+
+struct CommonOptions
+{
+    bool quiet = false;
+    std::string log_format = "auto";
+    bool debug = false;
+};
+
+LogFormat log_format_of(const CommonOptions& o)
+{
+    if (o.quiet)
+        return LogFormat::quiet;
+    if (o.log_format == "bar")
+        return LogFormat::bar;
+    if (o.log_format == "plain")
+        return LogFormat::plain;
+    return detect_log_format();
+}
+
+void add_common(CLI::App& app, CommonOptions& o)
+{
+    app.add_flag("-q,--quiet", o.quiet, "Print errors only");
+    app.add_option("--log-format", o.log_format,
+                   "Progress: bar (live line), plain (one line per interval, for batch logs); "
+                   "default: bar on a terminal, else plain")
+        ->check(CLI::IsMember({"auto", "bar", "plain"}));
+    app.add_flag("--debug", o.debug, "Let exceptions propagate (for a debugger)");
+}
+
+int do_run(const fs::path& config_file, const std::vector<std::string>& sets,
+           const CommonOptions& common)
+{
+    const LogFormat format = log_format_of(common);
+    auto log = make_logger(format);
+    RunConfig config = load_config(config_file, sets);
+    Runner runner(std::move(config), *log, format);
+    const RunReport r = runner.run();
+    log->info("done: {} tiles ({} empty) in {:.1f} s, {:.2f} tiles/s, {:.1f} GFLOP/s; wrote {}",
+              r.tiles, r.empty_tiles, r.seconds,
+              r.seconds > 0 ? static_cast<double>(r.tiles) / r.seconds : 0.0,
+              r.seconds > 0 ? r.gflop / r.seconds : 0.0, r.output.string());
+    return 0;
+}
+
+std::string engineering(double v)
+{
+    if (v >= 1e9)
+        return fmt::format("{:.2f} G", v / 1e9);
+    if (v >= 1e6)
+        return fmt::format("{:.2f} M", v / 1e6);
+    if (v >= 1e3)
+        return fmt::format("{:.2f} k", v / 1e3);
+    return fmt::format("{:.0f} ", v);
+}
+
+int do_info(const std::string& model_arg, std::optional<int> tile, const std::string& config_arg,
+            const std::vector<std::string>& sets)
+{
+    InferOptions options;
+    std::optional<int> tile_size = tile;
+    std::optional<int> halo;
+    if (!config_arg.empty())
+    {
+        const RunConfig c = load_config(config_arg, sets);
+        options = c.model;
+        if (!tile_size)
+            tile_size = c.tile.size;
+        halo = c.tile.halo_px;
+    }
+    else if (!sets.empty())
+    {
+        throw ConfigError("--set", "only with --config");
+    }
+    if (!model_arg.empty())
+        options.weights = model_arg;
+
+    std::unique_ptr<infer::Model> model;
+    std::string source;
+    if (options.weights.empty())
+    {
+        // No file: the architecture of the config, or the seed U-Net, with random weights.
+        const infer::Architecture arch =
+            options.architecture.value_or(infer::Architecture(infer::UnetArchitecture{}));
+        infer::BuildOptions build;
+        build.initialize_missing_weights = true;
+        model = std::make_unique<infer::Model>(infer::builtin_model_spec(arch), build);
+        source = "built-in architecture (no weights file: weights are random)";
+    }
+    else
+    {
+        model = std::make_unique<infer::Model>(
+            infer::load_keras_h5(options.weights, options.architecture));
+        source = options.weights.string();
+    }
+    const auto& f = model->facts();
+    // The shape a full tile of `atrous run` feeds the network: core + halo on both sides.
+    const TilePlan plan({1 << 20, 1 << 20, f.spatial ? tile_size : std::nullopt, halo}, f);
+    const Window w = plan.largest_window();
+    const infer::Shape input{1, w.height, w.width, f.in_channels};
+
+    std::cout << fmt::format("model {} from {}\n", model->name(), source);
+    std::cout << fmt::format("tile {} px + halo {} px ({}) on each side -> input {} x {} x {}\n",
+                             plan.tile_size(), plan.halo_px(), halo ? "tile.halo" : "exact",
+                             w.height, w.width, f.in_channels);
+#ifdef ATROUS_HAVE_MODEL_REPORT
+    std::cout << infer::format_model_report(*model, input);
+#else
+    std::cout << fmt::format("{:<28} {:<22} {:>22} {:>12} {:>12}\n", "layer", "class", "output",
+                             "params", "FLOP");
+    for (const auto& l : model->describe(input))
+        std::cout << fmt::format(
+            "{:<28} {:<22} {:>22} {:>12} {:>11}\n", l.name, l.class_name,
+            fmt::format("({},{},{},{})", l.output.n, l.output.h, l.output.w, l.output.c), l.params,
+            engineering(l.flops));
+    std::cout << fmt::format("total: {} parameters, {}FLOP per tile\n", model->params(),
+                             engineering(model->flops(input)));
+    std::cout << fmt::format("in_channels {}, classes {} ({}), total stride {}, receptive "
+                             "radius {} px, exact halo {} px\n",
+                             f.in_channels, f.out_channels, f.output_activation, f.total_stride,
+                             f.receptive_radius_px, f.halo_px);
+#endif
+    return 0;
+}
+
+} // namespace
+
+bool wants_debug(int argc, char** argv)
+{
+    for (int i = 1; i < argc; ++i)
+        if (std::strcmp(argv[i], "--debug") == 0)
+            return true;
+    return false;
+}
+
+int run(int argc, char** argv)
+{
+    CLI::App app{"atrous: tiled dilated U-Net segmentation of huge rasters", "atrous"};
+    app.set_version_flag("--version", std::string(version()));
+    app.require_subcommand(1);
+
+    CommonOptions common;
+
+    CLI::App* run_cmd = app.add_subcommand("run", "Segment the raster a YAML configuration names");
+    std::string config_file;
+    std::vector<std::string> sets;
+    run_cmd->add_option("config", config_file, "Configuration (YAML)")->required();
+    run_cmd->add_option("--set", sets, "Override a key: --set tile.size=512 (value is YAML)")
+        ->allow_extra_args(false);
+    add_common(*run_cmd, common);
+
+    CLI::App* info_cmd =
+        app.add_subcommand("info", "Describe a model: layers, shapes, parameters, GFLOP per tile");
+    std::string model_file;
+    std::optional<int> tile;
+    std::string info_config;
+    std::vector<std::string> info_sets;
+    info_cmd->add_option("model", model_file,
+                         "Keras HDF5 model (default: the config's, else the built-in U-Net)");
+    info_cmd->add_option("--tile", tile, "Tile size (core pixels); default the config's or 256")
+        ->check(CLI::PositiveNumber);
+    info_cmd->add_option("--config", info_config,
+                         "Configuration: model.architecture, tile.size, tile.halo");
+    info_cmd->add_option("--set", info_sets, "Override a key of --config")->allow_extra_args(false);
+    info_cmd->add_flag("--debug", common.debug, "Let exceptions propagate");
+
+    CLI::App* demo_cmd =
+        app.add_subcommand("demo", "Segment a synthetic georeferenced scene (no data needed)");
+    DemoOptions demo;
+    std::string demo_out = demo.out.string();
+    demo_cmd->add_option("--out", demo_out, "Output directory")->capture_default_str();
+    demo_cmd->add_option("--size", demo.size, "Scene edge in pixels")
+        ->check(CLI::Range(16, 1 << 16))
+        ->capture_default_str();
+    demo_cmd->add_option("--threads", demo.threads, "Threads (default: all cores)")
+        ->check(CLI::NonNegativeNumber);
+    add_common(*demo_cmd, common);
+
+    CLI::App* keys_cmd =
+        app.add_subcommand("keys", "Print every configuration key (Markdown table)");
+
+    try
+    {
+        app.parse(argc, argv);
+    }
+    catch (const CLI::CallForHelp&)
+    {
+        std::cout << app.help();
+        return 0;
+    }
+    catch (const CLI::CallForAllHelp&)
+    {
+        std::cout << app.help("", CLI::AppFormatMode::All);
+        return 0;
+    }
+    catch (const CLI::CallForVersion&)
+    {
+        std::cout << "atrous " << version() << "\n";
+        return 0;
+    }
+    catch (const CLI::ParseError& e)
+    {
+        // Help asked of a subcommand arrives here too, as CallForHelp from the subcommand.
+        if (e.get_exit_code() == 0)
+        {
+            for (const CLI::App* sub : app.get_subcommands())
+            {
+                std::cout << sub->help();
+                return 0;
+            }
+            std::cout << app.help();
+            return 0;
+        }
+        throw ConfigError("command line", fmt::format("{} (see atrous --help)", e.what()));
+    }
+
+    if (run_cmd->parsed())
+        return do_run(config_file, sets, common);
+    if (info_cmd->parsed())
+        return do_info(model_file, tile, info_config, info_sets);
+    if (demo_cmd->parsed())
+    {
+        demo.out = demo_out;
+        const LogFormat format = log_format_of(common);
+        auto log = make_logger(format);
+        run_demo(demo, *log, format);
+        return 0;
+    }
+    if (keys_cmd->parsed())
+    {
+        std::cout << config_keys_markdown();
+        return 0;
+    }
+    return 0;
+}
+
+} // namespace atrous::cli

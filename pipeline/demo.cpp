@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: Apache-2.0
+// Purpose: `atrous demo` (see demo.hpp).
+#include "demo.hpp"
+
+#include "pipeline/config.hpp"
+#include "pipeline/runner.hpp"
+#include "stages/error.hpp"
+#include "stages/read/synthetic_scene.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+
+namespace atrous
+{
+
+namespace fs = std::filesystem;
+
+fs::path source_dir()
+{
+    // This file is pipeline/demo.cpp of the source tree; CMake compiles it by absolute path.
+    return fs::path(__FILE__).parent_path().parent_path();
+}
+
+void run_demo(const DemoOptions& options, spdlog::logger& log, LogFormat format)
+{
+    const fs::path config_file = source_dir() / "configs" / "demo.yaml";
+    if (!fs::exists(config_file))
+        throw ConfigError(config_file.string(), "the demo configuration is missing from the "
+                                                "source tree atrous was built from");
+    const fs::path out = fs::absolute(options.out).lexically_normal();
+    std::error_code ec;
+    fs::create_directories(out, ec);
+    if (ec)
+        throw OutputError(out.string(), "cannot create the demo directory: " + ec.message());
+
+    const fs::path scene = out / "scene.tif";
+    const fs::path truth = out / "truth.tif";
+    const fs::path mask = out / "mask.h5";
+    const fs::path model_file = source_dir() / "models" / "demo.h5";
+    const bool placeholder = !fs::exists(model_file);
+
+    std::vector<std::string> overrides = {
+        "input.path=" + scene.string(), "output.path=" + mask.string(),
+        "model.weights=" + (placeholder ? std::string("PLACEHOLDER") : model_file.string())};
+    if (options.threads)
+        overrides.push_back(fmt::format("runtime.threads={}", *options.threads));
+    RunConfig config = load_config(config_file, overrides);
+    if (placeholder)
+    {
+        config.model.placeholder_seed = 1;
+        log.warn("PLACEHOLDER MODEL: {} does not exist; running the built-in U-Net of "
+                 "configs/demo.yaml with random weights: the mask is meaningless",
+                 model_file.string());
+    }
+
+    SyntheticSceneOptions scene_options;
+    scene_options.width = options.size;
+    scene_options.height = options.size;
+    scene_options.bands = 1;
+    scene_options.seed = 1;
+    // A corner without data shows nodata handling: its tiles are skipped and written as nodata.
+    scene_options.nodata_region =
+        SceneRect{options.size * 3 / 4, 0, options.size / 4, options.size / 4};
+    scene_options.nodata_value = 0;
+    log.info("demo: writing a {} x {} synthetic scene to {}", options.size, options.size,
+             scene.string());
+    write_synthetic_scene(scene_options, scene, truth);
+
+    Runner runner(config, log, format);
+    const RunReport report = runner.run();
+    if (!placeholder)
+    {
+        std::ofstream(out / "run.yaml") << "# atrous demo: the configuration used; rerun with\n"
+                                        << "#   atrous run " << (out / "run.yaml").string() << "\n"
+                                        << config.normalized_yaml();
+    }
+    log.info("demo: done in {:.1f} s; files in {}:", report.seconds, out.string());
+    log.info("  scene.tif  the synthetic input (GeoTIFF, 1 band, nodata in the top-right corner)");
+    log.info("  truth.tif  its ground-truth mask (1 = object)");
+    log.info("  mask.h5    the segmentation: /mask (255 = nodata), /probability; inspect with");
+    log.info("             gdalinfo HDF5:\"{}\"://mask", mask.string());
+    if (placeholder)
+        log.warn("PLACEHOLDER MODEL: the mask is meaningless (no models/demo.h5 was built)");
+    else
+        log.info("  run.yaml   the configuration used: atrous run {}", (out / "run.yaml").string());
+}
+
+} // namespace atrous

@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: Apache-2.0
+// Purpose: the run loop: stage construction, preparation, the plan printout, the TBB pipeline.
+#include "runner.hpp"
+
+#include "pipeline/sha256.hpp"
+#include "pipeline/tile_plan.hpp"
+#include "pipeline/version.hpp"
+#include "stages/error.hpp"
+#include "stages/infer/infer_stage.hpp"
+#include "stages/read/make_reader.hpp"
+#include "stages/stitch/make_stitcher.hpp"
+#include "stages/write/make_writer.hpp"
+
+#include <fmt/format.h>
+#include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/parallel_pipeline.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <map>
+
+namespace atrous
+{
+namespace
+{
+
+namespace fs = std::filesystem;
+
+/// GFLOP of one forward pass per window size; a grid has few distinct sizes.
+class FlopTable
+{
+public:
+    FlopTable(const infer::Model& model, const TilePlan& plan) : m_model(model), m_plan(plan)
+    {
+        for (TileId id = 0; id < plan.count(); ++id)
+            m_total += of(plan.task(id).window);
+    }
+    double of(const Window& w) const
+    {
+        const auto key = std::make_pair(w.height, w.width);
+        if (auto it = m_cache.find(key); it != m_cache.end())
+            return it->second;
+        const double g = m_model.flops({1, w.height, w.width, m_model.facts().in_channels}) / 1e9;
+        m_cache.emplace(key, g);
+        return g;
+    }
+    double total() const { return m_total; }
+
+private:
+    const infer::Model& m_model;
+    const TilePlan& m_plan;
+    mutable std::map<std::pair<int, int>, double> m_cache; // filled before the pipeline runs
+    double m_total = 0;
+};
+
+/// First quoted name of a WKT (the CRS name), for the summary.
+std::string crs_name(const std::string& wkt)
+{
+    const auto a = wkt.find('"');
+    const auto b = a == std::string::npos ? a : wkt.find('"', a + 1);
+    return b == std::string::npos ? std::string("with a CRS") : wkt.substr(a + 1, b - a - 1);
+}
+
+std::string probabilities_text(ProbabilityFormat f)
+{
+    switch (f)
+    {
+    case ProbabilityFormat::none:
+        return "";
+    case ProbabilityFormat::uint8:
+        return " + probabilities uint8";
+    case ProbabilityFormat::float32:
+        return " + probabilities float32";
+    }
+    return "";
+}
+
+} // namespace
+
+Runner::Runner(RunConfig config, spdlog::logger& log, LogFormat format)
+    : m_config(std::move(config)), m_log(log), m_format(format),
+      m_writer_factory([](const WriteOptions& o, const OutputLayout& l)
+                       { return make_hdf5_writer(o, l); })
+{
+}
+
+RunReport Runner::run()
+{
+    const RunConfig& cfg = m_config;
+    const int threads = std::max(1, cfg.runtime.threads);
+    tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism,
+                                    static_cast<std::size_t>(threads));
+    RunContext ctx;
+    ctx.log = &m_log;
+    ctx.threads = threads;
+
+    // Prepare everything before any tile: each check fails here, before the output exists.
+    std::unique_ptr<Reader> reader = make_gdal_reader(cfg.input);
+    reader->prepare(ctx);
+    const RasterInfo info = reader->info();
+
+    InferStage inferer(cfg.model);
+    inferer.prepare(ctx);
+    inferer.check_input(info);
+    const infer::Model& model = inferer.model();
+    const infer::ModelFacts& facts = model.facts();
+
+    const TilePlan plan(
+        {info.width, info.height, cfg.tile.size, cfg.tile.halo_px, cfg.where("tile.size")}, facts);
+
+    StitchGeometry geometry;
+    geometry.image_width = info.width;
+    geometry.image_height = info.height;
+    geometry.tile_size = plan.tile_size();
+    geometry.halo_px = plan.halo_px();
+    geometry.columns = plan.columns();
+    geometry.rows = plan.rows();
+    geometry.channels = facts.out_channels;
+    geometry.spatial = facts.spatial;
+    std::unique_ptr<Stitcher> stitcher = make_stitcher(cfg.stitch, geometry);
+    stitcher->prepare(ctx);
+
+    RunConfig effective = cfg;
+    effective.tile.size = plan.tile_size();
+    WriteOptions write_options = cfg.output;
+    write_options.model_sha256 =
+        cfg.model.placeholder_seed ? std::string("placeholder") : sha256_file(cfg.model.weights);
+    write_options.config_yaml = effective.normalized_yaml();
+    OutputLayout layout;
+    layout.width = info.width;
+    layout.height = info.height;
+    layout.channels = facts.out_channels;
+    layout.tile_size = plan.tile_size();
+    layout.columns = plan.columns();
+    layout.rows = plan.rows();
+    layout.spatial = facts.spatial;
+    layout.geotransform = info.geotransform;
+    layout.crs_wkt = info.crs_wkt;
+    const fs::path partial = fs::path(cfg.output.path.string() + ".partial");
+
+    const FlopTable flops(model, plan);
+    const Window largest = plan.largest_window();
+    const double tile_gflop = flops.of(largest);
+    const int tokens = std::clamp(threads, 2, 8);
+
+    // What the run will do, before doing it.
+    m_log.info("atrous {}: {} -> {}", version(), info.path, cfg.output.path.string());
+    m_log.info("  input   {} x {} px, {} band{} ({}), nodata {}, {}", info.width, info.height,
+               info.bands, info.bands == 1 ? "" : "s", info.driver,
+               info.nodata ? fmt::format("{}", *info.nodata) : std::string("none"),
+               info.geotransform
+                   ? "georeferenced, " +
+                         (info.crs_wkt.empty() ? std::string("no CRS") : crs_name(info.crs_wkt))
+                   : std::string("not georeferenced"));
+    m_log.info("  model   {} ({}): {} -> {} channel{} ({}), {:.2f} M parameters, stride {}, "
+               "receptive radius {} px{}",
+               model.name(),
+               cfg.model.placeholder_seed ? "PLACEHOLDER random weights"
+                                          : cfg.model.weights.filename().string(),
+               facts.in_channels, facts.out_channels, facts.out_channels == 1 ? "" : "s",
+               facts.output_activation, static_cast<double>(model.params()) / 1e6,
+               facts.total_stride, facts.receptive_radius_px,
+               facts.spatial ? "" : ", classifier: one class per tile");
+    m_log.info("  tiles   {} x {} = {} tiles of {} px, halo {} px ({}), windows up to {} x {} px, "
+               "stitch {}",
+               plan.columns(), plan.rows(), plan.count(), plan.tile_size(), plan.halo_px(),
+               cfg.tile.halo_px ? "tile.halo" : "exact", largest.width, largest.height,
+               cfg.stitch.mode == StitchMode::crop ? "crop" : "blend");
+    m_log.info("  compute {:.2f} GFLOP per full tile, {:.1f} GFLOP in total", tile_gflop,
+               flops.total());
+    m_log.info("  threads {} ({}), {} tiles in flight", threads, cfg.runtime.threads_from, tokens);
+    m_log.info("  output  mask uint8{}, {}", probabilities_text(cfg.output.probabilities),
+               cfg.output.compression == "none"
+                   ? std::string("uncompressed")
+                   : fmt::format("deflate {}", cfg.output.compression_level));
+    if (facts.spatial && plan.halo_px() < facts.halo_px)
+        m_log.warn("tile.halo {} px is below the model's exact halo {} px: tiles see less "
+                   "context at their edges and seams may show ({})",
+                   plan.halo_px(), facts.halo_px,
+                   cfg.stitch.mode == StitchMode::crop ? "blend softens them" : "blended");
+
+    std::unique_ptr<Writer> writer = m_writer_factory(write_options, layout);
+    writer->prepare(ctx);
+
+    Progress progress(m_format, plan.count(), flops.total(), stdout);
+    std::atomic<long long> empty_tiles{0};
+    long long next = 0;
+    long long tiles_written = 0;
+    const auto start = std::chrono::steady_clock::now();
+
+    Reader* const rd = reader.get();
+    const InferStage* const inf = &inferer;
+    Stitcher* const st = stitcher.get();
+    Writer* const wr = writer.get();
+    tbb::parallel_pipeline(
+        static_cast<std::size_t>(tokens),
+        tbb::make_filter<void, TileTask>(tbb::filter_mode::serial_in_order,
+                                         [&](tbb::flow_control& fc) -> TileTask
+                                         {
+                                             if (next >= plan.count())
+                                             {
+                                                 fc.stop();
+                                                 return {};
+                                             }
+                                             return plan.task(next++);
+                                         }) &
+            tbb::make_filter<TileTask, Prediction>(tbb::filter_mode::parallel,
+                                                   [&](TileTask task) -> Prediction
+                                                   {
+                                                       RasterTile tile = rd->read(task);
+                                                       if (tile.empty)
+                                                           empty_tiles.fetch_add(
+                                                               1, std::memory_order_relaxed);
+                                                       return inf->infer(tile);
+                                                   }) &
+            tbb::make_filter<Prediction, void>(
+                tbb::filter_mode::serial_out_of_order,
+                [&](Prediction p)
+                {
+                    const double g = p.empty ? 0.0 : flops.of(p.task.window);
+                    for (const OutputBlock& block : st->add(std::move(p)))
+                    {
+                        wr->write(block);
+                        tiles_written += static_cast<long long>(block.tiles.size());
+                        progress.advance(static_cast<long long>(block.tiles.size()), 0.0);
+                    }
+                    progress.advance(0, g);
+                }));
+    progress.finish();
+
+    stitcher->finish(ctx);
+    writer->finish(ctx);
+    reader->finish(ctx);
+
+    if (tiles_written != plan.count())
+        throw OutputError(std::string(writer->name()),
+                          fmt::format("{}: incomplete, {} of {} tiles written", partial.string(),
+                                      tiles_written, plan.count()));
+    RunReport report;
+    report.tiles = plan.count();
+    report.empty_tiles = empty_tiles.load();
+    report.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    report.gflop = flops.total();
+    report.output = cfg.output.path;
+    return report;
+}
+
+} // namespace atrous

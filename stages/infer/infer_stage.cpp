@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: Apache-2.0
+// Purpose: `infer`: model loading, the input check and the per-tile forward pass.
+#include "infer_stage.hpp"
+
+#include "stages/error.hpp"
+#include "stages/infer/import/architecture.hpp"
+#include "stages/infer/import/keras_h5.hpp"
+
+#include <fmt/format.h>
+
+namespace atrous
+{
+
+InferStage::InferStage(InferOptions options, infer::ForwardOptions forward)
+    : m_options(std::move(options)), m_forward(forward)
+{
+}
+
+InferStage::~InferStage() = default;
+
+void InferStage::prepare(const RunContext&)
+{
+    if (m_model)
+        return;
+    if (m_options.placeholder_seed)
+    {
+        if (!m_options.architecture)
+            throw ModelError("infer", "a placeholder model needs model.architecture");
+        infer::BuildOptions build;
+        build.initialize_missing_weights = true;
+        build.seed = *m_options.placeholder_seed;
+        m_model = std::make_unique<infer::Model>(infer::builtin_model_spec(*m_options.architecture),
+                                                 build);
+        return;
+    }
+    m_model = std::make_unique<infer::Model>(
+        infer::load_keras_h5(m_options.weights, m_options.architecture));
+}
+
+const infer::Model& InferStage::model() const
+{
+    if (!m_model)
+        throw Error("infer", "model() before prepare()");
+    return *m_model;
+}
+
+void InferStage::check_input(const RasterInfo& info) const
+{
+    const auto& facts = model().facts();
+    if (info.bands != facts.in_channels)
+        throw InputError("infer",
+                         fmt::format("{} delivers {} band{} (input.bands), the model takes {} "
+                                     "input channel{}",
+                                     info.path, info.bands, info.bands == 1 ? "" : "s",
+                                     facts.in_channels, facts.in_channels == 1 ? "" : "s"));
+}
+
+Prediction InferStage::infer(const RasterTile& tile) const
+{
+    Prediction p;
+    p.task = tile.task;
+    p.valid = tile.valid;
+    p.empty = tile.empty;
+    if (!tile.empty)
+        p.probabilities = model().forward(tile.pixels, m_forward);
+    return p;
+}
+
+} // namespace atrous

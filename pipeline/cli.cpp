@@ -15,6 +15,7 @@
 #include "stages/infer/engine/model_report.hpp"
 #include "stages/infer/import/architecture.hpp"
 #include "stages/infer/import/keras_h5.hpp"
+#include "stages/read/synthetic_scene.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -236,6 +237,24 @@ int run(int argc, char** argv)
     CLI::App* keys_cmd =
         app.add_subcommand("keys", "Print every configuration key (Markdown table)");
 
+    // Training data for the demo model (tools/train.py) and test scenes: the demo's generator.
+    CLI::App* synth_cmd = app.add_subcommand(
+        "synth", "Write a synthetic georeferenced scene and its ground-truth mask (GeoTIFFs)");
+    SyntheticSceneOptions synth;
+    std::string synth_out;
+    std::string synth_truth;
+    int synth_size = synth.width;
+    synth_cmd->add_option("--out", synth_out, "Scene GeoTIFF to write")->required();
+    synth_cmd->add_option("--truth", synth_truth, "Ground-truth GeoTIFF (uint8 0/1)")->required();
+    synth_cmd->add_option("--size", synth_size, "Scene edge in pixels")
+        ->check(CLI::Range(16, 1 << 16))
+        ->capture_default_str();
+    synth_cmd->add_option("--seed", synth.seed, "Random seed (the demo uses 1)")
+        ->capture_default_str();
+    synth_cmd->add_option("--bands", synth.bands, "Band count")
+        ->check(CLI::Range(1, 64))
+        ->capture_default_str();
+
     try
     {
         app.parse(argc, argv);
@@ -301,6 +320,13 @@ int run(int argc, char** argv)
         const PreviewResult pr = write_preview(preview_options, *log);
         log->info("preview: {} ({} x {} px{})", pr.png.string(), pr.width, pr.height,
                   pr.with_image ? "" : ", mask only");
+        return 0;
+    }
+    if (synth_cmd->parsed())
+    {
+        synth.width = synth.height = synth_size;
+        write_synthetic_scene(synth, synth_out, synth_truth);
+        std::cout << "wrote " << synth_out << " and " << synth_truth << "\n";
         return 0;
     }
     if (keys_cmd->parsed())

@@ -4,6 +4,7 @@
 #include "config.hpp"
 
 #include "pipeline/config_keys.hpp"
+#include "pipeline/config_limits.hpp"
 #include "stages/error.hpp"
 
 #include <fmt/format.h>
@@ -302,6 +303,7 @@ RunConfig parse_config(std::string_view yaml, const std::string& name,
 {
     Document doc{name, fs::absolute(base_dir), {}};
     YAML::Node root;
+    check_config_complexity(yaml, name);
     try
     {
         root = YAML::Load(std::string(yaml));
@@ -337,15 +339,9 @@ RunConfig parse_config(std::string_view yaml, const std::string& name,
 
 RunConfig load_config(const std::filesystem::path& file, const std::vector<std::string>& overrides)
 {
-    std::ifstream in(file, std::ios::binary);
-    if (!in)
-        throw ConfigError(file.string(),
-                          fmt::format("cannot read the config: {}",
-                                      fs::exists(file) ? "permission denied" : "no such file"));
-    std::stringstream text;
-    text << in.rdbuf();
+    const std::string text = read_config_text(file);
     const fs::path abs = fs::absolute(file);
-    RunConfig c = parse_config(text.str(), file.string(), abs.parent_path(), overrides,
+    RunConfig c = parse_config(text, file.string(), abs.parent_path(), overrides,
                                std::getenv("SLURM_CPUS_PER_TASK"));
     c.file = abs;
     return c;

@@ -29,6 +29,8 @@ namespace fs = std::filesystem;
 struct NormalizeKeys
 {
     std::optional<std::vector<double>> scale, offset, mean, std;
+    std::optional<std::string> preset;
+    std::optional<std::vector<double>> percentiles;
 };
 
 struct ArchitectureKeys
@@ -239,6 +241,16 @@ const std::vector<Entry>& entries()
          [](const Value& v, Parsed& p) { p.normalize.mean = v.as_number_list(); }},
         {{"input.normalize.std", "number or list", "1", "Divisor (mean/std form), non-zero."},
          [](const Value& v, Parsed& p) { p.normalize.std = v.as_number_list(); }},
+        {{"input.normalize.preset", "one of uint8|percentile", "none",
+          "Instead of the numbers: uint8 = scale 1/255; percentile = per band, the "
+          "input.normalize.percentiles of a <= 1024 px sample read downsampled by GDAL (nodata "
+          "excluded; for 16-bit data) stretched to [0, 1], computed once before the run."},
+         [](const Value& v, Parsed& p) {
+             p.normalize.preset = v.as_choice({"uint8", "percentile"});
+         }},
+        {{"input.normalize.percentiles", "two numbers in [0, 100]", "[2, 98]",
+          "preset percentile: the low and high percentile."},
+         [](const Value& v, Parsed& p) { p.normalize.percentiles = v.as_number_list(); }},
         {{"input.nodata", "number", "the file's",
           "Pixel value meaning `no data`, compared before normalization: a pixel whose selected "
           "bands all equal it (or any band is NaN/Inf) is fed as 0 and written as nodata."},
@@ -510,6 +522,29 @@ void finish_normalize(Parsed& p)
     auto& c = p.cfg;
     const bool affine = n.scale || n.offset;
     const bool stats = n.mean || n.std;
+    if (n.percentiles && n.preset != "percentile")
+        throw ConfigError(where_of(c, "input.normalize.percentiles"),
+                          "only with preset: percentile");
+    if (n.preset)
+    {
+        if (affine || stats)
+            throw ConfigError(where_of(c, "input.normalize.preset"),
+                              fmt::format("expected either preset or numbers, found preset {} "
+                                          "and {}",
+                                          *n.preset, affine ? "scale/offset" : "mean/std"));
+        if (*n.preset == "uint8")
+        {
+            c.input.normalize.push_back({1.0 / 255.0, 0.0});
+            return;
+        }
+        const std::vector<double> q = n.percentiles.value_or(std::vector<double>{2.0, 98.0});
+        if (q.size() != 2 || q[0] < 0 || q[1] > 100 || q[0] >= q[1])
+            throw ConfigError(where_of(c, "input.normalize.percentiles"),
+                              fmt::format("expected two numbers low < high in [0, 100], found {}",
+                                          fmt::join(q, ", ")));
+        c.input.percentile_stretch = std::array<double, 2>{q[0], q[1]};
+        return;
+    }
     if (affine && stats)
         throw ConfigError(where_of(c, n.mean ? "input.normalize.mean" : "input.normalize.std"),
                           "expected either {scale, offset} or {mean, std}, found both forms");
@@ -745,6 +780,15 @@ std::string RunConfig::normalized_yaml() const
         e << YAML::Key << "normalize" << YAML::Value << YAML::BeginMap;
         e << YAML::Key << "scale" << YAML::Value << YAML::Flow << scale;
         e << YAML::Key << "offset" << YAML::Value << YAML::Flow << offset;
+        e << YAML::EndMap;
+    }
+    if (input.percentile_stretch)
+    {
+        e << YAML::Key << "normalize" << YAML::Value << YAML::BeginMap;
+        e << YAML::Key << "preset" << YAML::Value << "percentile";
+        e << YAML::Key << "percentiles" << YAML::Value << YAML::Flow
+          << std::vector<std::string>{fmt_double((*input.percentile_stretch)[0]),
+                                      fmt_double((*input.percentile_stretch)[1])};
         e << YAML::EndMap;
     }
     if (input.nodata)

@@ -32,7 +32,7 @@ namespace fs = std::filesystem;
 class FlopTable
 {
 public:
-    FlopTable(const infer::Model& model, const TilePlan& plan) : m_model(model), m_plan(plan)
+    FlopTable(const infer::Model& model, const TilePlan& plan) : m_model(model)
     {
         for (TileId id = 0; id < plan.count(); ++id)
             m_total += of(plan.task(id).window);
@@ -50,7 +50,6 @@ public:
 
 private:
     const infer::Model& m_model;
-    const TilePlan& m_plan;
     mutable std::map<std::pair<int, int>, double> m_cache; // filled before the pipeline runs
     double m_total = 0;
 };
@@ -269,7 +268,7 @@ RunReport Runner::run()
     write_s += static_cast<double>(ns_since(finish_start)) * 1e-9;
     reader->finish(ctx);
 
-    if (tiles_written != plan.count())
+    if (tiles_written != plan.count() || fs::exists(partial))
         throw OutputError(std::string(writer->name()),
                           fmt::format("{}: incomplete, {} of {} tiles written", partial.string(),
                                       tiles_written, plan.count()));

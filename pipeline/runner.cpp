@@ -36,7 +36,7 @@ namespace fs = std::filesystem;
 class FlopTable
 {
 public:
-    FlopTable(const infer::Model& model, const TilePlan& plan) : m_model(model), m_plan(plan)
+    FlopTable(const infer::Model& model, const TilePlan& plan) : m_model(model)
     {
         for (TileId id = 0; id < plan.count(); ++id)
             m_total += of(plan.task(id).window);
@@ -54,7 +54,6 @@ public:
 
 private:
     const infer::Model& m_model;
-    const TilePlan& m_plan;
     mutable std::map<std::pair<int, int>, double> m_cache; // filled before the pipeline runs
     double m_total = 0;
 };
@@ -274,6 +273,7 @@ RunReport Runner::run()
     report.tiles = plan.count();
     report.output = cfg.output.path;
     report.resumed_tiles = done_before;
+    report.ranks = m_ranks;
     if (done_before == plan.count())
     {
         writer->finish(ctx); // publishes a complete partial file; nothing when already published
@@ -296,6 +296,11 @@ RunReport Runner::run()
 
     Progress progress(m_format, plan.count() - done_before, needed_gflop, stdout);
     std::atomic<long long> empty_tiles{0};
+    std::atomic<long long> read_ns{0}, infer_ns{0}; // summed over the parallel filter's calls
+    double stitch_s = 0, write_s = 0;               // serial filter: plain sums
+    using Clock = std::chrono::steady_clock;
+    const auto ns_since = [](Clock::time_point t)
+    { return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t).count(); };
     long long tiles_written = 0;
     TileDispenser dispenser(needed, watch, m_rank, m_ranks);
     const auto start = std::chrono::steady_clock::now();
@@ -320,18 +325,26 @@ RunReport Runner::run()
             tbb::make_filter<TileTask, Prediction>(tbb::filter_mode::parallel,
                                                    [&](TileTask task) -> Prediction
                                                    {
+                                                       const auto t0 = Clock::now();
                                                        RasterTile tile = rd->read(task);
                                                        if (tile.empty)
                                                            empty_tiles.fetch_add(
                                                                1, std::memory_order_relaxed);
-                                                       return inf->infer(tile);
+                                                       const auto t1 = Clock::now();
+                                                       read_ns.fetch_add(ns_since(t0));
+                                                       Prediction p = inf->infer(tile);
+                                                       infer_ns.fetch_add(ns_since(t1));
+                                                       return p;
                                                    }) &
             tbb::make_filter<Prediction, void>(
                 tbb::filter_mode::serial_out_of_order,
                 [&](Prediction p)
                 {
                     const double g = p.empty ? 0.0 : flops.of(p.task.window);
-                    for (const OutputBlock& block : st->add(std::move(p)))
+                    const auto t0 = Clock::now();
+                    const std::vector<OutputBlock> blocks = st->add(std::move(p));
+                    stitch_s += static_cast<double>(ns_since(t0)) * 1e-9;
+                    for (const OutputBlock& block : blocks)
                     {
                         // Blend on resume: neighbours' cores already in the output complete
                         // again; they are not rewritten.
@@ -339,7 +352,9 @@ RunReport Runner::run()
                                         [&](TileId t)
                                         { return done[static_cast<std::size_t>(t)] != 0; }))
                             continue;
+                        const auto t1 = Clock::now();
                         wr->write(block);
+                        write_s += static_cast<double>(ns_since(t1)) * 1e-9;
                         tiles_written += static_cast<long long>(block.tiles.size());
                         progress.advance(static_cast<long long>(block.tiles.size()), 0.0);
                     }
@@ -351,14 +366,16 @@ RunReport Runner::run()
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
     stitcher->finish(ctx);
+    const auto finish_start = Clock::now();
     writer->finish(ctx); // collective under MPI
+    write_s += static_cast<double>(ns_since(finish_start)) * 1e-9;
     reader->finish(ctx);
 
     const bool interrupted = any_rank(dispenser.interrupted(), m_ranks);
     const long long total = done_before + sum_over_ranks(tiles_written, m_ranks);
-    if (total != plan.count())
+    if (total != plan.count() || fs::exists(partial))
     {
-        if (interrupted)
+        if (interrupted && total != plan.count())
             throw InterruptedError(
                 "run", fmt::format("interrupted by {}: {} of {} tiles done, progress saved in {}; "
                                    "run the same command again to resume",
@@ -372,6 +389,13 @@ RunReport Runner::run()
     report.rank_tiles = dispenser.taken();
     report.seconds = seconds;
     report.gflop = needed_gflop;
+    report.read_seconds = static_cast<double>(read_ns.load()) * 1e-9;
+    report.infer_seconds = static_cast<double>(infer_ns.load()) * 1e-9;
+    report.stitch_seconds = stitch_s;
+    report.write_seconds = write_s;
+    report.pixels = static_cast<long long>(info.width) * info.height;
+    report.threads = threads;
+    report.input = cfg.input.path;
     return report;
 }
 

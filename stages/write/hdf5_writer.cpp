@@ -5,6 +5,7 @@
 #include "stages/error.hpp"
 #include "stages/write/h5_handle.hpp"
 #include "stages/write/make_writer.hpp"
+#include "stages/write/output_lock.hpp"
 
 #include <fmt/format.h>
 #include <hdf5.h>
@@ -604,6 +605,10 @@ void Hdf5Writer::prepare(const RunContext& context)
     std::vector<std::uint8_t> done(tiles, 0);
     if (context.rank == 0)
     {
+        // Refuse a second run on the same output before touching anything (rank 0 holds the
+        // lock for the whole job).
+        if (!m_lock)
+            m_lock = OutputLock::acquire(o.path, where);
         check_target(o.path);
         if (!o.restart && fs::exists(o.path))
         {

@@ -5,6 +5,7 @@
 #include "pipeline/config.hpp"
 #include "pipeline/demo.hpp"
 #include "pipeline/export.hpp"
+#include "pipeline/interrupt_watch.hpp"
 #include "pipeline/mpi_session.hpp"
 #include "pipeline/preview.hpp"
 #include "pipeline/progress.hpp"
@@ -66,6 +67,9 @@ int do_run(const fs::path& config_file, const std::vector<std::string>& sets,
 {
     // mpirun / srun --mpi=pmix: one process per rank; a plain run never initializes MPI.
     const MpiSession mpi;
+    // Signals never kill a run: until the runner watches them, and after it returns (report,
+    // quick look), they are noted and the run ends normally.
+    const InterruptWatch watch;
     // Rank 0 speaks for the job; the others print errors only.
     const LogFormat format = mpi.rank() == 0 ? log_format_of(common) : LogFormat::quiet;
     auto log = make_logger(format);

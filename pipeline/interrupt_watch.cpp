@@ -12,6 +12,7 @@ namespace
 constexpr int watched[] = {SIGTERM, SIGINT, SIGUSR1};
 volatile std::sig_atomic_t g_signal = 0; // set only by on_signal
 struct sigaction g_previous[3];
+int g_depth = 0; // nested watches (main thread only)
 
 void on_signal(int sig)
 {
@@ -33,6 +34,8 @@ void on_signal(int sig)
 
 InterruptWatch::InterruptWatch()
 {
+    if (g_depth++ > 0)
+        return; // an outer watch is installed: share its flag
     g_signal = 0;
     struct sigaction sa
     {
@@ -46,6 +49,8 @@ InterruptWatch::InterruptWatch()
 
 InterruptWatch::~InterruptWatch()
 {
+    if (--g_depth > 0)
+        return;
     for (int i = 0; i < 3; ++i)
         sigaction(watched[i], &g_previous[i], nullptr);
 }

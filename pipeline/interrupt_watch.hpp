@@ -9,8 +9,9 @@ namespace atrous
 /// Installs handlers for SIGTERM, SIGINT and SIGUSR1 for its lifetime and restores the previous
 /// ones. The first signal only sets a flag; a second one of the same kind gets the previous
 /// disposition (e.g. a second Ctrl-C terminates at once). A signal is process-wide, so is the
-/// flag behind it (the one piece of global state here, written only by the handler). One
-/// InterruptWatch at a time.
+/// flag behind it (the one piece of global state here, written only by the handler). Watches
+/// nest (constructed and destroyed on the main thread): an inner one shares the outer one's flag,
+/// and only the outermost restores the previous handlers.
 class InterruptWatch
 {
 public:

@@ -160,6 +160,29 @@ void finish_normalize(Parsed& p)
     auto& c = p.cfg;
     const bool affine = n.scale || n.offset;
     const bool stats = n.mean || n.std;
+    if (n.percentiles && n.preset != "percentile")
+        throw ConfigError(where_of(c, "input.normalize.percentiles"),
+                          "only with preset: percentile");
+    if (n.preset)
+    {
+        if (affine || stats)
+            throw ConfigError(where_of(c, "input.normalize.preset"),
+                              fmt::format("expected either preset or numbers, found preset {} "
+                                          "and {}",
+                                          *n.preset, affine ? "scale/offset" : "mean/std"));
+        if (*n.preset == "uint8")
+        {
+            c.input.normalize.push_back({1.0 / 255.0, 0.0});
+            return;
+        }
+        const std::vector<double> q = n.percentiles.value_or(std::vector<double>{2.0, 98.0});
+        if (q.size() != 2 || q[0] < 0 || q[1] > 100 || q[0] >= q[1])
+            throw ConfigError(where_of(c, "input.normalize.percentiles"),
+                              fmt::format("expected two numbers low < high in [0, 100], found {}",
+                                          fmt::join(q, ", ")));
+        c.input.percentile_stretch = std::array<double, 2>{q[0], q[1]};
+        return;
+    }
     if (affine && stats)
         throw ConfigError(where_of(c, n.mean ? "input.normalize.mean" : "input.normalize.std"),
                           "expected either {scale, offset} or {mean, std}, found both forms");
@@ -366,6 +389,15 @@ std::string RunConfig::normalized_yaml() const
         e << YAML::Key << "normalize" << YAML::Value << YAML::BeginMap;
         e << YAML::Key << "scale" << YAML::Value << YAML::Flow << scale;
         e << YAML::Key << "offset" << YAML::Value << YAML::Flow << offset;
+        e << YAML::EndMap;
+    }
+    if (input.percentile_stretch)
+    {
+        e << YAML::Key << "normalize" << YAML::Value << YAML::BeginMap;
+        e << YAML::Key << "preset" << YAML::Value << "percentile";
+        e << YAML::Key << "percentiles" << YAML::Value << YAML::Flow
+          << std::vector<std::string>{fmt_double((*input.percentile_stretch)[0]),
+                                      fmt_double((*input.percentile_stretch)[1])};
         e << YAML::EndMap;
     }
     if (input.nodata)

@@ -31,6 +31,16 @@ const std::vector<Entry>& entries()
          [](const Value& v, Parsed& p) { p.normalize.mean = v.as_number_list(); }},
         {{"input.normalize.std", "number or list", "1", "Divisor (mean/std form), non-zero."},
          [](const Value& v, Parsed& p) { p.normalize.std = v.as_number_list(); }},
+        {{"input.normalize.preset", "one of uint8|percentile", "none",
+          "Instead of the numbers: uint8 = scale 1/255; percentile = per band, the "
+          "input.normalize.percentiles of a <= 1024 px sample read downsampled by GDAL (nodata "
+          "excluded; for 16-bit data) stretched to [0, 1], computed once before the run."},
+         [](const Value& v, Parsed& p) {
+             p.normalize.preset = v.as_choice({"uint8", "percentile"});
+         }},
+        {{"input.normalize.percentiles", "two numbers in [0, 100]", "[2, 98]",
+          "preset percentile: the low and high percentile."},
+         [](const Value& v, Parsed& p) { p.normalize.percentiles = v.as_number_list(); }},
         {{"input.nodata", "number", "the file's",
           "Pixel value meaning `no data`, compared before normalization: a pixel whose selected "
           "bands all equal it (or any band is NaN/Inf) is fed as 0 and written as nodata."},

@@ -28,6 +28,8 @@ namespace fs = std::filesystem;
 struct NormalizeKeys
 {
     std::optional<std::vector<double>> scale, offset, mean, std;
+    std::optional<std::string> preset;
+    std::optional<std::vector<double>> percentiles;
 };
 
 struct ArchitectureKeys

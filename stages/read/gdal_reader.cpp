@@ -61,6 +61,62 @@ GDALDatasetH open_dataset(const std::string& path)
     return ds;
 }
 
+/// input.normalize.preset: percentile: per band, the percentiles of a sample of at most
+/// 1024 x 1024 pixels that GDAL reads downsampled (overviews used when present; no statistics are
+/// stored beside the input, unlike GDAL's histogram, which writes a .aux.xml) map to 0 and 1.
+/// Nodata (input.nodata, else the band's own) and NaN/Inf are left out.
+std::vector<BandNormalization> percentile_normalization(GDALDatasetH ds, const std::string& path,
+                                                        const std::vector<int>& bands,
+                                                        std::optional<double> nodata,
+                                                        const std::array<double, 2>& q)
+{
+    const int width = GDALGetRasterXSize(ds);
+    const int height = GDALGetRasterYSize(ds);
+    const double s = std::min(1.0, 1024.0 / std::max(width, height));
+    const int sw = std::max(1, static_cast<int>(std::lround(width * s)));
+    const int sh = std::max(1, static_cast<int>(std::lround(height * s)));
+    std::vector<BandNormalization> out;
+    std::vector<double> sample(static_cast<std::size_t>(sw) * static_cast<std::size_t>(sh));
+    for (const int b : bands)
+    {
+        GdalErrorCollector errors;
+        GDALRasterBandH band = GDALGetRasterBand(ds, b);
+        if (GDALRasterIO(band, GF_Read, 0, 0, width, height, sample.data(), sw, sh, GDT_Float64, 0,
+                         0) != CE_None)
+            throw InputError("read.gdal", path + ": band " + std::to_string(b) +
+                                              ": input.normalize.preset percentile: " +
+                                              errors.message("read failed"));
+        int has = 0;
+        const double own = GDALGetRasterNoDataValue(band, &has);
+        std::optional<double> skip = nodata;
+        if (!skip && has != 0)
+            skip = own;
+        std::vector<double> values;
+        values.reserve(sample.size());
+        for (const double v : sample)
+            if (std::isfinite(v) && !(skip && v == *skip))
+                values.push_back(v);
+        if (values.empty())
+            throw InputError("read.gdal", path + ": band " + std::to_string(b) +
+                                              ": input.normalize.preset percentile: no valid "
+                                              "pixel in the sample");
+        const auto at = [&](double percent)
+        {
+            const auto k =
+                static_cast<std::size_t>(percent / 100.0 * static_cast<double>(values.size() - 1));
+            std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(k),
+                             values.end());
+            return values[k];
+        };
+        const double v0 = at(q[0]);
+        double v1 = at(q[1]);
+        if (v1 <= v0)
+            v1 = v0 + 1;
+        out.push_back({1.0 / (v1 - v0), -v0 / (v1 - v0)});
+    }
+    return out;
+}
+
 } // namespace
 
 void GdalReader::prepare(const RunContext&)
@@ -122,6 +178,10 @@ void GdalReader::prepare(const RunContext&)
                                            " entries given, 1 or " +
                                            std::to_string(state->bands.size()) +
                                            " (one per band) expected");
+
+    if (m_options.percentile_stretch)
+        state->normalize = percentile_normalization(ds, path, state->bands, m_options.nodata,
+                                                    *m_options.percentile_stretch);
 
     std::array<double, 6> gt{};
     if (GDALGetGeoTransform(ds, gt.data()) == CE_None)

@@ -2,6 +2,7 @@
 // Purpose: options of the read stage (config section `input`).
 #pragma once
 
+#include <array>
 #include <filesystem>
 #include <optional>
 #include <vector>
@@ -24,6 +25,10 @@ struct ReadOptions
     std::vector<BandNormalization>
         normalize;                // empty = identity; one entry = every band; else one per band
     std::optional<double> nodata; // empty = the file's own (first selected band)
+    /// input.normalize.preset: percentile: per band, the low/high percentiles (e.g. 2, 98) of a
+    /// sample of <= 1024 x 1024 px read downsampled by GDAL (nodata and NaN/Inf left out) map to
+    /// 0 and 1; computed once in prepare() and replaces `normalize`.
+    std::optional<std::array<double, 2>> percentile_stretch;
 };
 
 } // namespace atrous

@@ -449,6 +449,49 @@ def test_hostile_concurrent(args):
     check(not os.path.exists(lock_path), "the lock file is left after the runs")
 
 
+# --- normalization presets ---------------------------------------------------------------------
+
+def test_normalize_presets(args):
+    ctx = Context(args, "normalize_presets")
+    data = e2e.write_geotiff(ctx.path("scene.tif"))  # uint16, nodata 0
+    e2e.write_config(ctx)
+
+    def probs(name, *sets):
+        ctx.run("run", "run.yaml", "--set", f"output.path={name}", "--no-preview", *sets,
+                expect_rc=0)
+        with h5py.File(ctx.path(name), "r") as f:
+            cfg = f.attrs["config_yaml"]
+            return f["probability"][()], cfg.decode() if isinstance(cfg, bytes) else cfg
+
+    # uint8 is exactly scale 1/255.
+    a, _ = probs("a.h5", "--set", "input.normalize={scale: 0.00392156862745098}")
+    b, _ = probs("b.h5", "--set", "input.normalize={preset: uint8}")
+    check(np.array_equal(a, b, equal_nan=True), "preset uint8 differs from scale 1/255")
+
+    # percentile: per band, the 2nd and 98th percentiles (rank floor(q * (n - 1)) of the valid
+    # pixels; the scene is below 1024 px, so the sample is every pixel) map to 0 and 1.
+    p, cfg = probs("p.h5", "--set", "input.normalize={preset: percentile}")
+    check("preset: percentile" in cfg and "percentiles: [2, 98]" in cfg,
+          "config_yaml does not record the preset")
+    scales, offsets = [], []
+    for i in range(3):
+        valid = np.sort(data[i][data[i] != 0].astype(np.float64))
+        lo, hi = (valid[int(q / 100 * (len(valid) - 1))] for q in (2, 98))
+        print("band", i + 1, "stretch", lo, hi)
+        scales.append(repr(1 / (hi - lo)))
+        offsets.append(repr(-lo / (hi - lo)))
+    scales, offsets = "[" + ", ".join(scales) + "]", "[" + ", ".join(offsets) + "]"
+    q, _ = probs("q.h5", "--set", "input.normalize={scale: %s, offset: %s}" % (scales, offsets))
+    diff = np.nanmax(np.abs(p - q))
+    check(diff < 1e-4, f"preset percentile differs from the same stretch by hand: {diff}")
+
+    proc = ctx.run("run", "run.yaml", "--set", "input.normalize.preset=uint8", expect_rc=2)
+    one_line_error(proc, "input.normalize.preset", "scale/offset")
+    proc = ctx.run("run", "run.yaml", "--set", "input.normalize={preset: percentile, "
+                   "percentiles: [90, 10]}", expect_rc=2)
+    one_line_error(proc, "input.normalize.percentiles", "low < high")
+
+
 def main():
     import argparse
     p = argparse.ArgumentParser(description=__doc__,

@@ -11,6 +11,7 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <unistd.h>
 
 namespace atrous
 {
@@ -263,7 +264,8 @@ TEST(Config, SetOverridesTheFile)
 
 TEST(Config, RelativePathsResolveAgainstTheYamlDirectory)
 {
-    const fs::path dir = fs::temp_directory_path() / "atrous_config_test";
+    const fs::path dir =
+        fs::temp_directory_path() / ("atrous_config_test_" + std::to_string(::getpid()));
     fs::create_directories(dir / "sub");
     {
         std::ofstream(dir / "sub" / "run.yaml") << minimal;

@@ -18,6 +18,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <unistd.h>
 
 namespace atrous
 {
@@ -57,7 +58,8 @@ infer::UnetArchitecture small_unet(int depth, int classes)
 
 fs::path scratch(const std::string& name)
 {
-    const fs::path dir = fs::temp_directory_path() / ("atrous_exactness_" + name);
+    const fs::path dir =
+        fs::temp_directory_path() / ("atrous_exactness_" + name + "_" + std::to_string(::getpid()));
     fs::create_directories(dir);
     return dir;
 }

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <unistd.h>
 
 namespace atrous
 {
@@ -44,7 +45,8 @@ TEST(Sha256, PiecewiseEqualsWhole)
 
 TEST(Sha256, FileAndMissingFile)
 {
-    const auto path = std::filesystem::temp_directory_path() / "atrous_sha256_test.bin";
+    const auto path = std::filesystem::temp_directory_path() /
+                      ("atrous_sha256_test_" + std::to_string(::getpid()) + ".bin");
     {
         std::ofstream(path, std::ios::binary) << "abc";
     }

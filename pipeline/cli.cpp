@@ -5,6 +5,8 @@
 #include "pipeline/config.hpp"
 #include "pipeline/demo.hpp"
 #include "pipeline/export.hpp"
+#include "pipeline/interrupt_watch.hpp"
+#include "pipeline/mpi_session.hpp"
 #include "pipeline/preview.hpp"
 #include "pipeline/progress.hpp"
 #include "pipeline/run_report.hpp"
@@ -23,6 +25,7 @@
 
 #include <cstring>
 #include <iostream>
+#include <thread>
 
 namespace atrous::cli
 {
@@ -60,17 +63,57 @@ void add_common(CLI::App& app, CommonOptions& o)
 }
 
 int do_run(const fs::path& config_file, const std::vector<std::string>& sets,
-           const CommonOptions& common, bool preview)
+           const CommonOptions& common, bool restart, bool preview)
 {
-    const LogFormat format = log_format_of(common);
+    // mpirun / srun --mpi=pmix: one process per rank; a plain run never initializes MPI.
+    const MpiSession mpi;
+    // Signals never kill a run: until the runner watches them, and after it returns (report,
+    // quick look), they are noted and the run ends normally.
+    const InterruptWatch watch;
+    // Rank 0 speaks for the job; the others print errors only.
+    const LogFormat format = mpi.rank() == 0 ? log_format_of(common) : LogFormat::quiet;
     auto log = make_logger(format);
     RunConfig config = load_config(config_file, sets);
+    config.output.restart = restart;
+    if (mpi.size() > 1 && config.runtime.threads_from == "all cores")
+    {
+        // Every core would be claimed by every rank of the node: share them.
+        const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+        config.runtime.threads = std::max(1, static_cast<int>(hw) / mpi.local_size());
+        config.runtime.threads_from =
+            fmt::format("{} cores / {} ranks on this node", hw, mpi.local_size());
+    }
     Runner runner(std::move(config), *log, format);
-    const RunReport r = runner.run();
+    runner.set_ranks(mpi.rank(), mpi.size());
+    RunReport r;
+    try
+    {
+        r = runner.run();
+    }
+    catch (const InterruptedError& e)
+    {
+        // Every rank gets here together: finish MPI normally, exit 75 (requeue and resume).
+        std::fflush(stdout);
+        if (mpi.rank() == 0 && !common.quiet)
+            fmt::print(stderr, "atrous: {}\n", e.what());
+        return e.exit_code();
+    }
+    if (r.nothing_to_do)
+        return 0;
     log->info("done: {} tiles ({} empty) in {:.1f} s, {:.2f} tiles/s, {:.1f} GFLOP/s; wrote {}",
-              r.tiles, r.empty_tiles, r.seconds,
-              r.seconds > 0 ? static_cast<double>(r.tiles) / r.seconds : 0.0,
+              r.tiles - r.resumed_tiles, r.empty_tiles, r.seconds,
+              r.seconds > 0 ? static_cast<double>(r.tiles - r.resumed_tiles) / r.seconds : 0.0,
               r.seconds > 0 ? r.gflop / r.seconds : 0.0, r.output.string());
+    if (mpi.size() > 1 && !common.quiet)
+    {
+        std::fflush(stdout);
+        fmt::print("rank {}/{}: {} tiles in {:.1f} s, {:.2f} tiles/s\n", mpi.rank(), mpi.size(),
+                   r.rank_tiles, r.seconds,
+                   r.seconds > 0 ? static_cast<double>(r.rank_tiles) / r.seconds : 0.0);
+        std::fflush(stdout);
+    }
+    if (mpi.rank() != 0)
+        return 0; // the report and the quick look are rank 0's
     try
     {
         const fs::path report = default_report_path(r.output);
@@ -176,6 +219,10 @@ int run(int argc, char** argv)
     run_cmd->add_option("config", config_file, "Configuration (YAML)")->required();
     run_cmd->add_option("--set", sets, "Override a key: --set tile.size=512 (value is YAML)")
         ->allow_extra_args(false);
+    bool restart = false;
+    run_cmd->add_flag("--restart", restart,
+                      "Discard <output>.partial left by an earlier run instead of resuming it "
+                      "(and recompute a complete output)");
     bool no_preview = false;
     run_cmd->add_flag("--no-preview", no_preview, "Do not write the quick-look <output stem>.png");
     add_common(*run_cmd, common);
@@ -291,7 +338,7 @@ int run(int argc, char** argv)
     }
 
     if (run_cmd->parsed())
-        return do_run(config_file, sets, common, !no_preview);
+        return do_run(config_file, sets, common, restart, !no_preview);
     if (info_cmd->parsed())
         return do_info(model_file, tile, info_config, info_sets);
     if (demo_cmd->parsed())

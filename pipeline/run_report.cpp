@@ -53,9 +53,13 @@ nlohmann::json run_report_json(const RunReport& r)
     j["pixels"] = r.pixels;
     j["peak_rss_mb"] = rss_mb;
     j["threads"] = r.threads;
-    j["ranks"] = 1;
-    j["per_rank"] = nlohmann::json::array(
-        {{{"rank", 0}, {"tiles", r.tiles}, {"seconds", wall}, {"peak_rss_mb", rss_mb}}});
+    j["ranks"] = r.ranks;
+    j["resumed_tiles"] = r.resumed_tiles;
+    // MPI: rank 0's own share (each rank prints its line "rank i/N: ..." on stdout).
+    j["per_rank"] = nlohmann::json::array({{{"rank", 0},
+                                            {"tiles", r.ranks > 1 ? r.rank_tiles : r.tiles},
+                                            {"seconds", wall},
+                                            {"peak_rss_mb", rss_mb}}});
     return j;
 }
 

@@ -2,7 +2,10 @@
 // Purpose: the run loop: stage construction, preparation, the plan printout, the TBB pipeline.
 #include "runner.hpp"
 
+#include "pipeline/fingerprint.hpp"
+#include "pipeline/interrupt_watch.hpp"
 #include "pipeline/sha256.hpp"
+#include "pipeline/tile_dispenser.hpp"
 #include "pipeline/tile_plan.hpp"
 #include "pipeline/version.hpp"
 #include "stages/error.hpp"
@@ -12,6 +15,7 @@
 #include "stages/write/make_writer.hpp"
 
 #include <fmt/format.h>
+#include <mpi.h>
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/parallel_pipeline.h>
 #include <spdlog/spdlog.h>
@@ -86,6 +90,53 @@ std::string probabilities_text(ProbabilityFormat f)
     return "";
 }
 
+/// Tiles to run for the cores still to write: crop: those cores' tiles; blend: every tile whose
+/// grown core (core + halo) touches one of them (their predictions are not stored).
+std::vector<TileId> tiles_needed(const TilePlan& plan, const std::vector<std::uint8_t>& done,
+                                 StitchMode mode)
+{
+    std::vector<TileId> out;
+    for (TileId id = 0; id < plan.count(); ++id)
+    {
+        bool needed = done[static_cast<std::size_t>(id)] == 0;
+        if (!needed && mode == StitchMode::blend && plan.spatial())
+        {
+            const TileTask t = plan.task(id);
+            const auto reach = [&](int start, int size, int image)
+            {
+                const int lo = std::max(0, start - plan.halo_px());
+                const int hi = std::min(image, start + size + plan.halo_px());
+                return std::make_pair(lo / plan.tile_size(), (hi - 1) / plan.tile_size());
+            };
+            const auto [c0, c1] = reach(t.core.x, t.core.width, plan.image_width());
+            const auto [r0, r1] = reach(t.core.y, t.core.height, plan.image_height());
+            for (int r = r0; r <= r1 && !needed; ++r)
+            {
+                for (int c = c0; c <= c1 && !needed; ++c)
+                    needed = done[static_cast<std::size_t>(r) * plan.columns() + c] == 0;
+            }
+        }
+        if (needed)
+            out.push_back(id);
+    }
+    return out;
+}
+
+long long sum_over_ranks(long long v, int ranks)
+{
+    if (ranks > 1)
+        MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
+    return v;
+}
+
+bool any_rank(bool v, int ranks)
+{
+    int x = v ? 1 : 0;
+    if (ranks > 1)
+        MPI_Allreduce(MPI_IN_PLACE, &x, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    return x != 0;
+}
+
 } // namespace
 
 Runner::Runner(RunConfig config, spdlog::logger& log, LogFormat format)
@@ -101,9 +152,18 @@ RunReport Runner::run()
     const int threads = std::max(1, cfg.runtime.threads);
     tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism,
                                     static_cast<std::size_t>(threads));
+    // From here on a signal only asks the run to stop taking tiles.
+    const InterruptWatch watch;
     RunContext ctx;
     ctx.log = &m_log;
     ctx.threads = threads;
+    ctx.rank = m_rank;
+    ctx.ranks = m_ranks;
+    if (m_ranks > 1 && cfg.stitch.mode == StitchMode::blend)
+        throw ConfigError(cfg.where("tile.stitch"),
+                          fmt::format("blend stitching runs in one process; {} MPI ranks given "
+                                      "(use crop, or run without mpirun/srun)",
+                                      m_ranks));
 
     // Prepare everything before any tile: each check fails here, before the output exists.
     std::unique_ptr<Reader> reader = make_gdal_reader(cfg.input);
@@ -137,6 +197,7 @@ RunReport Runner::run()
     write_options.model_sha256 =
         cfg.model.placeholder_seed ? std::string("placeholder") : sha256_file(cfg.model.weights);
     write_options.config_yaml = effective.normalized_yaml();
+    write_options.fingerprint = make_fingerprint(effective, info, write_options.model_sha256, plan);
     OutputLayout layout;
     layout.width = info.width;
     layout.height = info.height;
@@ -194,22 +255,54 @@ RunReport Runner::run()
                    plan.halo_px(), facts.halo_px,
                    cfg.stitch.mode == StitchMode::crop ? "blend softens them" : "blended");
 
-    if (fs::exists(cfg.output.path))
-        m_log.info("  note    {} exists; it is replaced only when this run completes",
-                   cfg.output.path.string());
-
     std::unique_ptr<Writer> writer = m_writer_factory(write_options, layout);
     writer->prepare(ctx);
 
-    Progress progress(m_format, plan.count(), flops.total(), stdout);
+    // Resume: the tiles already in the output are not computed again.
+    std::vector<std::uint8_t> done(static_cast<std::size_t>(plan.count()), 0);
+    long long done_before = 0;
+    for (const TileId id : writer->done_tiles())
+    {
+        if (id >= 0 && id < plan.count() && done[static_cast<std::size_t>(id)] == 0)
+        {
+            done[static_cast<std::size_t>(id)] = 1;
+            ++done_before;
+        }
+    }
+    RunReport report;
+    report.tiles = plan.count();
+    report.output = cfg.output.path;
+    report.resumed_tiles = done_before;
+    report.ranks = m_ranks;
+    if (done_before == plan.count())
+    {
+        writer->finish(ctx); // publishes a complete partial file; nothing when already published
+        stitcher->finish(ctx);
+        reader->finish(ctx);
+        report.nothing_to_do = true;
+        m_log.info("nothing to do: {} holds every tile of this run", cfg.output.path.string());
+        return report;
+    }
+    if (done_before > 0)
+        m_log.info("  resume  {} of {} tiles already in {}; computing the other {}", done_before,
+                   plan.count(), partial.string(), plan.count() - done_before);
+    else if (fs::exists(cfg.output.path))
+        m_log.info("  note    {} exists; it is replaced only when this run completes",
+                   cfg.output.path.string());
+    const std::vector<TileId> needed = tiles_needed(plan, done, cfg.stitch.mode);
+    double needed_gflop = 0;
+    for (const TileId id : needed)
+        needed_gflop += flops.of(plan.task(id).window);
+
+    Progress progress(m_format, plan.count() - done_before, needed_gflop, stdout);
     std::atomic<long long> empty_tiles{0};
     std::atomic<long long> read_ns{0}, infer_ns{0}; // summed over the parallel filter's calls
     double stitch_s = 0, write_s = 0;               // serial filter: plain sums
     using Clock = std::chrono::steady_clock;
     const auto ns_since = [](Clock::time_point t)
     { return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t).count(); };
-    long long next = 0;
     long long tiles_written = 0;
+    TileDispenser dispenser(needed, watch, m_rank, m_ranks);
     const auto start = std::chrono::steady_clock::now();
 
     Reader* const rd = reader.get();
@@ -221,12 +314,13 @@ RunReport Runner::run()
         tbb::make_filter<void, TileTask>(tbb::filter_mode::serial_in_order,
                                          [&](tbb::flow_control& fc) -> TileTask
                                          {
-                                             if (next >= plan.count())
+                                             const std::optional<TileId> id = dispenser.next();
+                                             if (!id)
                                              {
                                                  fc.stop();
                                                  return {};
                                              }
-                                             return plan.task(next++);
+                                             return plan.task(*id);
                                          }) &
             tbb::make_filter<TileTask, Prediction>(tbb::filter_mode::parallel,
                                                    [&](TileTask task) -> Prediction
@@ -252,6 +346,12 @@ RunReport Runner::run()
                     stitch_s += static_cast<double>(ns_since(t0)) * 1e-9;
                     for (const OutputBlock& block : blocks)
                     {
+                        // Blend on resume: neighbours' cores already in the output complete
+                        // again; they are not rewritten.
+                        if (std::all_of(block.tiles.begin(), block.tiles.end(),
+                                        [&](TileId t)
+                                        { return done[static_cast<std::size_t>(t)] != 0; }))
+                            continue;
                         const auto t1 = Clock::now();
                         wr->write(block);
                         write_s += static_cast<double>(ns_since(t1)) * 1e-9;
@@ -261,24 +361,34 @@ RunReport Runner::run()
                     progress.advance(0, g);
                 }));
     progress.finish();
+    dispenser.close();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
     stitcher->finish(ctx);
     const auto finish_start = Clock::now();
-    writer->finish(ctx);
+    writer->finish(ctx); // collective under MPI
     write_s += static_cast<double>(ns_since(finish_start)) * 1e-9;
     reader->finish(ctx);
 
-    if (tiles_written != plan.count() || fs::exists(partial))
+    const bool interrupted = any_rank(dispenser.interrupted(), m_ranks);
+    const long long total = done_before + sum_over_ranks(tiles_written, m_ranks);
+    if (total != plan.count() || fs::exists(partial))
+    {
+        if (interrupted && total != plan.count())
+            throw InterruptedError(
+                "run", fmt::format("interrupted by {}: {} of {} tiles done, progress saved in {}; "
+                                   "run the same command again to resume",
+                                   InterruptWatch::name(watch.signal()), total, plan.count(),
+                                   partial.string()));
         throw OutputError(std::string(writer->name()),
                           fmt::format("{}: incomplete, {} of {} tiles written", partial.string(),
-                                      tiles_written, plan.count()));
-    RunReport report;
-    report.tiles = plan.count();
-    report.empty_tiles = empty_tiles.load();
-    report.seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    report.gflop = flops.total();
-    report.output = cfg.output.path;
+                                      total, plan.count()));
+    }
+    report.empty_tiles = sum_over_ranks(empty_tiles.load(), m_ranks);
+    report.rank_tiles = dispenser.taken();
+    report.seconds = seconds;
+    report.gflop = needed_gflop;
     report.read_seconds = static_cast<double>(read_ns.load()) * 1e-9;
     report.infer_seconds = static_cast<double>(infer_ns.load()) * 1e-9;
     report.stitch_seconds = stitch_s;

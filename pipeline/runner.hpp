@@ -32,6 +32,10 @@ struct RunReport
     long long pixels = 0;     // width * height of the input
     int threads = 1;
     std::filesystem::path input;
+    long long resumed_tiles = 0; // tiles already in a resumed partial output
+    bool nothing_to_do = false;  // the output was already complete with the same fingerprint
+    long long rank_tiles = 0;    // tiles this rank computed (MPI: its share)
+    int ranks = 1;               // MPI ranks of the run
 };
 
 /// Builds the writer; the default is make_hdf5_writer. Tests substitute an in-memory one.
@@ -45,10 +49,20 @@ public:
     Runner(RunConfig config, spdlog::logger& log, LogFormat format);
 
     void set_writer_factory(WriterFactory factory) { m_writer_factory = std::move(factory); }
+    /// MPI rank and size of this process (default 0 of 1). Several ranks share the tiles (handed
+    /// out one at a time by rank 0) and write one file through MPI-IO; stitch blend needs one.
+    void set_ranks(int rank, int ranks)
+    {
+        m_rank = rank;
+        m_ranks = ranks;
+    }
 
     /// Runs to completion and returns only when the output is complete; throws the stages'
-    /// errors (ConfigError, InputError, ModelError, OutputError) otherwise. Uses at most
-    /// runtime.threads threads (tbb::global_control while it runs); memory is bounded by the
+    /// errors (ConfigError, InputError, ModelError, OutputError) otherwise, and InterruptedError
+    /// when SIGTERM/SIGINT/SIGUSR1 stopped it (tiles in flight finished, progress recorded).
+    /// Resumes "<output>.partial" left by the same run (same fingerprint): only the tiles not yet
+    /// done are computed (blend: also their neighbours, whose predictions are not stored). Uses at
+    /// most runtime.threads threads (tbb::global_control while it runs); memory is bounded by the
     /// tiles in flight (about min(threads, 8)).
     RunReport run();
 
@@ -57,6 +71,8 @@ private:
     spdlog::logger& m_log;
     LogFormat m_format;
     WriterFactory m_writer_factory;
+    int m_rank = 0;
+    int m_ranks = 1;
 };
 
 } // namespace atrous

@@ -37,6 +37,14 @@ public:
     /// Closes now; returns false when HDF5 reported an error (e.g. a flush failing at close).
     bool close();
     void reset();
+    /// Gives the identifier up without closing it (an MPI-IO file cannot be closed by one rank
+    /// alone: that would wait for the others forever).
+    hid_t release()
+    {
+        const hid_t id = m_id;
+        m_id = H5I_INVALID_HID;
+        return id;
+    }
 
 private:
     hid_t m_id = H5I_INVALID_HID;

@@ -7,7 +7,10 @@
 #include "stages/write/make_writer.hpp"
 #include "stages/write/output_lock.hpp"
 
+#include <fmt/format.h>
 #include <hdf5.h>
+#include <mpi.h>
+#include <nlohmann/json.hpp>
 #include <spdlog/logger.h>
 
 #include <algorithm>
@@ -17,6 +20,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <limits>
+#include <optional>
 #include <unistd.h>
 
 namespace atrous
@@ -46,7 +50,8 @@ void check_target(const std::filesystem::path& path)
     if (fs::is_directory(path, ec))
         throw OutputError(where, path.string() + ": is a directory");
     // A real probe (access() says yes to root even on read-only places).
-    const fs::path partial = partial_of(path);
+    // The probe is the staging name (never the partial file: that may be resumed).
+    const fs::path partial = fs::path(path.string() + ".partial.new");
     const int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0)
     {
@@ -56,6 +61,7 @@ void check_target(const std::filesystem::path& path)
         throw OutputError(where, partial.string() + ": " + std::strerror(err));
     }
     ::close(fd);
+    ::unlink(partial.c_str());
 }
 
 hsize_t chunk_edge(int tile, int dim)
@@ -101,48 +107,427 @@ void write_float_attribute(hid_t obj, const char* name, float value)
 
 } // namespace
 
-/// The open file and its datasets; only touched under Hdf5Writer::m_mutex.
-struct Hdf5Writer::File
+namespace
+{
+
+/// An open output file and its datasets.
+struct OutputFile
 {
     h5::Handle file;
     h5::Handle labels;              // /mask or /class
     h5::Handle probabilities;       // /probability or /class_probability; invalid when none
     h5::Handle tile_done;           // /progress/tile_done
     std::vector<std::uint8_t> done; // per tile
-    long long written = 0;
+    long long written = 0;          // tiles marked done in this file (all ranks: after finish)
+    bool mpi = false;               // opened with the MPI-IO driver (collective close)
+};
 
-    h5::Handle create_dataset(const char* name, hid_t type, const std::vector<hsize_t>& dims,
-                              const std::vector<hsize_t>& chunk, const void* fill,
-                              const WriteOptions& o, bool direct)
+} // namespace
+
+/// The open partial file; only touched under Hdf5Writer::m_mutex.
+struct Hdf5Writer::File : OutputFile
+{
+};
+
+namespace
+{
+
+namespace fs = std::filesystem;
+
+fs::path staging_of(const fs::path& path)
+{
+    return fs::path(path.string() + ".partial.new");
+}
+
+fs::path packing_of(const fs::path& path)
+{
+    return fs::path(path.string() + ".packing");
+}
+
+/// partial: contiguous, allocated and filled at creation, no filters (block writes then never
+/// touch metadata). Else the published layout: chunked (when `chunk` is given), filters.
+h5::Handle create_dataset(hid_t file, const char* name, hid_t type,
+                          const std::vector<hsize_t>& dims, const std::vector<hsize_t>& chunk,
+                          const void* fill, const WriteOptions& o, bool direct, bool partial)
+{
+    h5::Handle space =
+        h5::check(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), where,
+                  std::string(name) + ": H5Screate_simple");
+    h5::Handle dcpl = h5::check(H5Pcreate(H5P_DATASET_CREATE), where, "H5Pcreate");
+    if (partial)
     {
-        h5::Handle space =
-            h5::check(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), where,
-                      std::string(name) + ": H5Screate_simple");
-        h5::Handle dcpl = h5::check(H5Pcreate(H5P_DATASET_CREATE), where, "H5Pcreate");
-        if (!chunk.empty())
+        h5::check(H5Pset_layout(dcpl.get(), H5D_CONTIGUOUS), where, "H5Pset_layout");
+        h5::check(H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY), where, "H5Pset_alloc_time");
+    }
+    else if (!chunk.empty())
+    {
+        h5::check(H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()), where,
+                  std::string(name) + ": H5Pset_chunk");
+        if (o.compression == "deflate")
         {
-            h5::check(H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()), where,
-                      std::string(name) + ": H5Pset_chunk");
-            if (o.compression == "deflate")
+            h5::check(H5Pset_shuffle(dcpl.get()), where, "H5Pset_shuffle");
+            h5::check(H5Pset_deflate(dcpl.get(), static_cast<unsigned>(o.compression_level)), where,
+                      "H5Pset_deflate");
+        }
+    }
+    h5::check(H5Pset_fill_value(dcpl.get(), type, fill), where, "H5Pset_fill_value");
+    h5::check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_IFSET), where, "H5Pset_fill_time");
+    // No chunk cache where blocks are whole chunks (spatial: a block is a tile core, a chunk is a
+    // tile): each H5Dwrite compresses and writes its chunks at once, so a write error (disk full)
+    // surfaces in the call and leaves no dirty chunk behind for close() to retry.
+    h5::Handle dapl = h5::check(H5Pcreate(H5P_DATASET_ACCESS), where, "H5Pcreate");
+    if (direct && !partial)
+        h5::check(H5Pset_chunk_cache(dapl.get(), 0, 0, 1.0), where, "H5Pset_chunk_cache");
+    return h5::check(H5Dcreate2(file, name, type, space.get(), H5P_DEFAULT, dcpl.get(), dapl.get()),
+                     where, std::string("create ") + name);
+}
+
+std::string fingerprint_json(const WriteOptions& o)
+{
+    nlohmann::ordered_json j = nlohmann::ordered_json::object();
+    for (const auto& [field, value] : o.fingerprint)
+        j[field] = value;
+    return j.dump();
+}
+
+/// The first field that differs between a stored fingerprint (JSON) and this run's, as
+/// "<field>: <stored> in the file, <now> now"; empty when they match.
+std::string fingerprint_difference(const std::string& stored_json, const WriteOptions& o)
+{
+    nlohmann::ordered_json stored;
+    try
+    {
+        stored = nlohmann::ordered_json::parse(stored_json);
+    }
+    catch (const std::exception&)
+    {
+        return "fingerprint: unreadable in the file";
+    }
+    if (!stored.is_object())
+        return "fingerprint: not an object in the file";
+    const auto shown = [](const std::string& v)
+    { return v.size() > 80 ? "'" + v.substr(0, 77) + "...'" : "'" + v + "'"; };
+    for (const auto& [field, value] : o.fingerprint)
+    {
+        const auto it = stored.find(field);
+        if (it == stored.end() || !it->is_string())
+            return field + ": absent in the file, " + shown(value) + " now";
+        if (it->get<std::string>() != value)
+            return field + ": " + shown(it->get<std::string>()) + " in the file, " + shown(value) +
+                   " now";
+    }
+    for (const auto& [field, value] : stored.items())
+    {
+        const bool known = std::any_of(o.fingerprint.begin(), o.fingerprint.end(),
+                                       [&](const auto& f) { return f.first == field; });
+        if (!known)
+            return field + ": " +
+                   shown(value.is_string() ? value.get<std::string>() : value.dump()) +
+                   " in the file, absent now";
+    }
+    return "";
+}
+
+std::optional<std::string> read_string_attribute(hid_t obj, const char* name)
+{
+    if (H5Aexists(obj, name) <= 0)
+        return std::nullopt;
+    h5::Handle attr = h5::check(H5Aopen(obj, name, H5P_DEFAULT), where, name);
+    h5::Handle type = h5::check(H5Aget_type(attr.get()), where, name);
+    if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) <= 0)
+        return std::nullopt;
+    h5::Handle mem = h5::check(H5Tcopy(H5T_C_S1), where, "H5Tcopy");
+    h5::check(H5Tset_size(mem.get(), H5T_VARIABLE), where, "H5Tset_size");
+    h5::check(H5Tset_cset(mem.get(), H5T_CSET_UTF8), where, "H5Tset_cset");
+    char* text = nullptr;
+    h5::check(H5Aread(attr.get(), mem.get(), &text), where, name);
+    std::string out = text ? text : "";
+    h5::Handle space = h5::check(H5Aget_space(attr.get()), where, name);
+    H5Dvlen_reclaim(mem.get(), space.get(), H5P_DEFAULT, &text);
+    return out;
+}
+
+/// Datasets, attributes and provenance of an output file (partial or published layout).
+void create_layout(OutputFile& f, const WriteOptions& o, const OutputLayout& l, bool partial)
+{
+    const hid_t root = f.file.get();
+    const std::uint8_t fill_u8 = nodata_u8;
+    const float fill_f32 = std::numeric_limits<float>::quiet_NaN();
+    const hsize_t channels = static_cast<hsize_t>(l.channels);
+    // Spatial: image pixels chunked by tile; classifier: the tile grid, chunks of <= 64 x 64 cells
+    // (cell-by-cell writes go through the default chunk cache).
+    const int height = l.spatial ? l.height : l.rows;
+    const int width = l.spatial ? l.width : l.columns;
+    const int chunk = l.spatial ? l.tile_size : 64;
+    const hsize_t ch = chunk_edge(chunk, height);
+    const hsize_t cw = chunk_edge(chunk, width);
+    const std::vector<hsize_t> dims2{static_cast<hsize_t>(height), static_cast<hsize_t>(width)};
+    const std::vector<hsize_t> dims3{channels, dims2[0], dims2[1]};
+
+    f.labels = create_dataset(root, l.spatial ? "mask" : "class", H5T_STD_U8LE, dims2, {ch, cw},
+                              &fill_u8, o, l.spatial, partial);
+    write_u8_attribute(f.labels.get(), "_FillValue", nodata_u8);
+    write_u8_attribute(f.labels.get(), "nodata", nodata_u8);
+    write_attribute(f.labels.get(), "classes", H5T_NATIVE_INT, H5T_STD_I32LE, &l.channels, 0);
+    if (l.channels == 1)
+        write_double_attribute(f.labels.get(), "threshold", o.threshold);
+    write_string_attribute(f.labels.get(), "description",
+                           l.channels == 1 ? "1 where p >= threshold, 0 elsewhere, 255 nodata"
+                                           : "class index (argmax), 255 nodata");
+    if (!l.spatial && l.geotransform)
+    {
+        // The class grid's own georeferencing: one cell per tile.
+        std::array<double, 6> gt = *l.geotransform;
+        for (const int i : {1, 2, 4, 5})
+            gt[static_cast<std::size_t>(i)] *= l.tile_size;
+        write_attribute(f.labels.get(), "geotransform", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE,
+                        gt.data(), 6);
+    }
+
+    const char* prob_name = l.spatial ? "probability" : "class_probability";
+    if (o.probabilities == ProbabilityFormat::uint8)
+    {
+        f.probabilities = create_dataset(root, prob_name, H5T_STD_U8LE, dims3, {1, ch, cw},
+                                         &fill_u8, o, l.spatial, partial);
+        write_u8_attribute(f.probabilities.get(), "_FillValue", nodata_u8);
+        write_u8_attribute(f.probabilities.get(), "nodata", nodata_u8);
+        write_double_attribute(f.probabilities.get(), "scale_factor", 1.0 / 254.0);
+    }
+    else if (o.probabilities == ProbabilityFormat::float32)
+    {
+        f.probabilities = create_dataset(root, prob_name, H5T_IEEE_F32LE, dims3, {1, ch, cw},
+                                         &fill_f32, o, l.spatial, partial);
+        write_float_attribute(f.probabilities.get(), "_FillValue", fill_f32);
+    }
+
+    {
+        h5::Handle group =
+            h5::check(H5Gcreate2(root, "progress", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), where,
+                      "create /progress");
+        const std::uint8_t zero = 0;
+        const hsize_t tiles = static_cast<hsize_t>(l.rows) * static_cast<hsize_t>(l.columns);
+        WriteOptions plain = o;
+        plain.compression = "none";
+        f.tile_done = create_dataset(root, "progress/tile_done", H5T_STD_U8LE, {tiles}, {}, &zero,
+                                     plain, false, partial);
+        write_attribute(f.tile_done.get(), "columns", H5T_NATIVE_INT, H5T_STD_I32LE, &l.columns, 0);
+        write_attribute(f.tile_done.get(), "rows", H5T_NATIVE_INT, H5T_STD_I32LE, &l.rows, 0);
+        f.done.assign(static_cast<std::size_t>(tiles), 0);
+    }
+
+    if (l.geotransform)
+        write_attribute(root, "geotransform", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE,
+                        l.geotransform->data(), 6);
+    write_string_attribute(root, "crs_wkt", l.crs_wkt);
+    write_string_attribute(root, "atrous_version", ATROUS_VERSION);
+    write_string_attribute(root, "model_sha256", o.model_sha256);
+    write_string_attribute(root, "config_yaml", o.config_yaml);
+    write_string_attribute(root, "fingerprint", fingerprint_json(o));
+}
+
+h5::Handle file_access(bool mpi)
+{
+    h5::Handle fapl = h5::check(H5Pcreate(H5P_FILE_ACCESS), where, "H5Pcreate");
+    if (mpi)
+        h5::check(H5Pset_fapl_mpio(fapl.get(), MPI_COMM_WORLD, MPI_INFO_NULL), where,
+                  "H5Pset_fapl_mpio");
+    else
+        h5::check(H5Pset_fapl_sec2(fapl.get()), where, "H5Pset_fapl_sec2");
+    // No data sieve buffer: every raw write goes to the file system when H5Dwrite returns.
+    h5::check(H5Pset_sieve_buf_size(fapl.get(), 0), where, "H5Pset_sieve_buf_size");
+    return fapl;
+}
+
+/// Opens the datasets of an existing output; false (and why) when one is missing or does not
+/// fit the layout.
+bool open_layout(OutputFile& f, const WriteOptions& o, const OutputLayout& l, std::string& why)
+{
+    const hid_t root = f.file.get();
+    const char* labels = l.spatial ? "mask" : "class";
+    const char* probs = l.spatial ? "probability" : "class_probability";
+    const auto open = [&](const char* name, h5::Handle& out) -> bool
+    {
+        if (H5Lexists(root, "progress", H5P_DEFAULT) <= 0 && std::strchr(name, '/') != nullptr)
+            return false;
+        if (H5Lexists(root, name, H5P_DEFAULT) <= 0)
+            return false;
+        out = h5::Handle(H5Dopen2(root, name, H5P_DEFAULT));
+        return static_cast<bool>(out);
+    };
+    if (!open(labels, f.labels))
+        return why = std::string("no /") + labels, false;
+    if (o.probabilities != ProbabilityFormat::none && !open(probs, f.probabilities))
+        return why = std::string("no /") + probs, false;
+    if (!open("progress/tile_done", f.tile_done))
+        return why = "no /progress/tile_done", false;
+    const hsize_t tiles = static_cast<hsize_t>(l.rows) * static_cast<hsize_t>(l.columns);
+    h5::Handle space = h5::Handle(H5Dget_space(f.tile_done.get()));
+    hsize_t n = 0;
+    if (!space || H5Sget_simple_extent_ndims(space.get()) != 1 ||
+        H5Sget_simple_extent_dims(space.get(), &n, nullptr) < 0 || n != tiles)
+        return why = "/progress/tile_done does not have " + std::to_string(tiles) + " tiles", false;
+    f.done.assign(static_cast<std::size_t>(tiles), 0);
+    if (H5Dread(f.tile_done.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, f.done.data()) <
+        0)
+        return why = "/progress/tile_done unreadable", false;
+    f.written = std::count_if(f.done.begin(), f.done.end(), [](std::uint8_t d) { return d != 0; });
+    return true;
+}
+
+/// What an existing file (partial or published) holds for this run.
+struct Inspection
+{
+    bool usable = false;            // opens, has every dataset and a fingerprint
+    std::string why;                // when not usable
+    std::string difference;         // first fingerprint field that differs; empty = same run
+    std::vector<std::uint8_t> done; // tile_done
+};
+
+Inspection inspect(const fs::path& path, const WriteOptions& o, const OutputLayout& l)
+{
+    Inspection r;
+    OutputFile f;
+    h5::Handle fapl = file_access(false);
+    f.file = h5::Handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()));
+    if (!f.file)
+    {
+        r.why = "not an HDF5 file HDF5 can open (" + h5::error_stack() + ")";
+        return r;
+    }
+    const std::optional<std::string> stored = read_string_attribute(f.file.get(), "fingerprint");
+    if (!stored)
+    {
+        r.why = "no fingerprint attribute";
+        return r;
+    }
+    r.difference = fingerprint_difference(*stored, o);
+    if (!r.difference.empty())
+    {
+        r.usable = true;
+        return r;
+    }
+    if (!open_layout(f, o, l, r.why))
+        return r;
+    r.usable = true;
+    r.done = std::move(f.done);
+    return r;
+}
+
+void write_hyperslab(hid_t dataset, hid_t mem_type, const std::vector<hsize_t>& start,
+                     const std::vector<hsize_t>& count, const void* data, const std::string& what)
+{
+    h5::Handle file_space = h5::check(H5Dget_space(dataset), where, what + ": H5Dget_space");
+    h5::check(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr,
+                                  count.data(), nullptr),
+              where, what + ": H5Sselect_hyperslab");
+    h5::Handle mem_space =
+        h5::check(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), where,
+                  what + ": H5Screate_simple");
+    h5::check(H5Dwrite(dataset, mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, data),
+              where, what);
+}
+
+void read_hyperslab(hid_t dataset, hid_t mem_type, const std::vector<hsize_t>& start,
+                    const std::vector<hsize_t>& count, void* data, const std::string& what)
+{
+    h5::Handle file_space = h5::check(H5Dget_space(dataset), where, what + ": H5Dget_space");
+    h5::check(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr,
+                                  count.data(), nullptr),
+              where, what + ": H5Sselect_hyperslab");
+    h5::Handle mem_space =
+        h5::check(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), where,
+                  what + ": H5Screate_simple");
+    h5::check(H5Dread(dataset, mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, data),
+              where, what);
+}
+
+/// Copies a complete partial file into `target` with the published layout (chunked by tile,
+/// filters), block by block (one tile core = one chunk).
+void publish_copy(const fs::path& partial, const fs::path& target, const WriteOptions& o,
+                  const OutputLayout& l)
+{
+    OutputFile in;
+    {
+        h5::Handle fapl = file_access(false);
+        in.file = h5::check(H5Fopen(partial.c_str(), H5F_ACC_RDONLY, fapl.get()), where,
+                            partial.string() + ": cannot open");
+    }
+    std::string why;
+    if (!open_layout(in, o, l, why))
+        throw OutputError(where, partial.string() + ": " + why);
+    OutputFile out;
+    {
+        h5::Handle fapl = file_access(false);
+        out.file = h5::check(H5Fcreate(target.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()),
+                             where, target.string() + ": cannot create");
+    }
+    create_layout(out, o, l, false);
+    const std::string what = "publishing " + target.string();
+    const hid_t prob_type =
+        o.probabilities == ProbabilityFormat::float32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_UINT8;
+    const std::size_t prob_size = o.probabilities == ProbabilityFormat::float32 ? 4 : 1;
+    const hsize_t c = static_cast<hsize_t>(l.channels);
+    if (l.spatial)
+    {
+        std::vector<std::uint8_t> buffer;
+        const hsize_t t = static_cast<hsize_t>(l.tile_size);
+        for (hsize_t y = 0; y < static_cast<hsize_t>(l.height); y += t)
+        {
+            for (hsize_t x = 0; x < static_cast<hsize_t>(l.width); x += t)
             {
-                h5::check(H5Pset_shuffle(dcpl.get()), where, "H5Pset_shuffle");
-                h5::check(H5Pset_deflate(dcpl.get(), static_cast<unsigned>(o.compression_level)),
-                          where, "H5Pset_deflate");
+                const hsize_t h = std::min(t, static_cast<hsize_t>(l.height) - y);
+                const hsize_t w = std::min(t, static_cast<hsize_t>(l.width) - x);
+                buffer.resize(h * w * std::max<std::size_t>(prob_size, 1));
+                read_hyperslab(in.labels.get(), H5T_NATIVE_UINT8, {y, x}, {h, w}, buffer.data(),
+                               what);
+                write_hyperslab(out.labels.get(), H5T_NATIVE_UINT8, {y, x}, {h, w}, buffer.data(),
+                                what);
+                if (!in.probabilities)
+                    continue;
+                for (hsize_t k = 0; k < c; ++k)
+                {
+                    read_hyperslab(in.probabilities.get(), prob_type, {k, y, x}, {1, h, w},
+                                   buffer.data(), what);
+                    write_hyperslab(out.probabilities.get(), prob_type, {k, y, x}, {1, h, w},
+                                    buffer.data(), what);
+                }
             }
         }
-        h5::check(H5Pset_fill_value(dcpl.get(), type, fill), where, "H5Pset_fill_value");
-        h5::check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_IFSET), where, "H5Pset_fill_time");
-        // No chunk cache where blocks are whole chunks (spatial: a block is a tile core, a chunk
-        // is a tile): each H5Dwrite compresses and writes its chunks at once, so a write error
-        // (disk full) surfaces in write() and leaves no dirty chunk behind for close() to retry.
-        h5::Handle dapl = h5::check(H5Pcreate(H5P_DATASET_ACCESS), where, "H5Pcreate");
-        if (direct)
-            h5::check(H5Pset_chunk_cache(dapl.get(), 0, 0, 1.0), where, "H5Pset_chunk_cache");
-        return h5::check(
-            H5Dcreate2(file.get(), name, type, space.get(), H5P_DEFAULT, dcpl.get(), dapl.get()),
-            where, std::string("create ") + name);
     }
-};
+    else
+    {
+        const hsize_t rows = static_cast<hsize_t>(l.rows);
+        const hsize_t cols = static_cast<hsize_t>(l.columns);
+        std::vector<std::uint8_t> buffer(rows * cols * c * prob_size);
+        read_hyperslab(in.labels.get(), H5T_NATIVE_UINT8, {0, 0}, {rows, cols}, buffer.data(),
+                       what);
+        write_hyperslab(out.labels.get(), H5T_NATIVE_UINT8, {0, 0}, {rows, cols}, buffer.data(),
+                        what);
+        if (in.probabilities)
+        {
+            read_hyperslab(in.probabilities.get(), prob_type, {0, 0, 0}, {c, rows, cols},
+                           buffer.data(), what);
+            write_hyperslab(out.probabilities.get(), prob_type, {0, 0, 0}, {c, rows, cols},
+                            buffer.data(), what);
+        }
+    }
+    h5::check(H5Dwrite(out.tile_done.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                       in.done.data()),
+              where, what + ": progress");
+    h5::check(H5Fflush(out.file.get(), H5F_SCOPE_GLOBAL), where, target.string() + ": flush");
+    const bool closed = out.labels.close() && out.probabilities.close() && out.tile_done.close() &&
+                        out.file.close();
+    if (!closed)
+        throw OutputError(where, target.string() + ": close: " + h5::error_stack());
+}
+
+void warn(const RunContext& context, const std::string& message)
+{
+    if (context.log != nullptr)
+        context.log->warn("{}", message);
+}
+
+} // namespace
 
 Hdf5Writer::Hdf5Writer(WriteOptions options, OutputLayout layout)
     : m_options(std::move(options)), m_layout(std::move(layout))
@@ -154,6 +539,15 @@ Hdf5Writer::~Hdf5Writer()
     if (m_file)
     {
         h5::SilenceErrors quiet;
+        if (m_file->mpi)
+        {
+            // Closing an MPI-IO file is collective: a rank unwinding alone would wait forever.
+            // The process is about to abort; the partial file stays as the last write left it.
+            m_file->labels.release();
+            m_file->probabilities.release();
+            m_file->tile_done.release();
+            m_file->file.release();
+        }
         m_file.reset(); // closes without publishing: "<path>.partial" stays
     }
 }
@@ -166,7 +560,19 @@ std::filesystem::path Hdf5Writer::partial_path() const
 long long Hdf5Writer::tiles_written() const
 {
     std::lock_guard lock(m_mutex);
-    return m_file ? m_file->written : 0;
+    return m_file ? m_file->written : m_written_at_finish;
+}
+
+std::vector<TileId> Hdf5Writer::done_tiles() const
+{
+    std::lock_guard lock(m_mutex);
+    std::vector<TileId> out;
+    for (std::size_t i = 0; i < m_done_at_start.size(); ++i)
+    {
+        if (m_done_at_start[i] != 0)
+            out.push_back(static_cast<TileId>(i));
+    }
+    return out;
 }
 
 void Hdf5Writer::prepare(const RunContext& context)
@@ -185,124 +591,109 @@ void Hdf5Writer::prepare(const RunContext& context)
                                std::to_string(l.height) + ", " + std::to_string(l.channels) +
                                " channels, tile " + std::to_string(l.tile_size) + ", grid " +
                                std::to_string(l.columns) + "x" + std::to_string(l.rows));
-    if (context.ranks > 1)
-        throw OutputError(where, "writing from " + std::to_string(context.ranks) +
-                                     " MPI ranks is not supported yet");
     if (o.path.empty())
         throw ConfigError(where, "output.path: empty");
-    // Before the probe in check_target, which truncates "<path>.partial": refuse a second run.
-    if (!m_lock)
-        m_lock = OutputLock::acquire(o.path, where);
-    check_target(o.path);
+    const bool mpi = context.ranks > 1;
+    const std::size_t tiles =
+        static_cast<std::size_t>(l.rows) * static_cast<std::size_t>(l.columns);
+    const fs::path partial = partial_path();
 
     std::lock_guard lock(m_mutex);
     h5::SilenceErrors quiet;
+    // 0: fresh partial file, 1: resumed partial file, 2: <path> already complete.
+    int state = 0;
+    std::vector<std::uint8_t> done(tiles, 0);
+    if (context.rank == 0)
+    {
+        // Refuse a second run on the same output before touching anything (rank 0 holds the
+        // lock for the whole job).
+        if (!m_lock)
+            m_lock = OutputLock::acquire(o.path, where);
+        check_target(o.path);
+        if (!o.restart && fs::exists(o.path))
+        {
+            const Inspection final_file = inspect(o.path, o, l);
+            if (final_file.usable && final_file.difference.empty() &&
+                std::all_of(final_file.done.begin(), final_file.done.end(),
+                            [](std::uint8_t d) { return d != 0; }))
+            {
+                state = 2;
+                done = final_file.done;
+            }
+        }
+        if (state == 0 && !o.restart && fs::exists(partial))
+        {
+            const Inspection p = inspect(partial, o, l);
+            if (!p.usable)
+                warn(context, std::string(where) + ": " + partial.string() +
+                                  " cannot be resumed (" + p.why + "); starting over");
+            else if (!p.difference.empty())
+                throw OutputError(where, partial.string() +
+                                             ": left by a different run, not resumed: " +
+                                             p.difference + "; run with --restart to discard it");
+            else
+            {
+                state = 1;
+                done = p.done;
+            }
+        }
+        if (state == 0)
+        {
+            // Made under another name and renamed once closed: a "<path>.partial" always has
+            // its complete layout.
+            const fs::path staging = staging_of(o.path);
+            try
+            {
+                File f;
+                h5::Handle fapl = file_access(false);
+                f.file =
+                    h5::check(H5Fcreate(staging.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()),
+                              where, staging.string() + ": cannot create");
+                create_layout(f, o, l, true);
+                const bool closed = f.labels.close() && f.probabilities.close() &&
+                                    f.tile_done.close() && f.file.close();
+                if (!closed)
+                    throw OutputError(where, staging.string() + ": close: " + h5::error_stack());
+            }
+            catch (...)
+            {
+                std::error_code ec;
+                fs::remove(staging, ec);
+                throw;
+            }
+            std::error_code ec;
+            fs::rename(staging, partial, ec);
+            if (ec)
+                throw OutputError(where, staging.string() + ": cannot rename to " +
+                                             partial.string() + ": " + ec.message());
+        }
+    }
+    if (mpi)
+    {
+        MPI_Bcast(&state, 1, MPI_INT, 0, MPI_COMM_WORLD);
+        MPI_Bcast(done.data(), static_cast<int>(done.size()), MPI_UNSIGNED_CHAR, 0, MPI_COMM_WORLD);
+    }
+    m_done_at_start = done;
+    m_resumed = state == 1;
+    m_already_complete = state == 2;
+    m_published = state == 2;
+    if (state == 2)
+        return;
+
     auto f = std::make_unique<File>();
-    const std::string partial = partial_path().string();
+    f->mpi = mpi;
     {
-        // File access: the POSIX (sec2) driver for one process; the MPI-IO driver
-        // (H5Pset_fapl_mpio) slots in here for ranks > 1, the rest stays as is.
-        h5::Handle fapl = h5::check(H5Pcreate(H5P_FILE_ACCESS), where, "H5Pcreate");
-        h5::check(H5Pset_fapl_sec2(fapl.get()), where, "H5Pset_fapl_sec2");
-        f->file = h5::check(H5Fcreate(partial.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()),
-                            where, partial + ": cannot create");
+        h5::Handle fapl = file_access(mpi);
+        f->file = h5::check(H5Fopen(partial.c_str(), H5F_ACC_RDWR, fapl.get()), where,
+                            partial.string() + ": cannot open");
     }
-
-    const hid_t root = f->file.get();
-    const std::uint8_t fill_u8 = nodata_u8;
-    const float fill_f32 = std::numeric_limits<float>::quiet_NaN();
-    const hsize_t channels = static_cast<hsize_t>(l.channels);
-    // Spatial: image pixels chunked by tile; classifier: the tile grid, chunks of <= 64 x 64 cells
-    // (cell-by-cell writes go through the default chunk cache).
-    const int height = l.spatial ? l.height : l.rows;
-    const int width = l.spatial ? l.width : l.columns;
-    const int chunk = l.spatial ? l.tile_size : 64;
-    const hsize_t ch = chunk_edge(chunk, height);
-    const hsize_t cw = chunk_edge(chunk, width);
-    const std::vector<hsize_t> dims2{static_cast<hsize_t>(height), static_cast<hsize_t>(width)};
-    const std::vector<hsize_t> dims3{channels, dims2[0], dims2[1]};
-
-    f->labels = f->create_dataset(l.spatial ? "mask" : "class", H5T_STD_U8LE, dims2, {ch, cw},
-                                  &fill_u8, o, l.spatial);
-    write_u8_attribute(f->labels.get(), "_FillValue", nodata_u8);
-    write_u8_attribute(f->labels.get(), "nodata", nodata_u8);
-    write_attribute(f->labels.get(), "classes", H5T_NATIVE_INT, H5T_STD_I32LE, &l.channels, 0);
-    if (l.channels == 1)
-        write_double_attribute(f->labels.get(), "threshold", o.threshold);
-    write_string_attribute(f->labels.get(), "description",
-                           l.channels == 1 ? "1 where p >= threshold, 0 elsewhere, 255 nodata"
-                                           : "class index (argmax), 255 nodata");
-    if (!l.spatial && l.geotransform)
-    {
-        // The class grid's own georeferencing: one cell per tile.
-        std::array<double, 6> gt = *l.geotransform;
-        for (const int i : {1, 2, 4, 5})
-            gt[static_cast<std::size_t>(i)] *= l.tile_size;
-        write_attribute(f->labels.get(), "geotransform", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE,
-                        gt.data(), 6);
-    }
-
-    const char* prob_name = l.spatial ? "probability" : "class_probability";
-    if (o.probabilities == ProbabilityFormat::uint8)
-    {
-        f->probabilities =
-            f->create_dataset(prob_name, H5T_STD_U8LE, dims3, {1, ch, cw}, &fill_u8, o, l.spatial);
-        write_u8_attribute(f->probabilities.get(), "_FillValue", nodata_u8);
-        write_u8_attribute(f->probabilities.get(), "nodata", nodata_u8);
-        write_double_attribute(f->probabilities.get(), "scale_factor", 1.0 / 254.0);
-    }
-    else if (o.probabilities == ProbabilityFormat::float32)
-    {
-        f->probabilities = f->create_dataset(prob_name, H5T_IEEE_F32LE, dims3, {1, ch, cw},
-                                             &fill_f32, o, l.spatial);
-        write_float_attribute(f->probabilities.get(), "_FillValue", fill_f32);
-    }
-
-    {
-        h5::Handle group =
-            h5::check(H5Gcreate2(root, "progress", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), where,
-                      "create /progress");
-        const std::uint8_t zero = 0;
-        const hsize_t tiles = static_cast<hsize_t>(l.rows) * static_cast<hsize_t>(l.columns);
-        WriteOptions plain = o;
-        plain.compression = "none";
-        f->tile_done =
-            f->create_dataset("progress/tile_done", H5T_STD_U8LE, {tiles}, {}, &zero, plain, false);
-        write_attribute(f->tile_done.get(), "columns", H5T_NATIVE_INT, H5T_STD_I32LE, &l.columns,
-                        0);
-        write_attribute(f->tile_done.get(), "rows", H5T_NATIVE_INT, H5T_STD_I32LE, &l.rows, 0);
-        f->done.assign(static_cast<std::size_t>(tiles), 0);
-    }
-
-    if (l.geotransform)
-        write_attribute(root, "geotransform", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE,
-                        l.geotransform->data(), 6);
-    write_string_attribute(root, "crs_wkt", l.crs_wkt);
-    write_string_attribute(root, "atrous_version", ATROUS_VERSION);
-    write_string_attribute(root, "model_sha256", o.model_sha256);
-    write_string_attribute(root, "config_yaml", o.config_yaml);
+    std::string why;
+    if (!open_layout(*f, o, l, why))
+        throw OutputError(where, partial.string() + ": " + why);
+    f->done = done;
+    f->written = std::count_if(done.begin(), done.end(), [](std::uint8_t d) { return d != 0; });
     m_file = std::move(f);
-    m_published = false;
 }
-
-namespace
-{
-
-void write_hyperslab(hid_t dataset, hid_t mem_type, const std::vector<hsize_t>& start,
-                     const std::vector<hsize_t>& count, const void* data, const std::string& what)
-{
-    h5::Handle file_space = h5::check(H5Dget_space(dataset), where, what + ": H5Dget_space");
-    h5::check(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr,
-                                  count.data(), nullptr),
-              where, what + ": H5Sselect_hyperslab");
-    h5::Handle mem_space =
-        h5::check(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), where,
-                  what + ": H5Screate_simple");
-    h5::check(H5Dwrite(dataset, mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, data),
-              where, what);
-}
-
-} // namespace
 
 void Hdf5Writer::write(const OutputBlock& block)
 {
@@ -372,7 +763,8 @@ void Hdf5Writer::write(const OutputBlock& block)
     const hsize_t w = static_cast<hsize_t>(r.width);
     std::lock_guard lock(m_mutex);
     if (!m_file)
-        throw Error(where, "write() called before prepare() or after finish()");
+        throw Error(where, "write() called before prepare(), after finish() or on a complete "
+                           "output");
     for (const TileId id : block.tiles)
     {
         if (id < 0 || static_cast<std::size_t>(id) >= m_file->done.size())
@@ -389,6 +781,10 @@ void Hdf5Writer::write(const OutputBlock& block)
     if (!prob_f32.empty())
         write_hyperslab(m_file->probabilities.get(), H5T_NATIVE_FLOAT, {0, y, x}, {c, h, w},
                         prob_f32.data(), what);
+    // The data is in the file before its tiles are marked (MPI-IO: H5Fflush is collective, and
+    // the driver keeps no cache: a returned write is in the file system).
+    if (!m_file->mpi)
+        h5::check(H5Fflush(m_file->file.get(), H5F_SCOPE_LOCAL), where, what + ": flush");
     const std::uint8_t one = 1;
     for (const TileId id : block.tiles)
     {
@@ -401,6 +797,8 @@ void Hdf5Writer::write(const OutputBlock& block)
             ++m_file->written;
         }
     }
+    if (!m_file->mpi)
+        h5::check(H5Fflush(m_file->file.get(), H5F_SCOPE_LOCAL), where, what + ": flush");
 }
 
 void Hdf5Writer::finish(const RunContext& context)
@@ -413,24 +811,58 @@ void Hdf5Writer::finish(const RunContext& context)
     const long long total = static_cast<long long>(f->done.size());
     {
         h5::SilenceErrors quiet;
-        h5::check(H5Fflush(f->file.get(), H5F_SCOPE_GLOBAL), where, partial + ": flush");
-        const bool closed = f->labels.close() && f->probabilities.close() && f->tile_done.close() &&
-                            f->file.close();
+        bool closed = true;
+        if (!f->mpi)
+            closed = H5Fflush(f->file.get(), H5F_SCOPE_GLOBAL) >= 0;
+        closed = f->labels.close() && closed;
+        closed = f->probabilities.close() && closed;
+        closed = f->tile_done.close() && closed;
+        closed = f->file.close() && closed; // collective under MPI
+        if (f->mpi)
+        {
+            // Every rank's tiles: the union of what each marked.
+            int ok = closed ? 1 : 0;
+            MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+            MPI_Allreduce(MPI_IN_PLACE, f->done.data(), static_cast<int>(f->done.size()),
+                          MPI_UNSIGNED_CHAR, MPI_MAX, MPI_COMM_WORLD);
+            f->written = std::count_if(f->done.begin(), f->done.end(),
+                                       [](std::uint8_t d) { return d != 0; });
+            closed = ok == 1;
+        }
+        m_written_at_finish = f->written;
         if (!closed)
             throw OutputError(where, partial + ": close: " + h5::error_stack());
     }
     if (f->written < total)
     {
-        if (context.log != nullptr)
-            context.log->warn("write.hdf5: {} of {} tiles written; the output stays at {}",
-                              f->written, total, partial);
+        if (context.rank == 0)
+            warn(context, fmt::format("write.hdf5: {} of {} tiles written; the output stays at {}",
+                                      f->written, total, partial));
         return;
     }
-    std::error_code ec;
-    std::filesystem::rename(partial_path(), m_options.path, ec);
-    if (ec)
-        throw OutputError(where, partial + ": cannot rename to " + m_options.path.string() + ": " +
-                                     ec.message());
+    if (context.rank == 0)
+    {
+        h5::SilenceErrors quiet;
+        const fs::path packing = packing_of(m_options.path);
+        try
+        {
+            publish_copy(partial_path(), packing, m_options, m_layout);
+        }
+        catch (...)
+        {
+            std::error_code ec;
+            fs::remove(packing, ec);
+            throw;
+        }
+        std::error_code ec;
+        fs::rename(packing, m_options.path, ec);
+        if (ec)
+            throw OutputError(where, packing.string() + ": cannot rename to " +
+                                         m_options.path.string() + ": " + ec.message());
+        fs::remove(partial_path(), ec);
+    }
+    if (f->mpi)
+        MPI_Barrier(MPI_COMM_WORLD);
     m_published = true;
 }
 

@@ -5,9 +5,11 @@
 #include "stages/stage.hpp"
 #include "stages/write/write_options.hpp"
 
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 namespace atrous
 {
@@ -25,9 +27,25 @@ class OutputLock;
 /// written. Root attributes: geotransform (6 doubles, GDAL order; absent without one), crs_wkt,
 /// atrous_version, model_sha256, config_yaml (variable-length UTF-8 strings).
 ///
-/// The file is written as "<path>.partial"; finish() renames it to <path> only when every tile of
-/// the grid was written, so a killed or failed run never leaves a file that looks complete.
-/// write() is thread-safe: calls are serialized (the HDF5 library is not thread-safe).
+/// Crash safety and resume. The file is written as "<path>.partial" and published as <path> only
+/// when every tile is in it. The partial file's datasets are contiguous, allocated and filled when
+/// the file is made (as "<path>.partial.new", renamed to "<path>.partial" once closed), and never
+/// filtered: writing a block then only overwrites raw data at fixed offsets and never touches
+/// HDF5 metadata, so a process killed at any instant (SIGKILL included) leaves a partial file whose
+/// metadata is what was closed at creation. A tile is marked in /progress/tile_done only after its
+/// data is written and flushed (one process: H5Fflush; MPI-IO: the write returned, the driver has
+/// no cache), then flushed again; a torn block is thus never marked. prepare() resumes an existing
+/// partial file when its `fingerprint` attribute equals options.fingerprint (else OutputError
+/// naming the field, or start over with options.restart); a partial file that cannot be opened is
+/// started over with a warning. finish() publishes by copying the partial file into
+/// "<path>.packing" with the final layout (chunked by tile, filters), renaming it to <path> and
+/// removing the partial file; a kill during that copy leaves the complete partial file, and the
+/// next run publishes it.
+///
+/// MPI (context.ranks > 1): rank 0 decides (resume, create) and broadcasts; every rank opens the
+/// partial file with the MPI-IO driver and writes its blocks independently (disjoint regions);
+/// finish() is collective and rank 0 publishes. write() is thread-safe: calls are serialized (the
+/// HDF5 library is not thread-safe).
 class Hdf5Writer final : public Writer
 {
 public:
@@ -45,12 +63,18 @@ public:
     /// Flushes and closes (OutputError when that fails), then renames when complete; otherwise
     /// leaves "<path>.partial" and logs a warning.
     void finish(const RunContext& context) override;
-    std::vector<TileId> done_tiles() const override { return {}; }
+    /// Tiles already in the output after prepare(): those of a resumed partial file, or every
+    /// tile when <path> is already complete with the same fingerprint (then nothing is written).
+    std::vector<TileId> done_tiles() const override;
 
     std::filesystem::path partial_path() const;
     /// Tiles written so far, and whether finish() published the file.
     long long tiles_written() const;
     bool published() const { return m_published; }
+    /// prepare() found <path> complete with the same fingerprint: nothing to do.
+    bool already_complete() const { return m_already_complete; }
+    /// prepare() resumed an existing partial file.
+    bool resumed() const { return m_resumed; }
 
 private:
     struct File;
@@ -60,6 +84,10 @@ private:
     std::unique_ptr<File> m_file;
     std::unique_ptr<OutputLock> m_lock; // "<path>.lock", held from prepare() to destruction
     bool m_published = false;
+    bool m_already_complete = false;
+    long long m_written_at_finish = 0;
+    bool m_resumed = false;
+    std::vector<std::uint8_t> m_done_at_start; // per tile, after prepare()
 };
 
 } // namespace atrous

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace atrous
 {
@@ -28,6 +30,12 @@ struct WriteOptions
     /// Provenance written as attributes.
     std::string model_sha256;
     std::string config_yaml;
+    /// Identity of the result (resume check): ordered (field, value) pairs, e.g.
+    /// ("model.sha256", "ab12..."). Stored as the root attribute `fingerprint` (a JSON object); an
+    /// existing "<path>.partial" is resumed only when every field matches.
+    std::vector<std::pair<std::string, std::string>> fingerprint;
+    /// Discard an existing "<path>.partial" (or a complete <path>) instead of resuming it.
+    bool restart = false;
 };
 
 /// What the output file holds, fixed before the first block.

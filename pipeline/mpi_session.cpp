@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: Apache-2.0
+// Purpose: MPI initialization, thread level check, finalize or abort.
+#include "mpi_session.hpp"
+
+#include "stages/error.hpp"
+
+#include <mpi.h>
+
+#include <cstdlib>
+#include <exception>
+#include <string>
+
+namespace atrous
+{
+
+bool MpiSession::launched_by_mpi()
+{
+    for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK"})
+    {
+        if (std::getenv(v) != nullptr)
+            return true;
+    }
+    return false;
+}
+
+bool MpiSession::running()
+{
+    int initialized = 0;
+    int finalized = 0;
+    MPI_Initialized(&initialized);
+    MPI_Finalized(&finalized);
+    return initialized != 0 && finalized == 0;
+}
+
+void MpiSession::abort(int status)
+{
+    MPI_Abort(MPI_COMM_WORLD, status);
+    std::_Exit(status);
+}
+
+MpiSession::MpiSession()
+{
+    if (!launched_by_mpi())
+        return;
+    int provided = 0;
+    // MULTIPLE: rank 0 serves tile requests on its own thread while its workers write through
+    // MPI-IO.
+    if (MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS)
+        throw Error("mpi", "MPI_Init_thread failed");
+    m_active = true;
+    MPI_Comm_rank(MPI_COMM_WORLD, &m_rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &m_size);
+    if (provided < MPI_THREAD_MULTIPLE && m_size > 1)
+        throw Error("mpi", "the MPI library provides thread level " + std::to_string(provided) +
+                               ", MPI_THREAD_MULTIPLE (" + std::to_string(MPI_THREAD_MULTIPLE) +
+                               ") needed");
+    MPI_Comm local;
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &local);
+    MPI_Comm_size(local, &m_local_size);
+    MPI_Comm_free(&local);
+}
+
+MpiSession::~MpiSession()
+{
+    if (m_active && std::uncaught_exceptions() == 0 && running())
+        MPI_Finalize();
+}
+
+} // namespace atrous

@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: Apache-2.0
+// Purpose: hands out the tiles still to do, one at a time, to this process or (MPI) to whichever
+// rank asks next, so ranks stay busy when tiles cost differently.
+#pragma once
+
+#include "pipeline/interrupt_watch.hpp"
+#include "stages/tile.hpp"
+
+#include <atomic>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace atrous
+{
+
+/// One process: the list in order. Several ranks: rank 0 owns the list and serves requests on a
+/// thread of its own (MPI_Irecv polled every 0.2 ms: a blocking receive would spin a core);
+/// every rank's next() asks it (rank 0 takes from the list directly). A signal on any rank stops
+/// the dispensing on every rank: the signalled rank tells rank 0, which answers "stopped" from
+/// then on. next() is called from one thread at a time (the pipeline's serial input filter).
+class TileDispenser
+{
+public:
+    TileDispenser(std::vector<TileId> tiles, const InterruptWatch& watch, int rank, int ranks);
+    /// Rank 0: waits until every other rank was told that nothing is left, then joins the
+    /// server thread.
+    ~TileDispenser();
+    TileDispenser(const TileDispenser&) = delete;
+    TileDispenser& operator=(const TileDispenser&) = delete;
+
+    /// The next tile for this rank; empty when none is left or the run was interrupted.
+    std::optional<TileId> next();
+    /// The dispensing stopped because of a signal (here or, with MPI, on any rank).
+    bool interrupted() const { return m_interrupted.load(); }
+    /// Tiles this rank took.
+    long long taken() const { return m_taken; }
+    /// Rank 0: waits for the server thread (every rank heard "nothing left"). Idempotent.
+    void close();
+
+private:
+    std::optional<TileId> take_local(bool interrupt);
+    void serve();
+
+    std::vector<TileId> m_tiles;
+    const InterruptWatch& m_watch;
+    int m_rank;
+    int m_ranks;
+    std::mutex m_mutex; // m_next, m_stopped (rank 0)
+    std::size_t m_next = 0;
+    bool m_stopped = false;  // rank 0: a signal arrived somewhere
+    bool m_finished = false; // this rank got its last answer
+    std::atomic<bool> m_interrupted{false};
+    long long m_taken = 0;
+    std::thread m_server;
+};
+
+} // namespace atrous

@@ -1,0 +1,383 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+# Purpose: end-to-end tests of resume, crash safety (SIGKILL at random points), signals (exit 75)
+# and MPI sharding (mpirun -np 1/2/4): every final output equals an uninterrupted run byte for byte.
+"""atrous resume / signal / MPI tests.
+
+    resume_test.py --atrous build/atrous --source . --work build/e2e-work TEST
+
+Uses the scene and configuration of e2e_test.py. Exit 0 = pass, 1 = fail, 77 = skipped.
+"""
+
+import argparse
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+# Read partial files while a run writes them (HDF5 1.10 would refuse a locked file).
+os.environ["HDF5_USE_FILE_LOCKING"] = "FALSE"
+import h5py  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import e2e_test as e2e  # noqa: E402  (scene, config, Context)
+
+check = e2e.check
+Failure = e2e.Failure
+MPI_ENV = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+           "OMPI_MCA_rmaps_base_oversubscribe": "1"}
+TILE = 32  # 301 x 197 px -> 10 x 7 = 70 tiles
+
+
+def setup(args, name, extra="", threads=2):
+    ctx = e2e.Context(args, name)
+    e2e.write_geotiff(ctx.path("scene.tif"))
+    e2e.write_config(ctx, tile_size=TILE, extra=extra)
+    with open(ctx.path("run.yaml")) as f:
+        text = f.read().replace("threads: 2", f"threads: {threads}")
+    with open(ctx.path("run.yaml"), "w") as f:
+        f.write(text)
+    return ctx
+
+
+def datasets(path):
+    """Every dataset of an output as raw bytes (NaN included), by name."""
+    out = {}
+    with h5py.File(path, "r") as f:
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                a = obj[()]
+                out[name] = (a.dtype.str, a.shape, a.tobytes())
+        f.visititems(visit)
+    return out
+
+
+def same_output(a, b):
+    da, db = datasets(a), datasets(b)
+    check(sorted(da) == sorted(db), f"datasets differ: {sorted(da)} vs {sorted(db)}")
+    for name in da:
+        check(da[name][:2] == db[name][:2], f"{name}: {da[name][:2]} vs {db[name][:2]}")
+        check(da[name][2] == db[name][2], f"{name}: bytes differ between {a} and {b}")
+    print(f"identical: {a} == {b} ({', '.join(sorted(da))})")
+
+
+def tiles_done(path):
+    with h5py.File(path, "r") as f:
+        return int(f["progress/tile_done"][()].sum()), int(f["progress/tile_done"].shape[0])
+
+
+def reference(ctx, name="ref.h5", *extra):
+    out = ctx.path("out", name)
+    t = time.monotonic()
+    ctx.run("run", "run.yaml", "--set", f"output.path={out}", *extra, expect_rc=0)
+    return out, time.monotonic() - t
+
+
+def start(ctx, out, *extra, mpi=0):
+    argv = [ctx.atrous, "run", "run.yaml", "--set", f"output.path={out}", "--log-format",
+            "plain", *extra]
+    env = dict(os.environ)
+    if mpi:
+        env.update(MPI_ENV)
+        argv = ["mpirun", "-np", str(mpi), "--bind-to", "none"] + argv
+    print("$", " ".join(argv))
+    return subprocess.Popen(argv, cwd=ctx.dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, text=True, env=env,
+                            start_new_session=True)
+
+
+def children(pid):
+    """Direct children of pid (the ranks of an mpirun)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                out.append(int(d))
+        except (OSError, IndexError, ValueError):
+            pass
+    return out
+
+
+def wait_for_progress(proc, partial, before, timeout=60):
+    """Until the partial file holds more than `before` tiles (or the run ended)."""
+    t = time.monotonic()
+    while time.monotonic() - t < timeout and proc.poll() is None:
+        try:
+            if os.path.exists(partial) and tiles_done(partial)[0] > before:
+                return
+        except OSError:
+            pass
+        time.sleep(0.02)
+
+
+def kill9(proc, mpi):
+    if mpi:
+        # Every rank at once (a node failing), then the launcher.
+        for c in children(proc.pid):
+            try:
+                os.kill(c, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.communicate(timeout=60)
+
+
+def wait_for_partial(proc, partial, timeout=60):
+    t = time.monotonic()
+    while time.monotonic() - t < timeout:
+        if os.path.exists(partial) or proc.poll() is not None:
+            return
+        time.sleep(0.01)
+
+
+def kill_cycle(args, name, mpi=0, kills=6):
+    ctx = setup(args, name)
+    ref, seconds = reference(ctx)
+    print(f"uninterrupted run: {seconds:.2f} s")
+    out = ctx.path("out", "k.h5")
+    partial = out + ".partial"
+    rng = random.Random(int(os.environ.get("ATROUS_KILL_SEED", "12345")))
+    killed = 0
+    mid = 0
+    attempts = 0
+    history = []
+    while killed < kills and attempts < 4 * kills:
+        attempts += 1
+        if os.path.exists(out):
+            os.remove(out)  # completed before the kill: start over, keep killing
+            os.remove(partial) if os.path.exists(partial) else None
+        before = 0
+        if os.path.exists(partial):
+            before = tiles_done(partial)[0]
+        proc = start(ctx, out, mpi=mpi)
+        if attempts == 1:
+            time.sleep(rng.uniform(0.0, 0.3))  # once: early, maybe while the file is made
+        else:
+            # Once the run computes (after its start-up), a random instant within the run.
+            wait_for_progress(proc, partial, before)
+            time.sleep(rng.uniform(0.0, 0.5) * seconds)
+        if proc.poll() is not None:
+            stdout, stderr = proc.communicate()
+            print(stdout, stderr)
+            check(proc.returncode == 0, f"run failed with {proc.returncode}")
+            continue
+        kill9(proc, mpi)
+        killed += 1
+        state = "no partial file"
+        if os.path.exists(partial):
+            # Crash safety: whatever instant the kill hit, the partial file opens.
+            try:
+                done, total = tiles_done(partial)
+            except OSError as e:
+                raise Failure(f"kill {killed}: the partial file does not open: {e}")
+            state = f"{done}/{total} tiles done"
+            if before < done < total:
+                mid += 1
+        history.append(state)
+        print(f"kill {killed}: {state}")
+    check(killed >= kills, f"only {killed} kills landed in {attempts} attempts")
+    check(mid >= 3, f"only {mid} kills landed mid-run with progress: {history}")
+    proc = ctx.run("run", "run.yaml", "--set", f"output.path={out}", expect_rc=0) if not mpi \
+        else run_mpi(ctx, mpi, out)
+    check(not os.path.exists(partial), "the partial file is left after completion")
+    same_output(ref, out)
+
+
+def run_mpi(ctx, n, out, *extra, expect_rc=0):
+    env = dict(os.environ)
+    env.update(MPI_ENV)
+    argv = ["mpirun", "-np", str(n), "--bind-to", "none", ctx.atrous, "run", "run.yaml",
+            "--set", f"output.path={out}", "--log-format", "plain", *extra]
+    print("$", " ".join(argv))
+    proc = subprocess.run(argv, cwd=ctx.dir, capture_output=True, text=True, timeout=540,
+                          stdin=subprocess.DEVNULL, env=env)
+    print("rc", proc.returncode)
+    print("--- stdout\n" + proc.stdout + "--- stderr\n" + proc.stderr + "---")
+    if expect_rc is not None:
+        check(proc.returncode == expect_rc, f"exit status {proc.returncode}, expected {expect_rc}")
+    return proc
+
+
+def need_mpirun():
+    if shutil.which("mpirun") is None:
+        print("SKIP: mpirun not installed")
+        sys.exit(77)
+
+
+# --- tests ---------------------------------------------------------------------------------------
+
+def test_kill_resume(args):
+    """SIGKILL at random points (6 times), resume each time: same bytes as one clean run."""
+    kill_cycle(args, "kill_resume")
+
+
+def test_signals(args):
+    """SIGTERM, SIGINT, SIGUSR1: stop taking tiles, record progress, exit 75; then resume."""
+    ctx = setup(args, "signals")
+    ref, seconds = reference(ctx)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
+        out = ctx.path("out", f"{sig.name}.h5")
+        proc = start(ctx, out)
+        wait_for_progress(proc, out + ".partial", 0)
+        time.sleep(0.1 * seconds)
+        os.kill(proc.pid, sig)
+        stdout, stderr = proc.communicate(timeout=120)
+        print(stdout, stderr)
+        check(proc.returncode == 75, f"{sig.name}: exit status {proc.returncode}, expected 75")
+        check(f"interrupted by {sig.name}" in stderr, f"{sig.name}: no message")
+        check("run the same command again to resume" in stderr, "no hint to resume")
+        check(not os.path.exists(out), f"{sig.name}: an output was published")
+        done, total = tiles_done(out + ".partial")
+        print(f"{sig.name}: {done}/{total} tiles done")
+        check(0 < done < total, f"{sig.name}: {done}/{total} tiles done")
+        proc = ctx.run("run", "run.yaml", "--set", f"output.path={out}", "--log-format", "plain",
+                       expect_rc=0)
+        check(f"resume  {done} of {total} tiles already in" in proc.stdout, "no resume line")
+        check(f"done: {total - done} tiles" in proc.stdout, "resumed run did not compute the rest")
+        same_output(ref, out)
+
+
+def test_resume_checks(args):
+    """Fingerprint mismatch refuses (naming the field) unless --restart; complete: nothing to do;
+    an unreadable partial file starts over with a warning."""
+    ctx = setup(args, "resume_checks")
+    ref, seconds = reference(ctx)
+    out = ctx.path("out", "m.h5")
+    proc = start(ctx, out)
+    wait_for_progress(proc, out + ".partial", 0)
+    time.sleep(0.1 * seconds)
+    os.kill(proc.pid, signal.SIGTERM)
+    proc.communicate(timeout=120)
+    check(proc.returncode == 75, f"exit status {proc.returncode}")
+    proc = ctx.run("run", "run.yaml", "--set", f"output.path={out}", "--set",
+                   "input.normalize.scale=0.002", expect_rc=5)
+    e2e.one_line_error(proc, out + ".partial", "config.input.normalize.scale", "0.001", "0.002",
+                       "--restart")
+    # The scene changed on disk: the input file's identity differs.
+    os.utime(ctx.path("scene.tif"), ns=(0, 0))
+    proc = ctx.run("run", "run.yaml", "--set", f"output.path={out}", expect_rc=5)
+    e2e.one_line_error(proc, "input.file")
+    proc = ctx.run("run", "run.yaml", "--set", f"output.path={out}", "--restart", expect_rc=0)
+    check("  resume  " not in proc.stdout, "--restart resumed")
+    same_output(ref, out)
+    # Complete: nothing to do, the file is left alone.
+    mtime = os.stat(out).st_mtime_ns
+    proc = ctx.run("run", "run.yaml", "--set", f"output.path={out}", expect_rc=0)
+    check("nothing to do" in proc.stdout, "no 'nothing to do'")
+    check(os.stat(out).st_mtime_ns == mtime, "a complete output was rewritten")
+    # A different configuration replaces a complete output (as before resume existed).
+    proc = ctx.run("run", "run.yaml", "--set", f"output.path={out}", "--set",
+                   "output.threshold=0.4", expect_rc=0)
+    check("nothing to do" not in proc.stdout, "a different run found nothing to do")
+    # Garbage as partial file: a warning, then a fresh run.
+    out2 = ctx.path("out", "g.h5")
+    with open(out2 + ".partial", "wb") as f:
+        f.write(b"not hdf5 at all" * 100)
+    proc = ctx.run("run", "run.yaml", "--set", f"output.path={out2}", expect_rc=0)
+    check("cannot be resumed" in proc.stderr and "starting over" in proc.stderr,
+          "no warning about the unreadable partial file")
+    same_output(ref, out2)
+
+
+def test_blend_resume(args):
+    """Blend: a resumed run recomputes the neighbours of the pending cores (1 thread: the
+    accumulation order, hence every bit, is that of the clean run)."""
+    ctx = setup(args, "blend_resume", extra="", threads=1)
+    with open(ctx.path("run.yaml")) as f:
+        text = f.read().replace("halo: exact", "halo: exact\n  stitch: blend")
+    with open(ctx.path("run.yaml"), "w") as f:
+        f.write(text)
+    ref, seconds = reference(ctx)
+    out = ctx.path("out", "b.h5")
+    for frac in (0.1, 0.15):
+        proc = start(ctx, out)
+        wait_for_progress(proc, out + ".partial", 0)
+        time.sleep(frac * seconds)
+        os.kill(proc.pid, signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=120)
+        print(stdout, stderr)
+        check(proc.returncode == 75, f"exit status {proc.returncode}")
+        print("done", tiles_done(out + ".partial"))
+    ctx.run("run", "run.yaml", "--set", f"output.path={out}", expect_rc=0)
+    same_output(ref, out)
+
+
+def test_mpi_ranks(args):
+    """mpirun -np 1, 2, 4 (oversubscribed): the same bytes as a run without MPI."""
+    need_mpirun()
+    ctx = setup(args, "mpi_ranks")
+    ref, _ = reference(ctx)
+    for n in (1, 2, 4):
+        out = ctx.path("out", f"np{n}.h5")
+        proc = run_mpi(ctx, n, out)
+        if n > 1:
+            for r in range(n):
+                check(f"rank {r}/{n}:" in proc.stdout, f"no summary of rank {r}")
+        same_output(ref, out)
+    proc = run_mpi(ctx, 2, ctx.path("out", "blend.h5"), "--set", "tile.stitch=blend",
+                   expect_rc=2)
+    check("blend stitching runs in one process" in proc.stderr, "no blend message")
+
+
+def test_mpi_kill_resume(args):
+    """SIGKILL every rank at random points (6 times) with 2 ranks; same bytes as a clean run."""
+    need_mpirun()
+    kill_cycle(args, "mpi_kill_resume", mpi=2)
+
+
+def test_mpi_signal(args):
+    """SIGUSR1 to mpirun reaches every rank: all stop, exit 75; a 2-rank resume completes."""
+    need_mpirun()
+    ctx = setup(args, "mpi_signal")
+    ref, seconds = reference(ctx)
+    out = ctx.path("out", "s.h5")
+    proc = start(ctx, out, mpi=2)
+    wait_for_progress(proc, out + ".partial", 0)
+    time.sleep(0.1 * seconds)
+    os.kill(proc.pid, signal.SIGUSR1)
+    stdout, stderr = proc.communicate(timeout=120)
+    print(stdout, stderr)
+    check(proc.returncode == 75, f"exit status {proc.returncode}, expected 75")
+    check("interrupted by" in stderr, "no message")
+    done, total = tiles_done(out + ".partial")
+    check(0 < done < total, f"{done}/{total} tiles done")
+    run_mpi(ctx, 2, out)
+    same_output(ref, out)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--atrous", required=True)
+    p.add_argument("--source", required=True)
+    p.add_argument("--work", required=True)
+    p.add_argument("test")
+    args = p.parse_args()
+    args.atrous = os.path.abspath(args.atrous)
+    args.work = os.path.abspath(args.work)
+    args.source = os.path.abspath(args.source)
+    fn = globals().get("test_" + args.test)
+    if fn is None:
+        print(f"unknown test {args.test}")
+        return 2
+    try:
+        fn(args)
+    except Failure as e:
+        print(f"FAIL {args.test}: {e}")
+        return 1
+    print(f"PASS {args.test}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -4,7 +4,10 @@
 
 #include "pipeline/config.hpp"
 #include "pipeline/demo.hpp"
+#include "pipeline/export.hpp"
+#include "pipeline/preview.hpp"
 #include "pipeline/progress.hpp"
+#include "pipeline/run_report.hpp"
 #include "pipeline/runner.hpp"
 #include "pipeline/tile_plan.hpp"
 #include "pipeline/version.hpp"
@@ -12,6 +15,7 @@
 #include "stages/infer/engine/model_report.hpp"
 #include "stages/infer/import/architecture.hpp"
 #include "stages/infer/import/keras_h5.hpp"
+#include "stages/read/synthetic_scene.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -56,7 +60,7 @@ void add_common(CLI::App& app, CommonOptions& o)
 }
 
 int do_run(const fs::path& config_file, const std::vector<std::string>& sets,
-           const CommonOptions& common)
+           const CommonOptions& common, bool preview)
 {
     const LogFormat format = log_format_of(common);
     auto log = make_logger(format);
@@ -67,6 +71,31 @@ int do_run(const fs::path& config_file, const std::vector<std::string>& sets,
               r.tiles, r.empty_tiles, r.seconds,
               r.seconds > 0 ? static_cast<double>(r.tiles) / r.seconds : 0.0,
               r.seconds > 0 ? r.gflop / r.seconds : 0.0, r.output.string());
+    try
+    {
+        const fs::path report = default_report_path(r.output);
+        write_run_report(r, report);
+        log->info("report: {}", report.string());
+    }
+    catch (const Error& e)
+    {
+        log->warn("report not written: {}", e.what());
+    }
+    if (preview)
+    {
+        // The quick look is a convenience: its failure does not fail the finished run.
+        try
+        {
+            PreviewOptions p;
+            p.output = r.output;
+            const PreviewResult pr = write_preview(p, *log);
+            log->info("preview: {} ({} x {} px)", pr.png.string(), pr.width, pr.height);
+        }
+        catch (const Error& e)
+        {
+            log->warn("preview not written: {}", e.what());
+        }
+    }
     return 0;
 }
 
@@ -147,6 +176,8 @@ int run(int argc, char** argv)
     run_cmd->add_option("config", config_file, "Configuration (YAML)")->required();
     run_cmd->add_option("--set", sets, "Override a key: --set tile.size=512 (value is YAML)")
         ->allow_extra_args(false);
+    bool no_preview = false;
+    run_cmd->add_flag("--no-preview", no_preview, "Do not write the quick-look <output stem>.png");
     add_common(*run_cmd, common);
 
     CLI::App* info_cmd =
@@ -176,8 +207,53 @@ int run(int argc, char** argv)
         ->check(CLI::NonNegativeNumber);
     add_common(*demo_cmd, common);
 
+    CLI::App* export_cmd = app.add_subcommand(
+        "export", "Export an output's mask or probabilities as GeoTIFF/COG, the mask as polygons");
+    ExportOptions export_options;
+    std::string export_in, export_to, export_polygons;
+    export_cmd->add_option("output", export_in, "atrous HDF5 output")->required();
+    export_cmd->add_option("--to", export_to, "GeoTIFF to write");
+    export_cmd->add_option("--what", export_options.what, "What to export")
+        ->check(CLI::IsMember({"mask", "probability"}))
+        ->capture_default_str();
+    export_cmd->add_flag("--cog", export_options.cog, "Cloud Optimized GeoTIFF (COG driver)");
+    export_cmd->add_option("--polygons", export_polygons,
+                           "GeoPackage of the mask's polygons (layer mask, field class)");
+    add_common(*export_cmd, common);
+
+    CLI::App* preview_cmd = app.add_subcommand(
+        "preview", "Write a quick-look PNG of an output (input stretched, mask overlaid)");
+    PreviewOptions preview_options;
+    std::string preview_in, preview_out, preview_input;
+    preview_cmd->add_option("output", preview_in, "atrous HDF5 output")->required();
+    preview_cmd->add_option("--out", preview_out, "PNG to write (default: <output stem>.png)");
+    preview_cmd->add_option("--input", preview_input,
+                            "Input raster (default: input.path recorded in the output)");
+    preview_cmd->add_option("--size", preview_options.max_side, "Long side in pixels")
+        ->check(CLI::Range(16, 16384))
+        ->capture_default_str();
+    add_common(*preview_cmd, common);
+
     CLI::App* keys_cmd =
         app.add_subcommand("keys", "Print every configuration key (Markdown table)");
+
+    // Training data for the demo model (tools/train.py) and test scenes: the demo's generator.
+    CLI::App* synth_cmd = app.add_subcommand(
+        "synth", "Write a synthetic georeferenced scene and its ground-truth mask (GeoTIFFs)");
+    SyntheticSceneOptions synth;
+    std::string synth_out;
+    std::string synth_truth;
+    int synth_size = synth.width;
+    synth_cmd->add_option("--out", synth_out, "Scene GeoTIFF to write")->required();
+    synth_cmd->add_option("--truth", synth_truth, "Ground-truth GeoTIFF (uint8 0/1)")->required();
+    synth_cmd->add_option("--size", synth_size, "Scene edge in pixels")
+        ->check(CLI::Range(16, 1 << 16))
+        ->capture_default_str();
+    synth_cmd->add_option("--seed", synth.seed, "Random seed (the demo uses 1)")
+        ->capture_default_str();
+    synth_cmd->add_option("--bands", synth.bands, "Band count")
+        ->check(CLI::Range(1, 64))
+        ->capture_default_str();
 
     try
     {
@@ -215,7 +291,7 @@ int run(int argc, char** argv)
     }
 
     if (run_cmd->parsed())
-        return do_run(config_file, sets, common);
+        return do_run(config_file, sets, common, !no_preview);
     if (info_cmd->parsed())
         return do_info(model_file, tile, info_config, info_sets);
     if (demo_cmd->parsed())
@@ -224,6 +300,33 @@ int run(int argc, char** argv)
         const LogFormat format = log_format_of(common);
         auto log = make_logger(format);
         run_demo(demo, *log, format);
+        return 0;
+    }
+    if (export_cmd->parsed())
+    {
+        export_options.input = export_in;
+        export_options.to = export_to;
+        export_options.polygons = export_polygons;
+        auto log = make_logger(log_format_of(common));
+        export_output(export_options, *log);
+        return 0;
+    }
+    if (preview_cmd->parsed())
+    {
+        preview_options.output = preview_in;
+        preview_options.png = preview_out;
+        preview_options.input = preview_input;
+        auto log = make_logger(log_format_of(common));
+        const PreviewResult pr = write_preview(preview_options, *log);
+        log->info("preview: {} ({} x {} px{})", pr.png.string(), pr.width, pr.height,
+                  pr.with_image ? "" : ", mask only");
+        return 0;
+    }
+    if (synth_cmd->parsed())
+    {
+        synth.width = synth.height = synth_size;
+        write_synthetic_scene(synth, synth_out, synth_truth);
+        std::cout << "wrote " << synth_out << " and " << synth_truth << "\n";
         return 0;
     }
     if (keys_cmd->parsed())

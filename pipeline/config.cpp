@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// Purpose: YAML + --set -> RunConfig, driven by one table of keys (type, default, help, parser).
+// Purpose: YAML + --set -> RunConfig: document walk against the key table, overrides,
+// cross-key checks, path resolution, the normalized YAML for provenance.
 #include "config.hpp"
 
+#include "pipeline/config_keys.hpp"
+#include "pipeline/config_limits.hpp"
 #include "stages/error.hpp"
 
 #include <fmt/format.h>
@@ -9,7 +12,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -22,358 +24,7 @@ namespace
 {
 
 namespace fs = std::filesystem;
-
-/// Normalization and architecture keys depend on each other; they are collected first and
-/// turned into option structs once the whole document was read.
-struct NormalizeKeys
-{
-    std::optional<std::vector<double>> scale, offset, mean, std;
-};
-
-struct ArchitectureKeys
-{
-    bool present = false;
-    std::optional<std::string> type;
-    std::optional<int> filters, depth, in_channels, classes, height, width;
-    std::optional<std::vector<int>> dilation;
-    std::optional<bool> separable;
-    std::optional<double> dropout;
-};
-
-struct Parsed
-{
-    RunConfig cfg;
-    NormalizeKeys normalize;
-    ArchitectureKeys arch;
-    std::optional<int> threads;
-};
-
-/// One YAML value at a known key, with typed readers that fail with the key's location.
-class Value
-{
-public:
-    Value(const YAML::Node& node, std::string key, std::string where, fs::path base_dir)
-        : m_node(node), m_key(std::move(key)), m_where(std::move(where)),
-          m_base(std::move(base_dir))
-    {
-    }
-
-    const YAML::Node& node() const { return m_node; }
-
-    [[noreturn]] void fail(const std::string& expected) const
-    {
-        throw ConfigError(m_where, fmt::format("expected {}, found {}", expected, found(m_node)));
-    }
-
-    static std::string found(const YAML::Node& n)
-    {
-        if (!n.IsDefined() || n.IsNull())
-            return "nothing (null)";
-        if (n.IsSequence())
-            return fmt::format("a list of {}", n.size());
-        if (n.IsMap())
-            return "a section (map)";
-        return fmt::format("'{}'", n.Scalar());
-    }
-
-    int as_int(int min, int max = std::numeric_limits<int>::max()) const
-    {
-        const std::string expected = max == std::numeric_limits<int>::max()
-                                         ? fmt::format("an integer >= {}", min)
-                                         : fmt::format("an integer in {}..{}", min, max);
-        auto v = parse_int(m_node);
-        if (!v || *v < min || *v > max)
-            fail(expected);
-        return *v;
-    }
-
-    double as_double(double min, double max) const
-    {
-        auto v = parse_double(m_node);
-        if (!v || *v < min || *v > max)
-            fail(fmt::format("a number in [{}, {}]", min, max));
-        return *v;
-    }
-
-    bool as_bool() const
-    {
-        if (m_node.IsScalar())
-        {
-            const std::string& s = m_node.Scalar();
-            if (s == "true" || s == "True" || s == "yes" || s == "on")
-                return true;
-            if (s == "false" || s == "False" || s == "no" || s == "off")
-                return false;
-        }
-        fail("true or false");
-    }
-
-    std::string as_choice(const std::vector<std::string>& choices) const
-    {
-        if (m_node.IsScalar() &&
-            std::find(choices.begin(), choices.end(), m_node.Scalar()) != choices.end())
-            return m_node.Scalar();
-        std::string list;
-        for (const auto& c : choices)
-            list += (list.empty() ? "" : "|") + c;
-        fail("one of " + list);
-    }
-
-    fs::path as_path() const
-    {
-        if (!m_node.IsScalar() || m_node.Scalar().empty())
-            fail("a file path");
-        fs::path p(m_node.Scalar());
-        return (p.is_relative() ? m_base / p : p).lexically_normal();
-    }
-
-    std::vector<int> as_int_list(int min) const
-    {
-        std::vector<int> out;
-        if (m_node.IsScalar())
-        {
-            out.push_back(as_int(min));
-            return out;
-        }
-        if (!m_node.IsSequence() || m_node.size() == 0)
-            fail(fmt::format("a list of integers >= {}", min));
-        for (const auto& item : m_node)
-        {
-            auto v = parse_int(item);
-            if (!v || *v < min)
-                throw ConfigError(m_where,
-                                  fmt::format("expected a list of integers >= {}, found {} in it",
-                                              min, found(item)));
-            out.push_back(*v);
-        }
-        return out;
-    }
-
-    /// One number or a list of numbers (per band).
-    std::vector<double> as_number_list() const
-    {
-        std::vector<double> out;
-        if (m_node.IsScalar())
-        {
-            auto v = parse_double(m_node);
-            if (!v)
-                fail("a number or a list of numbers (one per band)");
-            out.push_back(*v);
-            return out;
-        }
-        if (!m_node.IsSequence() || m_node.size() == 0)
-            fail("a number or a list of numbers (one per band)");
-        for (const auto& item : m_node)
-        {
-            auto v = parse_double(item);
-            if (!v)
-                throw ConfigError(m_where, fmt::format("expected a list of numbers, found {} in it",
-                                                       found(item)));
-            out.push_back(*v);
-        }
-        return out;
-    }
-
-    static std::optional<int> parse_int(const YAML::Node& n)
-    {
-        if (!n.IsScalar())
-            return std::nullopt;
-        const std::string& s = n.Scalar();
-        const char* first = s.data() + (s.size() > 1 && s[0] == '+' ? 1 : 0);
-        int v = 0;
-        auto [ptr, ec] = std::from_chars(first, s.data() + s.size(), v);
-        if (ec != std::errc() || ptr != s.data() + s.size() || first == ptr)
-            return std::nullopt;
-        return v;
-    }
-
-    static std::optional<double> parse_double(const YAML::Node& n)
-    {
-        if (!n.IsScalar())
-            return std::nullopt;
-        const std::string& s = n.Scalar();
-        const char* first = s.data() + (s.size() > 1 && s[0] == '+' ? 1 : 0);
-        double v = 0;
-        auto [ptr, ec] = std::from_chars(first, s.data() + s.size(), v);
-        if (ec != std::errc() || ptr != s.data() + s.size() || first == ptr || !std::isfinite(v))
-            return std::nullopt;
-        return v;
-    }
-
-private:
-    YAML::Node m_node;
-    std::string m_key;
-    std::string m_where;
-    fs::path m_base;
-};
-
-using Apply = void (*)(const Value&, Parsed&);
-
-struct Entry
-{
-    ConfigKey doc;
-    Apply apply = nullptr; // nullptr: a section (a map of further keys)
-};
-
-const std::vector<Entry>& entries()
-{
-    static const std::vector<Entry> table = {
-        {{"input", "section", "", "The raster to segment.", true}, nullptr},
-        {{"input.path", "path", "", "Input raster: any file GDAL opens (GeoTIFF, COG, VRT, ...).",
-          true},
-         [](const Value& v, Parsed& p) { p.cfg.input.path = v.as_path(); }},
-        {{"input.bands", "list of integers >= 1", "all bands",
-          "Bands fed to the model, 1-based, in this order; their count must equal the model's "
-          "input channels."},
-         [](const Value& v, Parsed& p) { p.cfg.input.bands = v.as_int_list(1); }},
-        {{"input.normalize", "section", "identity",
-          "Per-band normalization: either {scale, offset} (v * scale + offset) or {mean, std} "
-          "((v - mean) / std); each one number for every band or one per band."},
-         nullptr},
-        {{"input.normalize.scale", "number or list", "1", "Multiplier (scale/offset form)."},
-         [](const Value& v, Parsed& p) { p.normalize.scale = v.as_number_list(); }},
-        {{"input.normalize.offset", "number or list", "0", "Added after scaling."},
-         [](const Value& v, Parsed& p) { p.normalize.offset = v.as_number_list(); }},
-        {{"input.normalize.mean", "number or list", "0", "Subtracted (mean/std form)."},
-         [](const Value& v, Parsed& p) { p.normalize.mean = v.as_number_list(); }},
-        {{"input.normalize.std", "number or list", "1", "Divisor (mean/std form), non-zero."},
-         [](const Value& v, Parsed& p) { p.normalize.std = v.as_number_list(); }},
-        {{"input.nodata", "number", "the file's",
-          "Pixel value meaning `no data`, compared before normalization: a pixel whose selected "
-          "bands all equal it (or any band is NaN/Inf) is fed as 0 and written as nodata."},
-         [](const Value& v, Parsed& p)
-         {
-             auto d = Value::parse_double(v.node());
-             if (!d)
-                 v.fail("a number");
-             p.cfg.input.nodata = *d;
-         }},
-        {{"model", "section", "", "The network.", true}, nullptr},
-        {{"model.weights", "path", "",
-          "Keras HDF5 file (model.save or save_weights layout, Keras 2 or 3).", true},
-         [](const Value& v, Parsed& p) { p.cfg.model.weights = v.as_path(); }},
-        {{"model.architecture", "section", "from the file",
-          "The built-in architecture, needed only when the weights file has no model_config "
-          "(save_weights layout)."},
-         nullptr},
-        {{"model.architecture.type", "one of unet|classifier", "required in the section",
-          "Which built-in network."},
-         [](const Value& v, Parsed& p) {
-             p.arch.type = v.as_choice({"unet", "classifier"});
-         }},
-        {{"model.architecture.filters", "integer >= 1", "64",
-          "unet: width of level 1 (level i "
-          "has filters * 2^(i-1))."},
-         [](const Value& v, Parsed& p) { p.arch.filters = v.as_int(1, 4096); }},
-        {{"model.architecture.depth", "integer >= 1", "5",
-          "unet: number of levels (depth - 1 poolings; total stride 2^(depth-1))."},
-         [](const Value& v, Parsed& p) { p.arch.depth = v.as_int(1, 10); }},
-        {{"model.architecture.dilation", "list of integers >= 1",
-          "1 except the deepest two "
-          "levels: 2",
-          "unet: dilation rate per level (one per level)."},
-         [](const Value& v, Parsed& p) { p.arch.dilation = v.as_int_list(1); }},
-        {{"model.architecture.separable", "boolean", "false",
-          "unet: SeparableConv2D instead of every 3x3 Conv2D."},
-         [](const Value& v, Parsed& p) { p.arch.separable = v.as_bool(); }},
-        {{"model.architecture.in_channels", "integer >= 1", "1", "Input bands of the network."},
-         [](const Value& v, Parsed& p) { p.arch.in_channels = v.as_int(1, 4096); }},
-        {{"model.architecture.classes", "integer >= 1", "1 (unet), 10 (classifier)",
-          "Output classes (1 = sigmoid mask, more = softmax)."},
-         [](const Value& v, Parsed& p) { p.arch.classes = v.as_int(1, 65535); }},
-        {{"model.architecture.dropout", "number in [0, 1)", "0.5",
-          "unet: Dropout rate after the dilated levels (inactive at inference; for matching "
-          "layer names)."},
-         [](const Value& v, Parsed& p) { p.arch.dropout = v.as_double(0.0, 0.999999); }},
-        {{"model.architecture.height", "integer >= 1", "28", "classifier: input height."},
-         [](const Value& v, Parsed& p) { p.arch.height = v.as_int(1, 65535); }},
-        {{"model.architecture.width", "integer >= 1", "28", "classifier: input width."},
-         [](const Value& v, Parsed& p) { p.arch.width = v.as_int(1, 65535); }},
-        {{"tile", "section", "", "How the image is cut into tiles."}, nullptr},
-        {{"tile.size", "integer >= 1", "256 (classifier: its input size)",
-          "Core edge in output pixels; a multiple of the model's total stride."},
-         [](const Value& v, Parsed& p) { p.cfg.tile.size = v.as_int(1, 1 << 16); }},
-        {{"tile.halo", "exact or integer >= 0", "exact",
-          "Context read around each core: `exact` = the model's receptive radius (result equal "
-          "to a whole-image run), or pixels (rounded up to the stride)."},
-         [](const Value& v, Parsed& p)
-         {
-             if (v.node().IsScalar() && v.node().Scalar() == "exact")
-                 p.cfg.tile.halo_px.reset();
-             else if (auto i = Value::parse_int(v.node()); i && *i >= 0 && *i <= (1 << 16))
-                 p.cfg.tile.halo_px = *i;
-             else
-                 v.fail("`exact` or an integer >= 0 (pixels)");
-         }},
-        {{"tile.stitch", "one of crop|blend", "crop",
-          "crop: keep each tile's core (exact with an exact halo); blend: weighted average of "
-          "overlapping windows."},
-         [](const Value& v, Parsed& p)
-         {
-             p.cfg.stitch.mode =
-                 v.as_choice({"crop", "blend"}) == "crop" ? StitchMode::crop : StitchMode::blend;
-         }},
-        {{"output", "section", "", "The HDF5 file written.", true}, nullptr},
-        {{"output.path", "path", "",
-          "HDF5 output; written as `<path>.partial` and renamed when complete.", true},
-         [](const Value& v, Parsed& p) { p.cfg.output.path = v.as_path(); }},
-        {{"output.probabilities", "one of none|uint8|float32", "none",
-          "Also store the probabilities: none, uint8 (p * 254, 255 = nodata) or float32."},
-         [](const Value& v, Parsed& p)
-         {
-             const auto s = v.as_choice({"none", "uint8", "float32"});
-             p.cfg.output.probabilities = s == "none"    ? ProbabilityFormat::none
-                                          : s == "uint8" ? ProbabilityFormat::uint8
-                                                         : ProbabilityFormat::float32;
-         }},
-        {{"output.threshold", "number in [0, 1]", "0.5",
-          "1-class models: mask = probability >= threshold."},
-         [](const Value& v, Parsed& p) { p.cfg.output.threshold = v.as_double(0.0, 1.0); }},
-        {{"output.compression", "one of deflate|none", "deflate", "HDF5 chunk compression."},
-         [](const Value& v, Parsed& p) {
-             p.cfg.output.compression = v.as_choice({"deflate", "none"});
-         }},
-        {{"output.compression_level", "integer in 1..9", "4", "deflate level."},
-         [](const Value& v, Parsed& p) { p.cfg.output.compression_level = v.as_int(1, 9); }},
-        {{"runtime", "section", "", "Resources."}, nullptr},
-        {{"runtime.threads", "integer >= 0", "0",
-          "Worker threads; 0 = SLURM_CPUS_PER_TASK when set, else every core."},
-         [](const Value& v, Parsed& p) { p.threads = v.as_int(0, 4096); }},
-    };
-    return table;
-}
-
-const Entry* find_entry(const std::string& key)
-{
-    for (const auto& e : entries())
-        if (e.doc.key == key)
-            return &e;
-    return nullptr;
-}
-
-bool is_section(const Entry& e)
-{
-    return e.doc.type == "section";
-}
-
-std::string parent_of(const std::string& key)
-{
-    const auto dot = key.rfind('.');
-    return dot == std::string::npos ? std::string() : key.substr(0, dot);
-}
-
-/// The keys allowed directly under `section` ("" = top level), for "unknown key" messages.
-std::string children_of(const std::string& section)
-{
-    std::string list;
-    for (const auto& e : entries())
-        if (parent_of(e.doc.key) == section)
-        {
-            const auto leaf = section.empty() ? e.doc.key : e.doc.key.substr(section.size() + 1);
-            list += (list.empty() ? "" : ", ") + leaf;
-        }
-    return list;
-}
+using namespace config_detail;
 
 struct Document
 {
@@ -652,6 +303,7 @@ RunConfig parse_config(std::string_view yaml, const std::string& name,
 {
     Document doc{name, fs::absolute(base_dir), {}};
     YAML::Node root;
+    check_config_complexity(yaml, name);
     try
     {
         root = YAML::Load(std::string(yaml));
@@ -687,47 +339,12 @@ RunConfig parse_config(std::string_view yaml, const std::string& name,
 
 RunConfig load_config(const std::filesystem::path& file, const std::vector<std::string>& overrides)
 {
-    std::ifstream in(file, std::ios::binary);
-    if (!in)
-        throw ConfigError(file.string(),
-                          fmt::format("cannot read the config: {}",
-                                      fs::exists(file) ? "permission denied" : "no such file"));
-    std::stringstream text;
-    text << in.rdbuf();
+    const std::string text = read_config_text(file);
     const fs::path abs = fs::absolute(file);
-    RunConfig c = parse_config(text.str(), file.string(), abs.parent_path(), overrides,
+    RunConfig c = parse_config(text, file.string(), abs.parent_path(), overrides,
                                std::getenv("SLURM_CPUS_PER_TASK"));
     c.file = abs;
     return c;
-}
-
-const std::vector<ConfigKey>& config_keys()
-{
-    static const std::vector<ConfigKey> keys = []
-    {
-        std::vector<ConfigKey> out;
-        for (const auto& e : entries())
-            out.push_back(e.doc);
-        return out;
-    }();
-    return keys;
-}
-
-std::string config_keys_markdown()
-{
-    std::string out = "| key | type | default | meaning |\n|---|---|---|---|\n";
-    for (const auto& k : config_keys())
-    {
-        if (k.type == "section")
-            continue;
-        std::string help = k.help;
-        std::replace(help.begin(), help.end(), '|', '/');
-        std::string type = k.type;
-        std::replace(type.begin(), type.end(), '|', '/');
-        out += fmt::format("| `{}` | {} | {} | {} |\n", k.key, type,
-                           k.required ? "required" : k.default_value, help);
-    }
-    return out;
 }
 
 std::string RunConfig::normalized_yaml() const

@@ -32,7 +32,7 @@ namespace fs = std::filesystem;
 class FlopTable
 {
 public:
-    FlopTable(const infer::Model& model, const TilePlan& plan) : m_model(model), m_plan(plan)
+    FlopTable(const infer::Model& model, const TilePlan& plan) : m_model(model)
     {
         for (TileId id = 0; id < plan.count(); ++id)
             m_total += of(plan.task(id).window);
@@ -50,7 +50,6 @@ public:
 
 private:
     const infer::Model& m_model;
-    const TilePlan& m_plan;
     mutable std::map<std::pair<int, int>, double> m_cache; // filled before the pipeline runs
     double m_total = 0;
 };
@@ -204,6 +203,11 @@ RunReport Runner::run()
 
     Progress progress(m_format, plan.count(), flops.total(), stdout);
     std::atomic<long long> empty_tiles{0};
+    std::atomic<long long> read_ns{0}, infer_ns{0}; // summed over the parallel filter's calls
+    double stitch_s = 0, write_s = 0;               // serial filter: plain sums
+    using Clock = std::chrono::steady_clock;
+    const auto ns_since = [](Clock::time_point t)
+    { return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t).count(); };
     long long next = 0;
     long long tiles_written = 0;
     const auto start = std::chrono::steady_clock::now();
@@ -227,20 +231,30 @@ RunReport Runner::run()
             tbb::make_filter<TileTask, Prediction>(tbb::filter_mode::parallel,
                                                    [&](TileTask task) -> Prediction
                                                    {
+                                                       const auto t0 = Clock::now();
                                                        RasterTile tile = rd->read(task);
                                                        if (tile.empty)
                                                            empty_tiles.fetch_add(
                                                                1, std::memory_order_relaxed);
-                                                       return inf->infer(tile);
+                                                       const auto t1 = Clock::now();
+                                                       read_ns.fetch_add(ns_since(t0));
+                                                       Prediction p = inf->infer(tile);
+                                                       infer_ns.fetch_add(ns_since(t1));
+                                                       return p;
                                                    }) &
             tbb::make_filter<Prediction, void>(
                 tbb::filter_mode::serial_out_of_order,
                 [&](Prediction p)
                 {
                     const double g = p.empty ? 0.0 : flops.of(p.task.window);
-                    for (const OutputBlock& block : st->add(std::move(p)))
+                    const auto t0 = Clock::now();
+                    const std::vector<OutputBlock> blocks = st->add(std::move(p));
+                    stitch_s += static_cast<double>(ns_since(t0)) * 1e-9;
+                    for (const OutputBlock& block : blocks)
                     {
+                        const auto t1 = Clock::now();
                         wr->write(block);
+                        write_s += static_cast<double>(ns_since(t1)) * 1e-9;
                         tiles_written += static_cast<long long>(block.tiles.size());
                         progress.advance(static_cast<long long>(block.tiles.size()), 0.0);
                     }
@@ -249,10 +263,12 @@ RunReport Runner::run()
     progress.finish();
 
     stitcher->finish(ctx);
+    const auto finish_start = Clock::now();
     writer->finish(ctx);
+    write_s += static_cast<double>(ns_since(finish_start)) * 1e-9;
     reader->finish(ctx);
 
-    if (tiles_written != plan.count())
+    if (tiles_written != plan.count() || fs::exists(partial))
         throw OutputError(std::string(writer->name()),
                           fmt::format("{}: incomplete, {} of {} tiles written", partial.string(),
                                       tiles_written, plan.count()));
@@ -263,6 +279,13 @@ RunReport Runner::run()
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     report.gflop = flops.total();
     report.output = cfg.output.path;
+    report.read_seconds = static_cast<double>(read_ns.load()) * 1e-9;
+    report.infer_seconds = static_cast<double>(infer_ns.load()) * 1e-9;
+    report.stitch_seconds = stitch_s;
+    report.write_seconds = write_s;
+    report.pixels = static_cast<long long>(info.width) * info.height;
+    report.threads = threads;
+    report.input = cfg.input.path;
     return report;
 }
 

@@ -23,6 +23,15 @@ struct RunReport
     double seconds = 0;        // wall time of the tile loop
     double gflop = 0;          // work done by the network
     std::filesystem::path output;
+    // For the run report: seconds summed over the tiles per stage (read and infer run on several
+    // threads, so their sums may exceed the wall time), image size, threads used.
+    double read_seconds = 0;
+    double infer_seconds = 0;
+    double stitch_seconds = 0;
+    double write_seconds = 0; // block writes and the final flush/rename
+    long long pixels = 0;     // width * height of the input
+    int threads = 1;
+    std::filesystem::path input;
 };
 
 /// Builds the writer; the default is make_hdf5_writer. Tests substitute an in-memory one.

@@ -33,8 +33,19 @@ void InferStage::prepare(const RunContext&)
                                                  build);
         return;
     }
-    m_model = std::make_unique<infer::Model>(
-        infer::load_keras_h5(m_options.weights, m_options.architecture));
+    try
+    {
+        m_model = std::make_unique<infer::Model>(
+            infer::load_keras_h5(m_options.weights, m_options.architecture));
+    }
+    catch (const ModelError& e)
+    {
+        // Graph errors name a layer only; the user also needs to know which file holds it.
+        const std::string file = m_options.weights.string();
+        if (std::string(e.what()).find(file) != std::string::npos)
+            throw;
+        throw ModelError("model " + file, e.what());
+    }
 }
 
 const infer::Model& InferStage::model() const

@@ -5,6 +5,7 @@
 #include "stages/error.hpp"
 #include "stages/write/h5_handle.hpp"
 #include "stages/write/make_writer.hpp"
+#include "stages/write/output_lock.hpp"
 
 #include <hdf5.h>
 #include <spdlog/logger.h>
@@ -189,6 +190,9 @@ void Hdf5Writer::prepare(const RunContext& context)
                                      " MPI ranks is not supported yet");
     if (o.path.empty())
         throw ConfigError(where, "output.path: empty");
+    // Before the probe in check_target, which truncates "<path>.partial": refuse a second run.
+    if (!m_lock)
+        m_lock = OutputLock::acquire(o.path, where);
     check_target(o.path);
 
     std::lock_guard lock(m_mutex);

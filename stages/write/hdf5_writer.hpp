@@ -12,6 +12,8 @@
 namespace atrous
 {
 
+class OutputLock;
+
 /// The output file. Spatial models:
 ///   /mask              uint8 H x W: class index (argmax; C == 1: p >= threshold), 255 = nodata
 ///   /probability       C x H x W, when options.probabilities != none: float32 (NaN = nodata) or
@@ -56,6 +58,7 @@ private:
     OutputLayout m_layout;
     mutable std::mutex m_mutex;
     std::unique_ptr<File> m_file;
+    std::unique_ptr<OutputLock> m_lock; // "<path>.lock", held from prepare() to destruction
     bool m_published = false;
 };
 

@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: Apache-2.0
+// Purpose: run report: RunReport + getrusage -> JSON file.
+#include "run_report.hpp"
+
+#include "pipeline/version.hpp"
+#include "stages/error.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sys/resource.h>
+
+namespace atrous
+{
+
+namespace fs = std::filesystem;
+
+fs::path default_report_path(const fs::path& output)
+{
+    fs::path p = output;
+    return p.replace_extension(".report.json");
+}
+
+long long peak_rss_bytes()
+{
+    struct rusage usage
+    {
+    };
+    if (getrusage(RUSAGE_SELF, &usage) != 0)
+        return 0;
+    return static_cast<long long>(usage.ru_maxrss) * 1024; // Linux: kilobytes
+}
+
+nlohmann::json run_report_json(const RunReport& r)
+{
+    const double wall = r.seconds;
+    const auto rate = [&](double amount) { return wall > 0 ? amount / wall : 0.0; };
+    const double rss_mb = static_cast<double>(peak_rss_bytes()) / (1024.0 * 1024.0);
+    nlohmann::json j;
+    j["atrous_version"] = std::string(version());
+    j["input"] = r.input.string();
+    j["output"] = r.output.string();
+    j["tiles"] = {{"total", r.tiles}, {"done", r.tiles}, {"skipped_empty", r.empty_tiles}};
+    j["seconds"] = {{"wall", wall},
+                    {"read", r.read_seconds},
+                    {"infer", r.infer_seconds},
+                    {"stitch", r.stitch_seconds},
+                    {"write", r.write_seconds}};
+    j["throughput"] = {{"mpx_per_s", rate(static_cast<double>(r.pixels) / 1e6)},
+                       {"gflop_per_s", rate(r.gflop)},
+                       {"tiles_per_s", rate(static_cast<double>(r.tiles))}};
+    j["gflop"] = r.gflop;
+    j["pixels"] = r.pixels;
+    j["peak_rss_mb"] = rss_mb;
+    j["threads"] = r.threads;
+    j["ranks"] = 1;
+    j["per_rank"] = nlohmann::json::array(
+        {{{"rank", 0}, {"tiles", r.tiles}, {"seconds", wall}, {"peak_rss_mb", rss_mb}}});
+    return j;
+}
+
+void write_run_report(const RunReport& report, const fs::path& path)
+{
+    const fs::path partial(path.string() + ".partial");
+    {
+        std::ofstream out(partial);
+        if (!out)
+            throw OutputError("report", partial.string() + ": " + std::strerror(errno));
+        out << run_report_json(report).dump(2) << "\n";
+        out.close();
+        if (!out)
+        {
+            std::error_code ec;
+            fs::remove(partial, ec);
+            throw OutputError("report", partial.string() + ": write failed");
+        }
+    }
+    std::error_code ec;
+    fs::rename(partial, path, ec);
+    if (ec)
+        throw OutputError("report", path.string() + ": cannot rename: " + ec.message());
+}
+
+} // namespace atrous

@@ -96,17 +96,22 @@ void conv2d_avx2_6x16(const Conv2dShape& s, const float* in, const float* packed
 namespace atrous::infer::kernels
 {
 
-PackedWeights conv2d_avx2_wino4_pack(const Conv2dShape& s, const float* hwio)
+PackedWeights conv2d_avx2_wino_pack(const Conv2dShape& s, const float* hwio)
 {
-    return winograd4_applies(s) ? pack_winograd4(s, hwio, Ymm::block)
-                                : pack_cout_blocks(s, hwio, Ymm::block);
+    return winograd_applies(s) ? pack_winograd(s, hwio, Ymm::block)
+                               : pack_cout_blocks(s, hwio, Ymm::block);
 }
 
-void conv2d_avx2_wino4(const Conv2dShape& s, const float* in, const float* packed_w,
-                       const float* bias, const Activation& act, float* out)
+void conv2d_avx2_wino(const Conv2dShape& s, const float* in, const float* packed_w,
+                      const float* bias, const Activation& act, float* out)
 {
-    if (winograd4_applies(s))
-        winograd_conv<Ymm>(s, in, packed_w, bias, act, out);
+    if (winograd_applies(s))
+    {
+        if (s.kh == 3)
+            winograd_conv<Ymm, Wino43<Ymm>>(s, in, packed_w, bias, act, out);
+        else
+            winograd_conv<Ymm, Wino32<Ymm>>(s, in, packed_w, bias, act, out);
+    }
     else
         direct_conv<Ymm>(s, in, packed_w, bias, act, out);
 }

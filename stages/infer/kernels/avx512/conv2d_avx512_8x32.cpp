@@ -99,17 +99,22 @@ void conv2d_avx512_8x32(const Conv2dShape& s, const float* in, const float* pack
 namespace atrous::infer::kernels
 {
 
-PackedWeights conv2d_avx512_wino4_pack(const Conv2dShape& s, const float* hwio)
+PackedWeights conv2d_avx512_wino_pack(const Conv2dShape& s, const float* hwio)
 {
-    return winograd4_applies(s) ? pack_winograd4(s, hwio, Zmm::block)
-                                : pack_cout_blocks(s, hwio, Zmm::block);
+    return winograd_applies(s) ? pack_winograd(s, hwio, Zmm::block)
+                               : pack_cout_blocks(s, hwio, Zmm::block);
 }
 
-void conv2d_avx512_wino4(const Conv2dShape& s, const float* in, const float* packed_w,
-                         const float* bias, const Activation& act, float* out)
+void conv2d_avx512_wino(const Conv2dShape& s, const float* in, const float* packed_w,
+                        const float* bias, const Activation& act, float* out)
 {
-    if (winograd4_applies(s))
-        winograd_conv<Zmm>(s, in, packed_w, bias, act, out);
+    if (winograd_applies(s))
+    {
+        if (s.kh == 3)
+            winograd_conv<Zmm, Wino43<Zmm>>(s, in, packed_w, bias, act, out);
+        else
+            winograd_conv<Zmm, Wino32<Zmm>>(s, in, packed_w, bias, act, out);
+    }
     else
         direct_conv<Zmm>(s, in, packed_w, bias, act, out);
 }

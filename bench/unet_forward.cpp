@@ -47,11 +47,12 @@ int main(int argc, char** argv)
 {
     CLI::App app{"Times Model::forward on the seed U-Net"};
     std::string model_path, input_path, output_path;
-    int filters = 64, size = 256, threads = 1, repeats = 5, warmup = 1;
+    int filters = 64, size = 256, batch = 1, threads = 1, repeats = 5, warmup = 1;
     bool layers = false, reference = false;
     app.add_option("--model", model_path, "Keras HDF5 file (default: builtin seed U-Net)");
     app.add_option("--filters", filters, "builtin U-Net level-1 width")->check(CLI::PositiveNumber);
     app.add_option("--size", size, "tile height = width (px)")->check(CLI::PositiveNumber);
+    app.add_option("--batch", batch, "images per forward pass")->check(CLI::PositiveNumber);
     app.add_option("--threads", threads, "TBB threads")->check(CLI::PositiveNumber);
     app.add_option("--repeats", repeats, "timed runs (median)")->check(CLI::PositiveNumber);
     app.add_option("--warmup", warmup, "untimed runs first")->check(CLI::NonNegativeNumber);
@@ -67,7 +68,7 @@ int main(int argc, char** argv)
     arch.filters = filters;
     const Model model(model_path.empty() ? builtin_model_spec(arch) : load_keras_h5(model_path),
                       build);
-    Tensor input(Shape{1, size, size, model.facts().in_channels});
+    Tensor input(Shape{batch, size, size, model.facts().in_channels});
     if (!input_path.empty())
         read_raw(input_path, input);
     else
@@ -103,8 +104,8 @@ int main(int argc, char** argv)
     const kernels::Isa peak_isa = isa == kernels::Isa::generic ? kernels::Isa::avx2_fma : isa;
     const double peak = atrous::bench::fma_peak_gflops(threads, peak_isa);
     const double med = median(seconds);
-    std::printf("model %s  input %dx%dx%d  threads %d  conv2d kernel %s\n", model.name().c_str(),
-                size, size, input.shape().c, threads,
+    std::printf("model %s  input %dx%dx%dx%d  threads %d  conv2d kernel %s\n", model.name().c_str(),
+                batch, size, size, input.shape().c, threads,
                 reference ? "ref" : std::string(kernels::conv2d_fast().name).c_str());
     std::printf(
         "gflop %.3f\nmedian_ms %.2f\nmin_ms %.2f\nruns %d\ngflops %.2f\npeak_gflops %.1f (%s)\n",

@@ -109,6 +109,18 @@ using Conv2dFn = void (*)(const Conv2dShape& s, const float* in, const float* pa
 /// the last block zero-padded (the direct SIMD kernels' layout; generic code, see packing.cpp).
 PackedWeights pack_cout_blocks(const Conv2dShape& s, const float* hwio, int block);
 
+/// Winograd F(4x4, 3x3) is used for 3x3 and F(3x3, 2x2) for 2x2 stride-1 convolutions (any
+/// dilation and padding) with at least this many input and output channels (fewer: the
+/// transforms cost more than they save).
+constexpr int k_winograd_min_channels = 16;
+/// True when the `_wino` variants run `s` with Winograd (else with their direct kernel); depends
+/// only on the fields the packers see.
+bool winograd_applies(const Conv2dShape& s);
+/// Winograd-domain weights U = G g G^T of every (in, out) channel pair: [a*a points (a = 6 for
+/// 3x3, 4 for 2x2; row major)][ceil(out_c/block)][in_c][block], the last block zero-padded
+/// (generic code).
+PackedWeights pack_winograd(const Conv2dShape& s, const float* hwio, int block);
+
 PackedWeights conv2d_ref_pack(const Conv2dShape& s, const float* hwio); // HWIO copy
 PackedWeights conv2d_tbb_pack(const Conv2dShape& s, const float* hwio); // HWIO copy
 /// AVX2+FMA direct convolution: 6 output pixels x 16 output channels in 12 ymm accumulators.
@@ -120,6 +132,16 @@ void conv2d_avx2_6x16(const Conv2dShape& s, const float* in, const float* packed
 /// Packed layout: [out_c/32 blocks][kh][kw][in_c][32], the last block zero-padded.
 PackedWeights conv2d_avx512_8x32_pack(const Conv2dShape& s, const float* hwio);
 void conv2d_avx512_8x32(const Conv2dShape& s, const float* in, const float* packed_w,
+                        const float* bias, const Activation& act, float* out);
+
+/// The direct kernels above for most shapes, Winograd where winograd_applies(): one GEMM per
+/// transform point with the same register tiles, transforms fused around them. Packed layout:
+/// pack_winograd() where Winograd applies, else the direct variant's.
+PackedWeights conv2d_avx2_wino_pack(const Conv2dShape& s, const float* hwio);
+void conv2d_avx2_wino(const Conv2dShape& s, const float* in, const float* packed_w,
+                      const float* bias, const Activation& act, float* out);
+PackedWeights conv2d_avx512_wino_pack(const Conv2dShape& s, const float* hwio);
+void conv2d_avx512_wino(const Conv2dShape& s, const float* in, const float* packed_w,
                         const float* bias, const Activation& act, float* out);
 
 /// Depthwise convolution, out_c = in_c * depth_multiplier; output channel ci*dm + m.

@@ -24,3 +24,61 @@ PackedWeights pack_cout_blocks(const Conv2dShape& s, const float* hwio, int bloc
 }
 
 } // namespace atrous::infer::kernels
+
+namespace atrous::infer::kernels
+{
+
+bool winograd_applies(const Conv2dShape& s)
+{
+    return ((s.kh == 3 && s.kw == 3) || (s.kh == 2 && s.kw == 2)) && s.stride_h == 1 &&
+           s.stride_w == 1 && s.in_c >= k_winograd_min_channels &&
+           s.out_c >= k_winograd_min_channels;
+}
+
+PackedWeights pack_winograd(const Conv2dShape& s, const float* hwio, int block)
+{
+    // G of F(4x4, 3x3) (Lavin & Gray) and of F(3x3, 2x2) (points 0, 1, -1, inf); U = G g G^T,
+    // computed in double and rounded once.
+    static constexpr double g43[6][3] = {{1.0 / 4, 0, 0},
+                                         {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                         {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                         {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                         {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                         {0, 0, 1}};
+    static constexpr double g32[4][3] = {{-1, 0, 0}, {0.5, 0.5, 0}, {0.5, -0.5, 0}, {0, 1, 0}};
+    const int r = s.kh;
+    const int a = r == 3 ? 6 : 4;
+    const double(*g_mat)[3] = r == 3 ? g43 : g32;
+    const int blocks = (s.out_c + block - 1) / block;
+    const std::size_t ldm = static_cast<std::size_t>(blocks) * block;
+    PackedWeights packed(static_cast<std::size_t>(a) * a * s.in_c * ldm, 0.0f);
+    for (int ci = 0; ci < s.in_c; ++ci)
+        for (int co = 0; co < s.out_c; ++co)
+        {
+            double g[3][3] = {};
+            for (int ky = 0; ky < r; ++ky)
+                for (int kx = 0; kx < r; ++kx)
+                    g[ky][kx] =
+                        hwio[((static_cast<std::size_t>(ky) * r + kx) * s.in_c + ci) * s.out_c +
+                             co];
+            double gg[6][3] = {}; // G g
+            for (int i = 0; i < a; ++i)
+                for (int kx = 0; kx < r; ++kx)
+                    for (int ky = 0; ky < r; ++ky)
+                        gg[i][kx] += g_mat[i][ky] * g[ky][kx];
+            const int cb = co / block;
+            const int j0 = co % block;
+            for (int i = 0; i < a; ++i)
+                for (int j = 0; j < a; ++j)
+                {
+                    double u = 0.0;
+                    for (int kx = 0; kx < r; ++kx)
+                        u += gg[i][kx] * g_mat[j][kx];
+                    const std::size_t p = static_cast<std::size_t>(i) * a + j;
+                    packed[((p * blocks + cb) * s.in_c + ci) * block + j0] = static_cast<float>(u);
+                }
+        }
+    return packed;
+}
+
+} // namespace atrous::infer::kernels

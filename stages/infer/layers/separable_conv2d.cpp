@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Purpose: Keras SeparableConv2D: config, weights, shapes; runs depthwise into a scratch tensor,
-// then the pointwise product as a dense layer over pixels.
+// then the pointwise product as a 1x1 convolution (the fast conv2d variant; dense_ref for the
+// reference kernels).
 
 #include "separable_conv2d.hpp"
 
@@ -45,6 +46,24 @@ SeparableConv2d::SeparableConv2d(const LayerSpec& spec, const std::vector<Shape>
         m_bias = weights.take("bias", {m_out_c}, WeightInit::zeros);
     weights.expect_all_used();
     output_shape(inputs);
+    m_fast = &kernels::conv2d_fast();
+    pack();
+}
+
+kernels::Conv2dShape SeparableConv2d::pointwise_shape(const Shape& out) const
+{
+    kernels::Conv2dShape s;
+    s.n = out.n;
+    s.in_h = s.out_h = out.h;
+    s.in_w = s.out_w = out.w;
+    s.in_c = m_in_c * m_multiplier;
+    s.out_c = m_out_c;
+    return s;
+}
+
+void SeparableConv2d::pack()
+{
+    m_packed = m_fast->pack(pointwise_shape(Shape{}), m_pointwise.data());
 }
 
 Shape SeparableConv2d::output_shape(const std::vector<Shape>& inputs) const
@@ -90,8 +109,8 @@ void SeparableConv2d::forward(const std::vector<const Tensor*>& inputs, Tensor& 
     {
         kernels::depthwise_conv2d_tbb(s, inputs[0]->data(), m_depthwise.data(), nullptr, none,
                                       depth.data());
-        kernels::dense_tbb(pixels, mid, m_out_c, depth.data(), m_pointwise.data(), bias,
-                           m_activation, output.data());
+        m_fast->run(pointwise_shape(out), depth.data(), m_packed.data(), bias, m_activation,
+                    output.data());
     }
 }
 
@@ -125,6 +144,7 @@ bool SeparableConv2d::fold_affine(const std::vector<float>& scale, const std::ve
         m_bias.assign(m_out_c, 0.0f);
     for (int c = 0; c < m_out_c; ++c)
         m_bias[c] = m_bias[c] * scale[c] + shift[c];
+    pack();
     return true;
 }
 

@@ -5,6 +5,7 @@
 
 #include "stages/infer/engine/layer.hpp"
 #include "stages/infer/engine/weight_set.hpp"
+#include "stages/infer/kernels/dispatch.hpp"
 #include "stages/infer/kernels/kernels.hpp"
 
 namespace atrous::infer
@@ -33,6 +34,11 @@ private:
     int m_out_c = 0;
     std::vector<float> m_depthwise; // (kh, kw, in_c, multiplier)
     std::vector<float> m_pointwise; // (in_c * multiplier, out_c)
+    /// The pointwise product runs as a 1x1 convolution of the fast conv2d variant (dispatch.hpp).
+    kernels::Conv2dShape pointwise_shape(const Shape& out) const;
+    void pack();
+    const kernels::Conv2dVariant* m_fast = nullptr;
+    kernels::PackedWeights m_packed; // m_pointwise in m_fast's layout
     std::vector<float> m_bias;
     kernels::Activation m_activation;
     std::string m_activation_name;

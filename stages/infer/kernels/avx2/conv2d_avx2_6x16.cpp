@@ -10,10 +10,14 @@
 #include "stages/infer/kernels/kernels.hpp"
 
 #include <oneapi/tbb/blocked_range2d.h>
+#include <oneapi/tbb/enumerable_thread_specific.h>
 #include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/task_arena.h>
 
 #include <algorithm>
+#include <cmath>
 #include <immintrin.h>
+#include <new>
 #include <utility>
 
 namespace atrous::infer::kernels
@@ -43,6 +47,12 @@ struct Ymm
     }
     static __m256 zero() { return _mm256_setzero_ps(); }
     static __m256 load(const float* p) { return _mm256_load_ps(p); }
+    static __m256 loadu(const float* p) { return _mm256_loadu_ps(p); }
+    static __m256 set1(float x) { return _mm256_set1_ps(x); }
+    static __m256 add(__m256 a, __m256 b) { return _mm256_add_ps(a, b); }
+    static __m256 sub(__m256 a, __m256 b) { return _mm256_sub_ps(a, b); }
+    static __m256 mul(__m256 a, __m256 b) { return _mm256_mul_ps(a, b); }
+    static __m256 fnmadd(__m256 a, __m256 b, __m256 c) { return _mm256_fnmadd_ps(a, b, c); }
     static __m256 broadcast(const float* p) { return _mm256_broadcast_ss(p); }
     static __m256 fmadd(__m256 a, __m256 b, __m256 c) { return _mm256_fmadd_ps(a, b, c); }
     static __m256 load_partial(const float* p, int count)
@@ -64,6 +74,7 @@ struct Ymm
 };
 
 #include "stages/infer/kernels/avx2/conv2d_direct.inl"
+#include "stages/infer/kernels/avx2/conv2d_winograd.inl"
 
 } // namespace
 
@@ -78,6 +89,31 @@ void conv2d_avx2_6x16(const Conv2dShape& s, const float* in, const float* packed
                       const float* bias, const Activation& act, float* out)
 {
     direct_conv<Ymm>(s, in, packed_w, bias, act, out);
+}
+
+} // namespace atrous::infer::kernels
+
+namespace atrous::infer::kernels
+{
+
+PackedWeights conv2d_avx2_wino_pack(const Conv2dShape& s, const float* hwio)
+{
+    return winograd_applies(s) ? pack_winograd(s, hwio, Ymm::block)
+                               : pack_cout_blocks(s, hwio, Ymm::block);
+}
+
+void conv2d_avx2_wino(const Conv2dShape& s, const float* in, const float* packed_w,
+                      const float* bias, const Activation& act, float* out)
+{
+    if (winograd_applies(s))
+    {
+        if (s.kh == 3)
+            winograd_conv<Ymm, Wino43<Ymm>>(s, in, packed_w, bias, act, out);
+        else
+            winograd_conv<Ymm, Wino32<Ymm>>(s, in, packed_w, bias, act, out);
+    }
+    else
+        direct_conv<Ymm>(s, in, packed_w, bias, act, out);
 }
 
 } // namespace atrous::infer::kernels

@@ -13,10 +13,14 @@
 #include "stages/infer/kernels/kernels.hpp"
 
 #include <oneapi/tbb/blocked_range2d.h>
+#include <oneapi/tbb/enumerable_thread_specific.h>
 #include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/task_arena.h>
 
 #include <algorithm>
+#include <cmath>
 #include <immintrin.h>
+#include <new>
 #include <utility>
 
 namespace atrous::infer::kernels
@@ -46,6 +50,12 @@ struct Zmm
     }
     static __m512 zero() { return _mm512_setzero_ps(); }
     static __m512 load(const float* p) { return _mm512_load_ps(p); }
+    static __m512 loadu(const float* p) { return _mm512_loadu_ps(p); }
+    static __m512 set1(float x) { return _mm512_set1_ps(x); }
+    static __m512 add(__m512 a, __m512 b) { return _mm512_add_ps(a, b); }
+    static __m512 sub(__m512 a, __m512 b) { return _mm512_sub_ps(a, b); }
+    static __m512 mul(__m512 a, __m512 b) { return _mm512_mul_ps(a, b); }
+    static __m512 fnmadd(__m512 a, __m512 b, __m512 c) { return _mm512_fnmadd_ps(a, b, c); }
     static __m512 broadcast(const float* p) { return _mm512_set1_ps(*p); }
     static __m512 fmadd(__m512 a, __m512 b, __m512 c) { return _mm512_fmadd_ps(a, b, c); }
     static __m512 load_partial(const float* p, int count)
@@ -67,6 +77,7 @@ struct Zmm
 };
 
 #include "stages/infer/kernels/avx2/conv2d_direct.inl"
+#include "stages/infer/kernels/avx2/conv2d_winograd.inl"
 
 } // namespace
 
@@ -81,6 +92,31 @@ void conv2d_avx512_8x32(const Conv2dShape& s, const float* in, const float* pack
                         const float* bias, const Activation& act, float* out)
 {
     direct_conv<Zmm>(s, in, packed_w, bias, act, out);
+}
+
+} // namespace atrous::infer::kernels
+
+namespace atrous::infer::kernels
+{
+
+PackedWeights conv2d_avx512_wino_pack(const Conv2dShape& s, const float* hwio)
+{
+    return winograd_applies(s) ? pack_winograd(s, hwio, Zmm::block)
+                               : pack_cout_blocks(s, hwio, Zmm::block);
+}
+
+void conv2d_avx512_wino(const Conv2dShape& s, const float* in, const float* packed_w,
+                        const float* bias, const Activation& act, float* out)
+{
+    if (winograd_applies(s))
+    {
+        if (s.kh == 3)
+            winograd_conv<Zmm, Wino43<Zmm>>(s, in, packed_w, bias, act, out);
+        else
+            winograd_conv<Zmm, Wino32<Zmm>>(s, in, packed_w, bias, act, out);
+    }
+    else
+        direct_conv<Zmm>(s, in, packed_w, bias, act, out);
 }
 
 } // namespace atrous::infer::kernels

@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <sstream>
 
 namespace atrous::infer::kernels
@@ -137,6 +139,18 @@ protected:
         v.run(s, in.data(), packed.data(), bias ? b.data() : nullptr, act, got.data());
         std::ostringstream what;
         what << "conv2d_" << v.name << " act " << static_cast<int>(act.kind) << " " << s;
+        // Winograd F(4x4, 3x3) rounds more than a direct sum (its transforms scale terms by up to
+        // 100 before they cancel), so its error grows with the size of the outputs, not of each
+        // output: the bound is 5e-5 of the largest |output| (measured: up to 2e-5 here, sums of
+        // up to 9900 products of U(-1, 1)). The full seed U-Net stays within 1e-4 of PyTorch's
+        // float64 (tools/check_full_unet.py: 3.0e-5).
+        if (winograd_applies(s) && v.name.find("wino") != std::string_view::npos)
+        {
+            float scale = 0.0f;
+            for (float x : want)
+                scale = std::max(scale, std::fabs(x));
+            tol += 5e-5f * scale;
+        }
         return all_near(want, got, tol, what.str());
     }
 };
@@ -175,6 +189,57 @@ TEST_P(Conv2dVariants, EveryActivationAndNoBias)
           Activation{ActivationKind::tanh}, Activation{ActivationKind::softmax}})
         for (bool bias : {true, false})
             ASSERT_TRUE(check(s, act, bias, rng));
+}
+
+TEST_P(Conv2dVariants, WinogradShapes)
+{
+    // 3x3 and 2x2 stride-1 shapes the _wino variants run with Winograd F(4x4, 3x3) / F(3x3, 2x2):
+    // sizes that are not multiples of 4 or 3 (partial tiles), dilation 1..3 (per-axis
+    // sub-lattices of uneven sizes), same and valid padding, channel counts leaving remainders in
+    // every vector and block.
+    std::mt19937 rng(48);
+    for (int k : {3, 2})
+        for (auto [h, w] : {std::pair{1, 1}, std::pair{5, 7}, std::pair{10, 13}, std::pair{17, 4}})
+            for (auto [ci, co] : {std::pair{16, 16}, std::pair{17, 33}, std::pair{40, 70}})
+                for (auto [dh, dw] :
+                     {std::pair{1, 1}, std::pair{2, 2}, std::pair{1, 2}, std::pair{3, 3}})
+                    for (bool same : {true, false})
+                    {
+                        Case c{h, w, ci, co, k, dh, 1, same};
+                        Conv2dShape s = geometry(c, 2);
+                        if (dw != dh)
+                        {
+                            // geometry() is isotropic: redo the column axis with dilation dw.
+                            s.dilation_w = dw;
+                            const int k_eff = (k - 1) * dw + 1;
+                            s.out_w = same ? w : w - k_eff + 1;
+                            s.pad_left = same ? (k_eff - 1) / 2 : 0;
+                        }
+                        if (s.out_h <= 0 || s.out_w <= 0)
+                            continue;
+                        ASSERT_TRUE(winograd_applies(s)) << s;
+                        ASSERT_TRUE(check(s, k_relu, true, rng));
+                    }
+}
+
+TEST_P(Conv2dVariants, WinogradManyTiles)
+{
+    // Enough tiles for several blocks (the block-parallel path) and deep inputs.
+    std::mt19937 rng(49);
+    ASSERT_TRUE(check(geometry(Case{70, 61, 32, 48, 3, 1, 1, true}, 1), k_relu, true, rng));
+    ASSERT_TRUE(check(geometry(Case{9, 11, 300, 24, 3, 2, 1, true}, 1), k_relu, true, rng, 3e-4f));
+    ASSERT_TRUE(check(geometry(Case{64, 57, 48, 40, 2, 1, 1, true}, 1), k_relu, true, rng));
+}
+
+TEST(Conv2dWinograd, AppliesToThreeAndTwoStrideOneWithEnoughChannels)
+{
+    EXPECT_TRUE(winograd_applies(geometry(Case{8, 8, 16, 16, 3, 2, 1, true}, 1)));
+    EXPECT_TRUE(winograd_applies(geometry(Case{8, 8, 16, 16, 2, 1, 1, true}, 1)));
+    EXPECT_FALSE(winograd_applies(geometry(Case{8, 8, 16, 16, 3, 1, 2, true}, 1)));
+    EXPECT_FALSE(winograd_applies(geometry(Case{8, 8, 16, 16, 1, 1, 1, true}, 1)));
+    EXPECT_FALSE(winograd_applies(geometry(Case{8, 8, 16, 16, 5, 1, 1, true}, 1)));
+    EXPECT_FALSE(winograd_applies(geometry(Case{8, 8, 1, 64, 3, 1, 1, true}, 1)));
+    EXPECT_FALSE(winograd_applies(geometry(Case{8, 8, 64, 2, 3, 1, 1, true}, 1)));
 }
 
 INSTANTIATE_TEST_SUITE_P(KernelsDef, Conv2dVariants,

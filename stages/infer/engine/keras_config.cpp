@@ -83,6 +83,29 @@ std::pair<int, int> KerasConfig::pair(const std::string& key, std::pair<int, int
     fail(key, "an integer or a list of two integers");
 }
 
+std::pair<Window1d, Window1d> KerasConfig::conv_windows() const
+{
+    const auto [kh, kw] = pair("kernel_size", {0, 0});
+    const auto [sh, sw] = pair("strides", {1, 1});
+    const auto [dh, dw] = pair("dilation_rate", {1, 1});
+    if (kh < 1 || kw < 1)
+        fail("kernel_size", "positive sizes");
+    if (sh < 1 || sw < 1)
+        fail("strides", "positive strides");
+    if (dh < 1 || dw < 1)
+        fail("dilation_rate", "positive rates");
+    const bool same = same_padding();
+    return {Window1d{kh, sh, dh, same}, Window1d{kw, sw, dw, same}};
+}
+
+int KerasConfig::positive(const std::string& key, int fallback, const std::string& what) const
+{
+    const int value = integer(key, fallback);
+    if (value < 1)
+        fail(key, what);
+    return value;
+}
+
 bool KerasConfig::same_padding() const
 {
     const std::string padding = string("padding", "valid");

@@ -2,6 +2,7 @@
 // Purpose: typed reads of a Keras layer `config` object, with errors naming the layer and key.
 #pragma once
 
+#include "stages/infer/engine/window.hpp"
 #include "stages/infer/kernels/kernels.hpp"
 
 #include <nlohmann/json.hpp>
@@ -31,6 +32,11 @@ public:
     std::pair<int, int> pair(const std::string& key, std::pair<int, int> fallback) const;
     /// "same" -> true, "valid" -> false; anything else is a ModelError.
     bool same_padding() const;
+    /// A convolution's kernel_size, strides, dilation_rate (each positive) and padding, per axis
+    /// (rows, columns): the one reading of those keys every convolution layer shares.
+    std::pair<Window1d, Window1d> conv_windows() const;
+    /// An integer key that must be >= 1 (filters, depth_multiplier, units); `fallback` when absent.
+    int positive(const std::string& key, int fallback, const std::string& what) const;
     /// Throws unless data_format is absent, null or channels_last.
     void require_channels_last() const;
     /// The `activation` key (string or Keras 3 serialized object) as a kernel activation;

@@ -9,6 +9,7 @@
 #include "stages/infer/engine/keras_config.hpp"
 
 #include <algorithm>
+#include <tuple>
 
 namespace atrous::infer
 {
@@ -38,21 +39,12 @@ Conv2dTranspose::Conv2dTranspose(const LayerSpec& spec, const std::vector<Shape>
     config.require_channels_last();
     if (config.has("output_padding"))
         config.fail("output_padding", "null");
-    const auto [kh, kw] = config.pair("kernel_size", {0, 0});
-    const auto [sh, sw] = config.pair("strides", {1, 1});
-    const auto [dh, dw] = config.pair("dilation_rate", {1, 1});
-    m_out_c = config.integer("filters", 0);
-    if (kh < 1 || kw < 1)
-        config.fail("kernel_size", "positive sizes");
-    if (sh < 1 || sw < 1)
-        config.fail("strides", "positive strides");
-    if (dh < 1 || dw < 1)
-        config.fail("dilation_rate", "positive rates");
-    if (m_out_c < 1)
-        config.fail("filters", "a positive count");
-    const bool same = config.same_padding();
-    m_ay = Axis{kh, sh, dh, same};
-    m_ax = Axis{kw, sw, dw, same};
+    const auto [wy, wx] = config.conv_windows();
+    m_out_c = config.positive("filters", 0, "a positive count");
+    m_ay = Axis{wy.k, wy.stride, wy.dilation, wy.same};
+    m_ax = Axis{wx.k, wx.stride, wx.dilation, wx.same};
+    const int kh = wy.k;
+    const int kw = wx.k;
     m_in_c = inputs[0].c;
     m_activation = config.activation(m_activation_name);
 

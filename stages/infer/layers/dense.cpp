@@ -13,9 +13,7 @@ Dense::Dense(const LayerSpec& spec, const std::vector<Shape>& inputs, WeightSet&
 {
     expect_inputs(inputs, 1);
     const KerasConfig config(spec.config, spec.name);
-    m_units = config.integer("units", 0);
-    if (m_units < 1)
-        config.fail("units", "a positive count");
+    m_units = config.positive("units", 0, "a positive count");
     m_in_c = inputs[0].c;
     m_on_vector = inputs[0].h == 1 && inputs[0].w == 1;
     m_activation = config.activation(m_activation_name);

@@ -7,6 +7,8 @@
 
 #include "stages/infer/engine/keras_config.hpp"
 
+#include <tuple>
+
 namespace atrous::infer
 {
 
@@ -17,24 +19,11 @@ SeparableConv2d::SeparableConv2d(const LayerSpec& spec, const std::vector<Shape>
     expect_inputs(inputs, 1);
     const KerasConfig config(spec.config, spec.name);
     config.require_channels_last();
-    const auto [kh, kw] = config.pair("kernel_size", {0, 0});
-    const auto [sh, sw] = config.pair("strides", {1, 1});
-    const auto [dh, dw] = config.pair("dilation_rate", {1, 1});
-    m_multiplier = config.integer("depth_multiplier", 1);
-    m_out_c = config.integer("filters", 0);
-    if (kh < 1 || kw < 1)
-        config.fail("kernel_size", "positive sizes");
-    if (sh < 1 || sw < 1)
-        config.fail("strides", "positive strides");
-    if (dh < 1 || dw < 1)
-        config.fail("dilation_rate", "positive rates");
-    if (m_multiplier < 1)
-        config.fail("depth_multiplier", "a positive count");
-    if (m_out_c < 1)
-        config.fail("filters", "a positive count");
-    const bool same = config.same_padding();
-    m_wy = Window1d{kh, sh, dh, same};
-    m_wx = Window1d{kw, sw, dw, same};
+    std::tie(m_wy, m_wx) = config.conv_windows();
+    m_multiplier = config.positive("depth_multiplier", 1, "a positive count");
+    m_out_c = config.positive("filters", 0, "a positive count");
+    const int kh = m_wy.k;
+    const int kw = m_wx.k;
     m_in_c = inputs[0].c;
     m_activation = config.activation(m_activation_name);
     const int mid = m_in_c * m_multiplier;

@@ -3,6 +3,7 @@
 #include "demo.hpp"
 
 #include "pipeline/config.hpp"
+#include "pipeline/preview.hpp"
 #include "pipeline/runner.hpp"
 #include "stages/error.hpp"
 #include "stages/read/synthetic_scene.hpp"
@@ -76,11 +77,32 @@ void run_demo(const DemoOptions& options, spdlog::logger& log, LogFormat format)
                                         << "#   atrous run " << (out / "run.yaml").string() << "\n"
                                         << config.normalized_yaml();
     }
+    // The quick look is a convenience: its failure does not fail the finished demo.
+    std::string preview_line;
+    try
+    {
+        PreviewOptions preview;
+        preview.output = mask;
+        preview.input = scene;
+        const PreviewResult pr = write_preview(preview, log);
+        preview_line =
+            fmt::format("  {:<10} quick look: the scene with the mask overlaid ({} x {} px)",
+                        pr.png.filename().string(), pr.width, pr.height);
+    }
+    catch (const Error& e)
+    {
+        log.warn("demo: preview not written: {}", e.what());
+    }
     log.info("demo: done in {:.1f} s; files in {}:", report.seconds, out.string());
     log.info("  scene.tif  the synthetic input (GeoTIFF, 1 band, nodata in the top-right corner)");
     log.info("  truth.tif  its ground-truth mask (1 = object)");
     log.info("  mask.h5    the segmentation: /mask (255 = nodata), /probability; inspect with");
     log.info("             gdalinfo HDF5:\"{}\"://mask", mask.string());
+    if (!preview_line.empty())
+    {
+        log.info("{}", preview_line);
+        log.info("             {}", default_preview_path(mask).string());
+    }
     if (placeholder)
         log.warn("PLACEHOLDER MODEL: the mask is meaningless (no models/demo.h5 was built)");
     else

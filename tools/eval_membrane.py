@@ -1,11 +1,14 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
-# Purpose: measure models/membrane.h5 through `atrous run` (not PyTorch): a GeoTIFF mosaic of the
-# held-out ISBI slices, segmented with configs/membrane.yaml, scored against the labels.
-"""Pixel accuracy and membrane F1 of `atrous run` on held-out ISBI 2012 slices.
+# Purpose: measure models/membrane.h5 through `atrous run`: a GeoTIFF mosaic of the held-out ISBI
+# slices, segmented with configs/membrane.yaml, scored against the labels and compared pixel by
+# pixel with the same model run whole-image in PyTorch.
+"""Pixel accuracy and membrane F1 of `atrous run` on held-out ISBI 2012 slices, and its
+agreement with PyTorch.
 
   tools/eval_membrane.py [--atrous build/atrous] [--slices 25,26,27,28,29]
-                         [--min-accuracy 0.90] [--min-f1 0.75] [--keep DIR]
+                         [--min-accuracy 0.90] [--min-f1 0.75] [--max-diff 1e-4]
+                         [--no-torch] [--keep DIR]
 
 Builds a uint8 GeoTIFF mosaic of the slices side by side (5 slices: 2560 x 512) in a temporary
 directory, runs `atrous run configs/membrane.yaml` on it (tile 256, exact halo, input scaled by
@@ -13,7 +16,11 @@ directory, runs `atrous run configs/membrane.yaml` on it (tile 256, exact halo, 
 Polarity (as trained by tools/train.py): the model outputs P(cell interior); labels are
 255 = cell interior, 0 = membrane; so mask 1 = cell interior and membrane = mask 0 = label 0.
 Membrane F1 = 2 TP / (2 TP + FP + FN) with membrane as the positive class.
-Exit status: 0 when both targets are met, 1 when not, 77 (skip) when the data set
+atrous writes float32 probabilities (output.probabilities=float32); the weights of the same .h5
+are loaded into tools/seed_models.SeedUnet (tools/make_membrane_fixture.load_keras_h5) and run
+on the whole mosaic (float32, 1 thread); the largest |P_atrous - P_torch| over every pixel must be
+<= --max-diff (the exact halo makes the tiled run equal to a whole-image run).
+Exit status: 0 when all targets are met, 1 when not, 77 (skip) when the data set
 (../shared/data/em_membrane_isbi2012_unet) is absent.
 """
 
@@ -66,6 +73,22 @@ def membrane_scores(mask, label):
             "membrane_iou": tp / max(tp + fp + fn, 1)}
 
 
+def torch_probabilities(weights, mosaic, scale):
+    """P(cell interior) of the mosaic (uint8, H x W) by the PyTorch SeedUnet (float32)."""
+    import torch
+
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import make_membrane_fixture
+
+    torch.set_num_threads(1)
+    model = make_membrane_fixture.load_keras_h5(weights)
+    # the float32 values atrous feeds the model (v * scale in float32), float32 like atrous
+    x = mosaic.astype(np.float32) * np.float32(scale)
+    with torch.no_grad():
+        y = model(torch.from_numpy(x[None, None])).numpy()
+    return y[0, 0].astype(np.float64)
+
+
 def main(argv):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -80,6 +103,9 @@ def main(argv):
                    "mask does not depend on it, only the cost does)")
     p.add_argument("--min-accuracy", type=float, default=0.90)
     p.add_argument("--min-f1", type=float, default=0.75)
+    p.add_argument("--max-diff", type=float, default=1e-4,
+                   help="largest allowed |P_atrous - P_torch| over all pixels")
+    p.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     p.add_argument("--keep", help="write the mosaic and the output here instead of a temp dir")
     a = p.parse_args(argv)
 
@@ -104,13 +130,15 @@ def main(argv):
             os.remove(out)
         cmd = [a.atrous, "run", a.config, "--set", "input.path=" + image,
                "--set", "model.weights=" + a.weights, "--set", "output.path=" + out,
-               "--set", "runtime.threads=%d" % a.threads]
+               "--set", "runtime.threads=%d" % a.threads,
+               "--set", "output.probabilities=float32", "--no-preview"]
         if a.tile:
             cmd += ["--set", "tile.size=%d" % a.tile]
         print(" ".join(cmd), flush=True)
         subprocess.run(cmd, check=True)
         with h5py.File(out, "r") as f:
             mask = np.asarray(f["mask"])
+            prob = np.asarray(f["probability"], dtype=np.float64)
     mask = mask.reshape(mask.shape[-2:]) if mask.ndim == 3 else mask
     if mask.shape != truth.shape:
         print("FAIL: /mask is %s, the mosaic %s" % (mask.shape, truth.shape))
@@ -127,6 +155,24 @@ def main(argv):
           % (len(slices), truth.shape[1], truth.shape[0], r["accuracy"], a.min_accuracy,
              r["membrane_f1"], a.min_f1, r["membrane_iou"]))
     ok = r["accuracy"] >= a.min_accuracy and r["membrane_f1"] >= a.min_f1
+    if not a.no_torch:
+        import yaml
+
+        with open(a.config) as f:
+            scale = yaml.safe_load(f)["input"]["normalize"]["scale"]
+        ref = torch_probabilities(a.weights, mosaic, scale)
+        prob = prob.reshape(prob.shape[-2:]) if prob.ndim == 3 else prob
+        if prob.shape != ref.shape or np.isnan(prob).any():
+            print("FAIL: /probability is %s (NaN: %s), PyTorch %s"
+                  % (prob.shape, bool(np.isnan(prob).any()), ref.shape))
+            return 1
+        diff = np.abs(prob - ref)
+        worst = np.unravel_index(int(np.argmax(diff)), diff.shape)
+        print("atrous vs PyTorch (whole mosaic): max |dP| %.3g at row %d col %d, "
+              "mean %.3g over %d pixels (target <= %.0e); masks differ at %d pixels"
+              % (diff.max(), worst[0], worst[1], diff.mean(), diff.size, a.max_diff,
+                 int(((ref > 0.5) != (mask == 1)).sum())))
+        ok = ok and diff.max() <= a.max_diff
     print("PASS" if ok else "FAIL: below target")
     return 0 if ok else 1
 

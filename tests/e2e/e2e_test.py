@@ -14,6 +14,7 @@ import argparse
 import hashlib
 import os
 import shutil
+import struct
 import subprocess
 import sys
 
@@ -476,6 +477,17 @@ def test_demo(args):
     check((m[0:80, 240:320] == 255).all(), "the demo's nodata corner is not nodata")
     check(f"gdalinfo HDF5:\"{ctx.path('d', 'mask.h5')}\"://mask" in proc.stdout,
           "demo does not say where the output is")
+    # The quick look next to the mask: a PNG (signature + IHDR) of the 320 x 320 scene, never
+    # upsampled, so its sides are at most 320 and the square stays square.
+    png = ctx.path("d", "mask.png")
+    check(os.path.exists(png), "demo did not write the quick-look mask.png")
+    check(png in proc.stdout, "demo does not print the quick-look PNG's path")
+    with open(png, "rb") as f:
+        head = f.read(24)
+    check(head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR", "mask.png is not a PNG")
+    w, h = struct.unpack(">II", head[16:24])
+    check(w == h and 64 <= w <= 320, f"mask.png is {w} x {h}, expected a square of 64..320 px")
+    check(os.path.getsize(png) > 1000, "mask.png is implausibly small")
 
 
 def main():

@@ -21,7 +21,9 @@ demo: build
 test-release: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
-# The sanitizer variant: the same suite built with -fsanitize=address,undefined.
+# The sanitizer variant: the same suite built with -fsanitize=address,undefined, less the tests
+# labelled `slow` (shipped-model accuracy and the real-SLURM job: whole-model runs at -O0 that the
+# release pass already covers).
 test-asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DATROUS_WERROR=ON -DATROUS_SANITIZE=ON
 	cmake --build $(ASAN_BUILD) -j$(JOBS)

@@ -490,8 +490,10 @@ def test_demo(args):
     check(os.path.getsize(png) > 1000, "mask.png is implausibly small")
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__,
+def run_named_test(tests, doc):
+    """The command line every e2e script shares: --atrous/--source/--work and a test name; runs
+    tests["test_" + name]. Returns the exit status (0 pass, 1 fail, 2 unknown test)."""
+    p = argparse.ArgumentParser(description=doc,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--atrous", required=True)
     p.add_argument("--source", required=True)
@@ -501,7 +503,7 @@ def main():
     args.atrous = os.path.abspath(args.atrous)
     args.work = os.path.abspath(args.work)
     args.source = os.path.abspath(args.source)
-    fn = globals().get("test_" + args.test)
+    fn = tests.get("test_" + args.test)
     if fn is None:
         print(f"unknown test {args.test}")
         return 2
@@ -515,4 +517,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_named_test(globals(), __doc__))

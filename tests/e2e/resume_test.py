@@ -9,7 +9,6 @@
 Uses the scene and configuration of e2e_test.py. Exit 0 = pass, 1 = fail, 77 = skipped.
 """
 
-import argparse
 import os
 import random
 import shutil
@@ -359,29 +358,5 @@ def test_mpi_signal(args):
     same_output(ref, out)
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--atrous", required=True)
-    p.add_argument("--source", required=True)
-    p.add_argument("--work", required=True)
-    p.add_argument("test")
-    args = p.parse_args()
-    args.atrous = os.path.abspath(args.atrous)
-    args.work = os.path.abspath(args.work)
-    args.source = os.path.abspath(args.source)
-    fn = globals().get("test_" + args.test)
-    if fn is None:
-        print(f"unknown test {args.test}")
-        return 2
-    try:
-        fn(args)
-    except Failure as e:
-        print(f"FAIL {args.test}: {e}")
-        return 1
-    print(f"PASS {args.test}")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(e2e.run_named_test(globals(), __doc__))

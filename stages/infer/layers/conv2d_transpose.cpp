@@ -7,6 +7,7 @@
 #include "conv2d_transpose.hpp"
 
 #include "stages/infer/engine/keras_config.hpp"
+#include "stages/infer/layers/window_shape.hpp"
 
 #include <algorithm>
 #include <tuple>
@@ -75,21 +76,7 @@ void Conv2dTranspose::forward(const std::vector<const Tensor*>& inputs, Tensor& 
 {
     const Shape& in = inputs[0]->shape();
     const Shape& out = output.shape();
-    const kernels::Conv2dShape s{in.n,
-                                 in.h,
-                                 in.w,
-                                 in.c,
-                                 out.h,
-                                 out.w,
-                                 out.c,
-                                 m_ay.k,
-                                 m_ax.k,
-                                 m_ay.stride,
-                                 m_ax.stride,
-                                 m_ay.dilation,
-                                 m_ax.dilation,
-                                 m_ay.pad_before(in.h),
-                                 m_ax.pad_before(in.w)};
+    const kernels::Conv2dShape s = window_shape(in, out, m_ay, m_ax);
     const float* bias = m_bias.empty() ? nullptr : m_bias.data();
     if (kernels == KernelKind::reference)
         kernels::conv2d_transpose_ref(s, inputs[0]->data(), m_kernel.data(), bias, m_activation,

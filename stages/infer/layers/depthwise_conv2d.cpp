@@ -4,6 +4,7 @@
 #include "depthwise_conv2d.hpp"
 
 #include "stages/infer/engine/keras_config.hpp"
+#include "stages/infer/layers/window_shape.hpp"
 
 #include <tuple>
 
@@ -43,21 +44,7 @@ void DepthwiseConv2d::forward(const std::vector<const Tensor*>& inputs, Tensor& 
 {
     const Shape& in = inputs[0]->shape();
     const Shape& out = output.shape();
-    const kernels::Conv2dShape s{in.n,
-                                 in.h,
-                                 in.w,
-                                 in.c,
-                                 out.h,
-                                 out.w,
-                                 out.c,
-                                 m_wy.k,
-                                 m_wx.k,
-                                 m_wy.stride,
-                                 m_wx.stride,
-                                 m_wy.dilation,
-                                 m_wx.dilation,
-                                 m_wy.pad_before(in.h),
-                                 m_wx.pad_before(in.w)};
+    const kernels::Conv2dShape s = window_shape(in, out, m_wy, m_wx);
     const float* bias = m_bias.empty() ? nullptr : m_bias.data();
     if (kernels == KernelKind::reference)
         kernels::depthwise_conv2d_ref(s, inputs[0]->data(), m_kernel.data(), bias, m_activation,

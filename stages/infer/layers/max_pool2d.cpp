@@ -5,6 +5,7 @@
 
 #include "stages/infer/engine/keras_config.hpp"
 #include "stages/infer/kernels/kernels.hpp"
+#include "stages/infer/layers/window_shape.hpp"
 
 namespace atrous::infer
 {
@@ -37,21 +38,7 @@ void MaxPool2d::forward(const std::vector<const Tensor*>& inputs, Tensor& output
 {
     const Shape& in = inputs[0]->shape();
     const Shape& out = output.shape();
-    const kernels::Conv2dShape s{in.n,
-                                 in.h,
-                                 in.w,
-                                 in.c,
-                                 out.h,
-                                 out.w,
-                                 out.c,
-                                 m_wy.k,
-                                 m_wx.k,
-                                 m_wy.stride,
-                                 m_wx.stride,
-                                 1,
-                                 1,
-                                 m_wy.pad_before(in.h),
-                                 m_wx.pad_before(in.w)};
+    const kernels::Conv2dShape s = window_shape(in, out, m_wy, m_wx);
     if (kernels == KernelKind::reference)
         kernels::max_pool2d_ref(s, inputs[0]->data(), output.data());
     else

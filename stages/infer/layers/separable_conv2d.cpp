@@ -6,6 +6,7 @@
 #include "separable_conv2d.hpp"
 
 #include "stages/infer/engine/keras_config.hpp"
+#include "stages/infer/layers/window_shape.hpp"
 
 #include <tuple>
 
@@ -69,21 +70,7 @@ void SeparableConv2d::forward(const std::vector<const Tensor*>& inputs, Tensor& 
     const Shape& out = output.shape();
     const int mid = m_in_c * m_multiplier;
     Tensor depth(Shape{out.n, out.h, out.w, mid});
-    const kernels::Conv2dShape s{in.n,
-                                 in.h,
-                                 in.w,
-                                 in.c,
-                                 out.h,
-                                 out.w,
-                                 mid,
-                                 m_wy.k,
-                                 m_wx.k,
-                                 m_wy.stride,
-                                 m_wx.stride,
-                                 m_wy.dilation,
-                                 m_wx.dilation,
-                                 m_wy.pad_before(in.h),
-                                 m_wx.pad_before(in.w)};
+    const kernels::Conv2dShape s = window_shape(in, depth.shape(), m_wy, m_wx);
     const std::size_t pixels = static_cast<std::size_t>(out.n) * out.h * out.w;
     const float* bias = m_bias.empty() ? nullptr : m_bias.data();
     const kernels::Activation none;

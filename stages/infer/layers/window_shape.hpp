@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: Apache-2.0
+// Purpose: the kernels' Conv2dShape of a sliding-window layer (convolutions, pooling), built in one
+// place from its input and output shapes and its two window axes.
+#pragma once
+
+#include "stages/infer/engine/tensor.hpp"
+#include "stages/infer/kernels/kernels.hpp"
+
+namespace atrous::infer
+{
+
+/// `Axis` is Window1d or Conv2dTranspose::Axis: k, stride, dilation and pad_before(input length).
+template <class Axis>
+kernels::Conv2dShape window_shape(const Shape& in, const Shape& out, const Axis& y, const Axis& x)
+{
+    return kernels::Conv2dShape{in.n,
+                                in.h,
+                                in.w,
+                                in.c,
+                                out.h,
+                                out.w,
+                                out.c,
+                                y.k,
+                                x.k,
+                                y.stride,
+                                x.stride,
+                                y.dilation,
+                                x.dilation,
+                                y.pad_before(in.h),
+                                x.pad_before(in.w)};
+}
+
+} // namespace atrous::infer

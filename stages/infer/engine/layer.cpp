@@ -63,4 +63,21 @@ Shape Layer::window_output(const Shape& in, const Window1d& wy, const Window1d& 
     return Shape{in.n, h, w, out_c};
 }
 
+bool Layer::fold_affine_into_output_channels(const kernels::Activation& activation,
+                                             std::vector<float>& weights, std::vector<float>& bias,
+                                             const std::vector<float>& scale,
+                                             const std::vector<float>& shift)
+{
+    if (activation.kind != kernels::ActivationKind::linear)
+        return false;
+    const std::size_t channels = scale.size();
+    for (std::size_t i = 0; i < weights.size(); ++i)
+        weights[i] *= scale[i % channels];
+    if (bias.empty())
+        bias.assign(channels, 0.0f);
+    for (std::size_t c = 0; c < channels; ++c)
+        bias[c] = bias[c] * scale[c] + shift[c];
+    return true;
+}
+
 } // namespace atrous::infer

@@ -7,6 +7,7 @@
 #include "stages/infer/engine/model.hpp"
 #include "stages/infer/engine/tensor.hpp"
 #include "stages/infer/engine/window.hpp"
+#include "stages/infer/kernels/kernels.hpp"
 
 #include <string>
 #include <vector>
@@ -93,6 +94,14 @@ protected:
     void expect_channels(const Shape& in, int channels) const;
     /// Output shape of a window op (unknown dims stay 0); throws when the input is too small.
     Shape window_output(const Shape& in, const Window1d& wy, const Window1d& wx, int out_c) const;
+    /// The fold_affine of a layer whose weights have the output channel as their fastest axis:
+    /// y = (x*W + b) * scale + shift scales each channel's weights and bias (a missing bias
+    /// becomes zeros). Returns false, changing nothing, unless `activation` is linear.
+    static bool fold_affine_into_output_channels(const kernels::Activation& activation,
+                                                 std::vector<float>& weights,
+                                                 std::vector<float>& bias,
+                                                 const std::vector<float>& scale,
+                                                 const std::vector<float>& shift);
 
 private:
     std::string m_name;

@@ -98,15 +98,8 @@ double Conv2d::flops(const std::vector<Shape>& inputs, const Shape& output) cons
 
 bool Conv2d::fold_affine(const std::vector<float>& scale, const std::vector<float>& shift)
 {
-    if (m_activation.kind != kernels::ActivationKind::linear)
+    if (!fold_affine_into_output_channels(m_activation, m_kernel, m_bias, scale, shift))
         return false;
-    // y = (x*W + b) * scale + shift: scale every output channel's weights and bias.
-    for (std::size_t i = 0; i < m_kernel.size(); ++i)
-        m_kernel[i] *= scale[i % m_out_c];
-    if (m_bias.empty())
-        m_bias.assign(m_out_c, 0.0f);
-    for (int c = 0; c < m_out_c; ++c)
-        m_bias[c] = m_bias[c] * scale[c] + shift[c];
     pack();
     return true;
 }

@@ -58,15 +58,7 @@ double Dense::flops(const std::vector<Shape>& inputs, const Shape& output) const
 
 bool Dense::fold_affine(const std::vector<float>& scale, const std::vector<float>& shift)
 {
-    if (m_activation.kind != kernels::ActivationKind::linear)
-        return false;
-    for (std::size_t i = 0; i < m_kernel.size(); ++i)
-        m_kernel[i] *= scale[i % m_units];
-    if (m_bias.empty())
-        m_bias.assign(m_units, 0.0f);
-    for (int c = 0; c < m_units; ++c)
-        m_bias[c] = m_bias[c] * scale[c] + shift[c];
-    return true;
+    return fold_affine_into_output_channels(m_activation, m_kernel, m_bias, scale, shift);
 }
 
 } // namespace atrous::infer

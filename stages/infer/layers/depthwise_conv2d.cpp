@@ -74,17 +74,8 @@ double DepthwiseConv2d::flops(const std::vector<Shape>& inputs, const Shape& out
 
 bool DepthwiseConv2d::fold_affine(const std::vector<float>& scale, const std::vector<float>& shift)
 {
-    if (m_activation.kind != kernels::ActivationKind::linear)
-        return false;
     // Kernel (kh, kw, in_c, dm) flattened: output channel ci*dm + m is the fastest index pair.
-    const std::size_t out_c = static_cast<std::size_t>(m_in_c) * m_multiplier;
-    for (std::size_t i = 0; i < m_kernel.size(); ++i)
-        m_kernel[i] *= scale[i % out_c];
-    if (m_bias.empty())
-        m_bias.assign(out_c, 0.0f);
-    for (std::size_t c = 0; c < out_c; ++c)
-        m_bias[c] = m_bias[c] * scale[c] + shift[c];
-    return true;
+    return fold_affine_into_output_channels(m_activation, m_kernel, m_bias, scale, shift);
 }
 
 } // namespace atrous::infer

@@ -112,14 +112,9 @@ double SeparableConv2d::flops(const std::vector<Shape>& inputs, const Shape& out
 
 bool SeparableConv2d::fold_affine(const std::vector<float>& scale, const std::vector<float>& shift)
 {
-    if (m_activation.kind != kernels::ActivationKind::linear)
+    // Only the pointwise product reaches the output channels.
+    if (!fold_affine_into_output_channels(m_activation, m_pointwise, m_bias, scale, shift))
         return false;
-    for (std::size_t i = 0; i < m_pointwise.size(); ++i)
-        m_pointwise[i] *= scale[i % m_out_c];
-    if (m_bias.empty())
-        m_bias.assign(m_out_c, 0.0f);
-    for (int c = 0; c < m_out_c; ++c)
-        m_bias[c] = m_bias[c] * scale[c] + shift[c];
     pack();
     return true;
 }

@@ -68,16 +68,25 @@ public:
     std::vector<TileId> done_tiles() const override;
 
     std::filesystem::path partial_path() const;
-    /// Tiles written so far, and whether finish() published the file.
+    /// Tiles written so far (marked done or waiting for the next commit), and whether finish()
+    /// published the file.
     long long tiles_written() const;
     bool published() const { return m_published; }
     /// prepare() found <path> complete with the same fingerprint: nothing to do.
     bool already_complete() const { return m_already_complete; }
     /// prepare() resumed an existing partial file.
     bool resumed() const { return m_resumed; }
+    /// Seconds spent recording progress: flush + fsync of the data, tile_done marks, the final
+    /// fsync of the marks (not the block writes themselves, nor publishing).
+    double progress_seconds() const override;
+    /// Commits so far (one fsync each, batching every tile written since the previous one).
+    long long commits() const;
 
 private:
     struct File;
+    /// Makes the tiles written since the last commit durable (fsync), then marks them done.
+    /// Called under m_mutex with an open file.
+    void commit(const std::string& what);
     WriteOptions m_options;
     OutputLayout m_layout;
     mutable std::mutex m_mutex;
@@ -86,6 +95,8 @@ private:
     bool m_published = false;
     bool m_already_complete = false;
     long long m_written_at_finish = 0;
+    double m_progress_at_finish = 0;
+    long long m_commits_at_finish = 0;
     bool m_resumed = false;
     std::vector<std::uint8_t> m_done_at_start; // per tile, after prepare()
 };

@@ -135,6 +135,7 @@ struct Hdf5Writer::File : OutputFile
     int sync_fd = -1;
     Clock::time_point last_commit = Clock::now();
     double progress_seconds = 0; // commit(): flush + fsync + marks
+    double last_cost = 0;        // seconds the last commit took
     long long commits = 0;
     ~File()
     {
@@ -850,9 +851,14 @@ void Hdf5Writer::write(const OutputBlock& block)
     // Marked later, by commit(), once the data is durable.
     for (const TileId id : block.tiles)
         m_file->unsynced.push_back(id);
+    // Due after sync_interval_s, and never sooner than 100 times the last commit took, so that
+    // recording progress stays near 1 % of the time even where fsync is slow (0: every block).
+    const double interval = m_options.sync_interval_s > 0
+                                ? std::max(m_options.sync_interval_s, 100.0 * m_file->last_cost)
+                                : 0.0;
     const double since =
         std::chrono::duration<double>(File::Clock::now() - m_file->last_commit).count();
-    if (since >= m_options.sync_interval_s)
+    if (since >= interval)
         commit(what);
 }
 
@@ -892,7 +898,8 @@ void Hdf5Writer::commit(const std::string& what)
         ++f.commits;
     }
     const auto t1 = File::Clock::now();
-    f.progress_seconds += std::chrono::duration<double>(t1 - t0).count();
+    f.last_cost = std::chrono::duration<double>(t1 - t0).count();
+    f.progress_seconds += f.last_cost;
     f.last_commit = t1;
 }
 

@@ -147,7 +147,8 @@ def wait_for_partial(proc, partial, timeout=60):
 
 def kill_cycle(args, name, mpi=0, kills=6, blend=False):
     # Progress committed every 0.1 s (several tiles per fsync): in these ~2 s runs the default
-    # 1 s would leave too few instants with progress on disk and the run still going.
+    # 1 s would leave too few instants with progress on disk and the run still going (the tests
+    # that stop a run once progress shows use 0.1 s for the same reason).
     ctx = setup(args, name, blend=blend, sync_interval=0.1)
     ref, seconds = reference(ctx)
     print(f"uninterrupted run: {seconds:.2f} s")
@@ -257,7 +258,7 @@ def test_signals(args):
 def test_resume_checks(args):
     """Fingerprint mismatch refuses (naming the field) unless --restart; complete: nothing to do;
     an unreadable partial file starts over with a warning."""
-    ctx = setup(args, "resume_checks")
+    ctx = setup(args, "resume_checks", sync_interval=0.1)
     ref, seconds = reference(ctx)
     out = ctx.path("out", "m.h5")
     proc = start(ctx, out)
@@ -299,7 +300,7 @@ def test_resume_checks(args):
 def test_blend_resume(args):
     """Blend: a resumed run recomputes the neighbours of the pending cores; the shares of a core
     are summed in tile order, so 2 threads give the bytes of the clean run too."""
-    ctx = setup(args, "blend_resume", blend=True)
+    ctx = setup(args, "blend_resume", blend=True, sync_interval=0.1)
     ref, seconds = reference(ctx)
     ref1, _ = reference(ctx, "ref1.h5", "--set", "runtime.threads=1")
     same_output(ref, ref1)
@@ -389,7 +390,7 @@ def test_vrt_member_changed(args):
     """A VRT input: the fingerprint covers its member files, so a member changed on disk refuses
     the resume (naming the member); --restart starts over."""
     from osgeo import gdal
-    ctx = setup(args, "vrt_member", input_path="mosaic.vrt")
+    ctx = setup(args, "vrt_member", input_path="mosaic.vrt", sync_interval=0.1)
     gdal.UseExceptions()
     # Two halves of the scene as members of one VRT mosaic.
     src = gdal.Open(ctx.path("scene.tif"))

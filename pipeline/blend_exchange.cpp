@@ -171,7 +171,7 @@ void BlendExchange::receive()
             MPI_Improbe(MPI_ANY_SOURCE, share_tag, MPI_COMM_WORLD, &flag, &message, &status);
             if (!flag)
             {
-                std::this_thread::sleep_for(std::chrono::microseconds(200));
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
                 continue;
             }
             int count = 0;

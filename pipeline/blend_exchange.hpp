@@ -18,7 +18,7 @@ namespace atrous
 
 /// One per rank while the tiles run (several ranks only). send() posts non-blocking sends (called
 /// from the pipeline's serial stitch filter); a receiver thread polls for shares (MPI_Improbe
-/// every 0.2 ms when idle), hands them to BlendStitcher::accept() and passes completed cores to
+/// every 1 ms when idle), hands them to BlendStitcher::accept() and passes completed cores to
 /// `deliver` (the writer; called from the receiver thread, so it must be thread-safe). finish():
 /// waits for this rank's sends, tells every other rank "no more from me" (a message after the
 /// shares on the same tag: MPI keeps their order), and returns once every other rank said the

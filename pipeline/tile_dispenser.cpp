@@ -73,7 +73,7 @@ void TileDispenser::serve()
             MPI_Test(&request, &flag, &status);
             if (flag)
                 break;
-            std::this_thread::sleep_for(std::chrono::microseconds(200));
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
         const std::optional<TileId> tile = take_local(message == interrupt_here);
         long long reply = none_left;

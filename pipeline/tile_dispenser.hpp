@@ -18,15 +18,15 @@ namespace atrous
 {
 
 /// One process: the list in order. Several ranks: rank 0 owns the list and serves requests on a
-/// thread of its own (MPI_Irecv polled every 0.2 ms: a blocking receive would spin a core);
+/// thread of its own (MPI_Irecv polled every 1 ms: a blocking receive would spin a core);
 /// every rank's next() asks it (rank 0 takes from the list directly). The other ranks keep one
 /// request in flight: next() returns the tile received for the previous request and asks for the
-/// following one at once, so the round trip to rank 0 overlaps the tile's computation instead of
-/// stalling the rank (without it, a rank with one thread waited for rank 0's server thread to be
-/// scheduled before every tile, and on a loaded node got ~15 % fewer tiles than rank 0). A signal
-/// on any rank stops the dispensing on every rank: the signalled rank drops the tile it had
-/// prefetched (not started; the resumed run computes it) and tells rank 0, which answers
-/// "stopped" from then on. next() is called from one thread at a time (the pipeline's serial input
+/// following one at once, so the round trip to rank 0 (up to a poll period plus the time the
+/// server thread waits to be scheduled on a loaded node) overlaps the tile's computation instead
+/// of stalling a rank with one thread before every tile (wait_seconds() measures what is left:
+/// ~0.01-0.03 s per run in bench/scale.sh). A signal on any rank stops the dispensing on every
+/// rank: the signalled rank drops the tile it had prefetched (not started; the resumed run
+/// computes it) and tells rank 0, which answers "stopped" from then on. next() is called from one thread at a time (the pipeline's serial input
 /// filter).
 class TileDispenser
 {

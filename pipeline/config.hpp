@@ -28,8 +28,9 @@ struct TileOptions
 /// Config section `runtime`.
 struct RuntimeOptions
 {
-    int threads = 1;          // resolved: > 0
-    std::string threads_from; // where the number came from: "runtime.threads", "all cores", ...
+    int threads = 1;            // resolved: > 0
+    std::string threads_from;   // where the number came from: "runtime.threads", "all cores", ...
+    double sync_interval = 1.0; // seconds between progress commits (WriteOptions::sync_interval_s)
 };
 
 /// Everything a run needs, typed and checked. Paths are absolute.

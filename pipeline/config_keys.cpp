@@ -142,6 +142,10 @@ const std::vector<Entry>& entries()
         {{"runtime.threads", "integer >= 0", "0",
           "Worker threads; 0 = SLURM_CPUS_PER_TASK when set, else every core."},
          [](const Value& v, Parsed& p) { p.threads = v.as_int(0, 4096); }},
+        {{"runtime.sync_interval", "number in [0, 3600]", "1",
+          "Seconds between progress commits (fsync, then tiles marked done; at least 100x the "
+          "last commit's duration); 0 = every tile."},
+         [](const Value& v, Parsed& p) { p.cfg.runtime.sync_interval = v.as_double(0.0, 3600.0); }},
     };
     return table;
 }

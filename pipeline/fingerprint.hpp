@@ -8,6 +8,7 @@
 #include "pipeline/tile_plan.hpp"
 #include "stages/tile.hpp"
 
+#include <cstddef>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,8 +18,24 @@ namespace atrous
 
 using Fingerprint = std::vector<std::pair<std::string, std::string>>;
 
-/// Fields, in order: input.file (size in bytes and modification time, ns), input.raster (size,
-/// bands), model.sha256, tile.grid (tile size, halo, columns x rows), then every key of
+/// Inputs made of several files (a VRT's sources, a GeoTIFF's .ovr/.msk): more than the .vrt
+/// itself changes the pixels. At most this many members get a field each; more are one digest.
+constexpr std::size_t max_listed_members = 64;
+
+/// The files GDAL lists for the input other than the input itself (GDALGetFileList), as absolute
+/// paths, without *.aux.xml; empty when GDAL cannot open it.
+std::vector<std::string> input_member_files(const std::string& path);
+
+/// Appends the member fields (see make_fingerprint) to `f`: one "input.member <path>" each when
+/// there are at most `max_listed`, else one "input.members" digest.
+void add_member_fields(const std::vector<std::string>& members, std::size_t max_listed,
+                       Fingerprint& f);
+
+/// Fields, in order: input.file (size in bytes and modification time, ns), one
+/// "input.member <path>" per other file GDAL lists for the input (GDALGetFileList; size and
+/// modification time, or "missing"; *.aux.xml metadata sidecars left out) or, above
+/// max_listed_members, one "input.members" digest of them all, input.raster (size, bands),
+/// model.sha256, tile.grid (tile size, halo, columns x rows), then every key of
 /// `effective.normalized_yaml()` flattened to dotted names ("input.normalize.scale"), except the
 /// keys that do not change the datasets: output.path, output.compression,
 /// output.compression_level, model.weights (the sha256 stands for it) and runtime.*.

@@ -45,7 +45,9 @@ nlohmann::json run_report_json(const RunReport& r)
                     {"read", r.read_seconds},
                     {"infer", r.infer_seconds},
                     {"stitch", r.stitch_seconds},
-                    {"write", r.write_seconds}};
+                    {"write", r.write_seconds},
+                    {"progress", r.progress_seconds}};
+    j["progress_fraction"] = wall > 0 ? r.progress_seconds / wall : 0.0;
     j["throughput"] = {{"mpx_per_s", rate(static_cast<double>(r.pixels) / 1e6)},
                        {"gflop_per_s", rate(r.gflop)},
                        {"tiles_per_s", rate(static_cast<double>(r.tiles))}};
@@ -55,11 +57,33 @@ nlohmann::json run_report_json(const RunReport& r)
     j["threads"] = r.threads;
     j["ranks"] = r.ranks;
     j["resumed_tiles"] = r.resumed_tiles;
-    // MPI: rank 0's own share (each rank prints its line "rank i/N: ..." on stdout).
-    j["per_rank"] = nlohmann::json::array({{{"rank", 0},
-                                            {"tiles", r.ranks > 1 ? r.rank_tiles : r.tiles},
-                                            {"seconds", wall},
-                                            {"peak_rss_mb", rss_mb}}});
+    // Every rank's share (gathered over MPI on rank 0, which writes the report).
+    j["per_rank"] = nlohmann::json::array();
+    std::vector<RankStats> ranks = r.per_rank;
+    if (ranks.empty())
+    {
+        RankStats only;
+        only.tiles = r.tiles - r.resumed_tiles;
+        only.empty_tiles = r.empty_tiles;
+        only.seconds = wall;
+        only.progress_seconds = r.progress_seconds;
+        only.peak_rss_mb = rss_mb;
+        ranks.push_back(only);
+    }
+    for (const RankStats& s : ranks)
+        j["per_rank"].push_back({{"rank", s.rank},
+                                 {"tiles", s.tiles},
+                                 {"skipped_empty", s.empty_tiles},
+                                 {"cores_written", s.cores_written},
+                                 {"seconds", s.seconds},
+                                 {"busy_seconds", s.busy_seconds},
+                                 {"infer_seconds", s.infer_seconds},
+                                 {"write_seconds", s.write_seconds},
+                                 {"wait_seconds", s.wait_seconds},
+                                 {"progress_seconds", s.progress_seconds},
+                                 {"tiles_per_s", s.seconds > 0 ? s.tiles / s.seconds : 0.0},
+                                 {"shares_sent", s.shares_sent},
+                                 {"peak_rss_mb", s.peak_rss_mb}});
     return j;
 }
 

@@ -2,8 +2,10 @@
 // Purpose: the run loop: stage construction, preparation, the plan printout, the TBB pipeline.
 #include "runner.hpp"
 
+#include "pipeline/blend_exchange.hpp"
 #include "pipeline/fingerprint.hpp"
 #include "pipeline/interrupt_watch.hpp"
+#include "pipeline/run_report.hpp"
 #include "pipeline/sha256.hpp"
 #include "pipeline/tile_dispenser.hpp"
 #include "pipeline/tile_plan.hpp"
@@ -11,6 +13,7 @@
 #include "stages/error.hpp"
 #include "stages/infer/infer_stage.hpp"
 #include "stages/read/make_reader.hpp"
+#include "stages/stitch/blend_stitcher.hpp"
 #include "stages/stitch/make_stitcher.hpp"
 #include "stages/write/make_writer.hpp"
 
@@ -21,9 +24,12 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <map>
+#include <optional>
 
 namespace atrous
 {
@@ -137,6 +143,49 @@ bool any_rank(bool v, int ranks)
     return x != 0;
 }
 
+/// Every rank's stats on rank 0 (by rank); the other ranks get their own only.
+std::vector<RankStats> gather_stats(const RankStats& mine, int rank, int ranks)
+{
+    constexpr int n = 11;
+    const std::array<double, n> v{static_cast<double>(mine.tiles),
+                                  static_cast<double>(mine.empty_tiles),
+                                  static_cast<double>(mine.cores_written),
+                                  mine.seconds,
+                                  mine.busy_seconds,
+                                  mine.wait_seconds,
+                                  mine.progress_seconds,
+                                  static_cast<double>(mine.shares_sent),
+                                  mine.peak_rss_mb,
+                                  mine.infer_seconds,
+                                  mine.write_seconds};
+    if (ranks <= 1)
+        return {mine};
+    std::vector<double> all(rank == 0 ? static_cast<std::size_t>(n * ranks) : 0);
+    MPI_Gather(v.data(), n, MPI_DOUBLE, all.data(), n, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    if (rank != 0)
+        return {mine};
+    std::vector<RankStats> out;
+    for (int r = 0; r < ranks; ++r)
+    {
+        const double* x = all.data() + static_cast<std::size_t>(r) * n;
+        RankStats s;
+        s.rank = r;
+        s.tiles = std::llround(x[0]);
+        s.empty_tiles = std::llround(x[1]);
+        s.cores_written = std::llround(x[2]);
+        s.seconds = x[3];
+        s.busy_seconds = x[4];
+        s.wait_seconds = x[5];
+        s.progress_seconds = x[6];
+        s.shares_sent = std::llround(x[7]);
+        s.peak_rss_mb = x[8];
+        s.infer_seconds = x[9];
+        s.write_seconds = x[10];
+        out.push_back(s);
+    }
+    return out;
+}
+
 } // namespace
 
 Runner::Runner(RunConfig config, spdlog::logger& log, LogFormat format)
@@ -159,11 +208,6 @@ RunReport Runner::run()
     ctx.threads = threads;
     ctx.rank = m_rank;
     ctx.ranks = m_ranks;
-    if (m_ranks > 1 && cfg.stitch.mode == StitchMode::blend)
-        throw ConfigError(cfg.where("tile.stitch"),
-                          fmt::format("blend stitching runs in one process; {} MPI ranks given "
-                                      "(use crop, or run without mpirun/srun)",
-                                      m_ranks));
 
     // Prepare everything before any tile: each check fails here, before the output exists.
     std::unique_ptr<Reader> reader = make_gdal_reader(cfg.input);
@@ -194,6 +238,7 @@ RunReport Runner::run()
     RunConfig effective = cfg;
     effective.tile.size = plan.tile_size();
     WriteOptions write_options = cfg.output;
+    write_options.sync_interval_s = cfg.runtime.sync_interval;
     write_options.model_sha256 =
         cfg.model.placeholder_seed ? std::string("placeholder") : sha256_file(cfg.model.weights);
     write_options.config_yaml = effective.normalized_yaml();
@@ -290,18 +335,23 @@ RunReport Runner::run()
         m_log.info("  note    {} exists; it is replaced only when this run completes",
                    cfg.output.path.string());
     const std::vector<TileId> needed = tiles_needed(plan, done, cfg.stitch.mode);
+    // Blend on resume: the cores already in the output get no shares (never rewritten).
+    auto* const blend = dynamic_cast<BlendStitcher*>(stitcher.get());
+    if (blend != nullptr)
+        blend->skip_final(done);
     double needed_gflop = 0;
     for (const TileId id : needed)
         needed_gflop += flops.of(plan.task(id).window);
 
     Progress progress(m_format, plan.count() - done_before, needed_gflop, stdout);
     std::atomic<long long> empty_tiles{0};
-    std::atomic<long long> read_ns{0}, infer_ns{0}; // summed over the parallel filter's calls
-    double stitch_s = 0, write_s = 0;               // serial filter: plain sums
+    // Summed over the parallel filter's calls (and, blend under MPI, the receiver thread's).
+    std::atomic<long long> read_ns{0}, infer_ns{0}, write_ns{0};
+    double stitch_s = 0; // serial filter: a plain sum
     using Clock = std::chrono::steady_clock;
     const auto ns_since = [](Clock::time_point t)
     { return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t).count(); };
-    long long tiles_written = 0;
+    std::atomic<long long> tiles_written{0};
     TileDispenser dispenser(needed, watch, m_rank, m_ranks);
     const auto start = std::chrono::steady_clock::now();
 
@@ -309,57 +359,69 @@ RunReport Runner::run()
     const InferStage* const inf = &inferer;
     Stitcher* const st = stitcher.get();
     Writer* const wr = writer.get();
-    tbb::parallel_pipeline(
-        static_cast<std::size_t>(tokens),
-        tbb::make_filter<void, TileTask>(tbb::filter_mode::serial_in_order,
-                                         [&](tbb::flow_control& fc) -> TileTask
-                                         {
-                                             const std::optional<TileId> id = dispenser.next();
-                                             if (!id)
-                                             {
-                                                 fc.stop();
-                                                 return {};
-                                             }
-                                             return plan.task(*id);
-                                         }) &
-            tbb::make_filter<TileTask, Prediction>(tbb::filter_mode::parallel,
-                                                   [&](TileTask task) -> Prediction
-                                                   {
-                                                       const auto t0 = Clock::now();
-                                                       RasterTile tile = rd->read(task);
-                                                       if (tile.empty)
-                                                           empty_tiles.fetch_add(
-                                                               1, std::memory_order_relaxed);
-                                                       const auto t1 = Clock::now();
-                                                       read_ns.fetch_add(ns_since(t0));
-                                                       Prediction p = inf->infer(tile);
-                                                       infer_ns.fetch_add(ns_since(t1));
-                                                       return p;
-                                                   }) &
-            tbb::make_filter<Prediction, void>(
-                tbb::filter_mode::serial_out_of_order,
-                [&](Prediction p)
-                {
-                    const double g = p.empty ? 0.0 : flops.of(p.task.window);
-                    const auto t0 = Clock::now();
-                    const std::vector<OutputBlock> blocks = st->add(std::move(p));
-                    stitch_s += static_cast<double>(ns_since(t0)) * 1e-9;
-                    for (const OutputBlock& block : blocks)
-                    {
-                        // Blend on resume: neighbours' cores already in the output complete
-                        // again; they are not rewritten.
-                        if (std::all_of(block.tiles.begin(), block.tiles.end(),
-                                        [&](TileId t)
-                                        { return done[static_cast<std::size_t>(t)] != 0; }))
-                            continue;
-                        const auto t1 = Clock::now();
-                        wr->write(block);
-                        write_s += static_cast<double>(ns_since(t1)) * 1e-9;
-                        tiles_written += static_cast<long long>(block.tiles.size());
-                        progress.advance(static_cast<long long>(block.tiles.size()), 0.0);
-                    }
-                    progress.advance(0, g);
-                }));
+    // Writes completed blocks; thread-safe (the blend exchange's receiver thread calls it too).
+    const auto deliver = [&](std::vector<OutputBlock>&& blocks)
+    {
+        for (const OutputBlock& block : blocks)
+        {
+            // Crop on resume never recomputes a done tile; blend makes no share of a done core.
+            if (std::all_of(block.tiles.begin(), block.tiles.end(),
+                            [&](TileId t) { return done[static_cast<std::size_t>(t)] != 0; }))
+                continue;
+            const auto t1 = Clock::now();
+            wr->write(block);
+            write_ns.fetch_add(ns_since(t1));
+            tiles_written.fetch_add(static_cast<long long>(block.tiles.size()));
+            progress.advance(static_cast<long long>(block.tiles.size()), 0.0);
+        }
+    };
+    std::optional<BlendExchange> exchange;
+    if (blend != nullptr && m_ranks > 1)
+        exchange.emplace(*blend, deliver, m_rank, m_ranks);
+    tbb::parallel_pipeline(static_cast<std::size_t>(tokens),
+                           tbb::make_filter<void, TileTask>(tbb::filter_mode::serial_in_order,
+                                                            [&](tbb::flow_control& fc) -> TileTask
+                                                            {
+                                                                const std::optional<TileId> id =
+                                                                    dispenser.next();
+                                                                if (!id)
+                                                                {
+                                                                    fc.stop();
+                                                                    return {};
+                                                                }
+                                                                return plan.task(*id);
+                                                            }) &
+                               tbb::make_filter<TileTask, Prediction>(
+                                   tbb::filter_mode::parallel,
+                                   [&](TileTask task) -> Prediction
+                                   {
+                                       const auto t0 = Clock::now();
+                                       RasterTile tile = rd->read(task);
+                                       if (tile.empty)
+                                           empty_tiles.fetch_add(1, std::memory_order_relaxed);
+                                       const auto t1 = Clock::now();
+                                       read_ns.fetch_add(ns_since(t0));
+                                       Prediction p = inf->infer(tile);
+                                       infer_ns.fetch_add(ns_since(t1));
+                                       return p;
+                                   }) &
+                               tbb::make_filter<Prediction, void>(
+                                   tbb::filter_mode::serial_out_of_order,
+                                   [&](Prediction p)
+                                   {
+                                       const double g = p.empty ? 0.0 : flops.of(p.task.window);
+                                       const auto t0 = Clock::now();
+                                       std::vector<OutputBlock> blocks = st->add(std::move(p));
+                                       stitch_s += static_cast<double>(ns_since(t0)) * 1e-9;
+                                       deliver(std::move(blocks));
+                                       if (exchange)
+                                           exchange->send(blend->take_outgoing());
+                                       progress.advance(0, g);
+                                   }));
+    // Blend under MPI: every share sent anywhere is accepted (and its core written) before the
+    // writer closes.
+    if (exchange)
+        exchange->finish();
     progress.finish();
     dispenser.close();
     const double seconds =
@@ -368,11 +430,11 @@ RunReport Runner::run()
     stitcher->finish(ctx);
     const auto finish_start = Clock::now();
     writer->finish(ctx); // collective under MPI
-    write_s += static_cast<double>(ns_since(finish_start)) * 1e-9;
+    write_ns.fetch_add(ns_since(finish_start));
     reader->finish(ctx);
 
     const bool interrupted = any_rank(dispenser.interrupted(), m_ranks);
-    const long long total = done_before + sum_over_ranks(tiles_written, m_ranks);
+    const long long total = done_before + sum_over_ranks(tiles_written.load(), m_ranks);
     if (total != plan.count() || fs::exists(partial))
     {
         if (interrupted && total != plan.count())
@@ -392,10 +454,26 @@ RunReport Runner::run()
     report.read_seconds = static_cast<double>(read_ns.load()) * 1e-9;
     report.infer_seconds = static_cast<double>(infer_ns.load()) * 1e-9;
     report.stitch_seconds = stitch_s;
-    report.write_seconds = write_s;
+    report.write_seconds = static_cast<double>(write_ns.load()) * 1e-9;
+    report.progress_seconds = writer->progress_seconds();
     report.pixels = static_cast<long long>(info.width) * info.height;
     report.threads = threads;
     report.input = cfg.input.path;
+    RankStats mine;
+    mine.rank = m_rank;
+    mine.tiles = dispenser.taken();
+    mine.empty_tiles = empty_tiles.load();
+    mine.cores_written = tiles_written.load();
+    mine.seconds = seconds;
+    mine.busy_seconds =
+        report.read_seconds + report.infer_seconds + stitch_s + report.write_seconds;
+    mine.infer_seconds = report.infer_seconds;
+    mine.write_seconds = report.write_seconds;
+    mine.wait_seconds = dispenser.wait_seconds();
+    mine.progress_seconds = report.progress_seconds;
+    mine.shares_sent = exchange ? exchange->shares_sent() : 0;
+    mine.peak_rss_mb = static_cast<double>(peak_rss_bytes()) / (1024.0 * 1024.0);
+    report.per_rank = gather_stats(mine, m_rank, m_ranks);
     return report;
 }
 

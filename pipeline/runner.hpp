@@ -12,9 +12,27 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <vector>
 
 namespace atrous
 {
+
+/// One rank's share of a run (the report gathers every rank's on rank 0).
+struct RankStats
+{
+    int rank = 0;
+    long long tiles = 0;         // tiles this rank computed
+    long long empty_tiles = 0;   // of which empty (nodata core: not inferred)
+    long long cores_written = 0; // output blocks (tile cores) this rank wrote
+    double seconds = 0;          // wall time of its tile loop
+    double busy_seconds = 0;     // read + infer + stitch + write, summed over its threads
+    double infer_seconds = 0;    // of which inference
+    double write_seconds = 0;    // of which writing (blocks, progress, closing, publishing)
+    double wait_seconds = 0;     // waiting for rank 0's dispenser
+    double progress_seconds = 0; // recording progress (fsync + tile_done marks)
+    long long shares_sent = 0;   // stitch blend: shares sent to other ranks' cores
+    double peak_rss_mb = 0;
+};
 
 struct RunReport
 {
@@ -36,6 +54,9 @@ struct RunReport
     bool nothing_to_do = false;  // the output was already complete with the same fingerprint
     long long rank_tiles = 0;    // tiles this rank computed (MPI: its share)
     int ranks = 1;               // MPI ranks of the run
+    double progress_seconds = 0; // recording progress (part of write_seconds), this rank
+    /// Every rank's stats, by rank (gathered on rank 0; other ranks hold only their own).
+    std::vector<RankStats> per_rank;
 };
 
 /// Builds the writer; the default is make_hdf5_writer. Tests substitute an in-memory one.
@@ -50,7 +71,9 @@ public:
 
     void set_writer_factory(WriterFactory factory) { m_writer_factory = std::move(factory); }
     /// MPI rank and size of this process (default 0 of 1). Several ranks share the tiles (handed
-    /// out one at a time by rank 0) and write one file through MPI-IO; stitch blend needs one.
+    /// out one at a time by rank 0) and write one file through MPI-IO; with stitch blend each
+    /// core is owned by one rank (BlendStitcher::owner), which receives the other ranks' shares
+    /// of it (pipeline/blend_exchange) and writes it.
     void set_ranks(int rank, int ranks)
     {
         m_rank = rank;

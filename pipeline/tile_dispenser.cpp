@@ -73,7 +73,7 @@ void TileDispenser::serve()
             MPI_Test(&request, &flag, &status);
             if (flag)
                 break;
-            std::this_thread::sleep_for(std::chrono::microseconds(200));
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
         const std::optional<TileId> tile = take_local(message == interrupt_here);
         long long reply = none_left;
@@ -85,6 +85,29 @@ void TileDispenser::serve()
             ++finished;
         MPI_Send(&reply, 1, MPI_LONG_LONG, status.MPI_SOURCE, reply_tag, MPI_COMM_WORLD);
     }
+}
+
+void TileDispenser::ask(bool interrupt)
+{
+    const int message = interrupt ? interrupt_here : want_tile;
+    MPI_Send(&message, 1, MPI_INT, 0, request_tag, MPI_COMM_WORLD);
+    MPI_Irecv(&m_reply, 1, MPI_LONG_LONG, 0, reply_tag, MPI_COMM_WORLD, &m_request);
+    m_asked = true;
+}
+
+long long TileDispenser::answer()
+{
+    const auto t0 = std::chrono::steady_clock::now();
+    int flag = 0;
+    MPI_Test(&m_request, &flag, MPI_STATUS_IGNORE);
+    while (!flag)
+    {
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+        MPI_Test(&m_request, &flag, MPI_STATUS_IGNORE);
+    }
+    m_wait_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    m_asked = false;
+    return m_reply;
 }
 
 std::optional<TileId> TileDispenser::next()
@@ -99,14 +122,25 @@ std::optional<TileId> TileDispenser::next()
     }
     else
     {
-        const int message = interrupt ? interrupt_here : want_tile;
-        MPI_Send(&message, 1, MPI_INT, 0, request_tag, MPI_COMM_WORLD);
-        long long reply = none_left;
-        MPI_Recv(&reply, 1, MPI_LONG_LONG, 0, reply_tag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        if (!m_asked)
+            ask(interrupt);
+        long long reply = answer();
+        if (interrupt && reply >= 0)
+        {
+            // Prefetched before the signal and not started: leave it to the resumed run and
+            // tell rank 0 to stop.
+            ask(true);
+            reply = answer();
+        }
         if (reply >= 0)
+        {
             tile = reply;
+            ask(false); // the next tile's request travels while this one is computed
+        }
         else if (reply == stopped)
+        {
             m_interrupted = true;
+        }
     }
     if (!tile)
         m_finished = true;

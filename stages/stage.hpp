@@ -68,6 +68,9 @@ public:
     virtual void write(const OutputBlock& block) = 0;
     /// Tiles whose data is durably in the output (for resume); empty for a fresh output.
     virtual std::vector<TileId> done_tiles() const = 0;
+    /// Seconds this process spent recording progress (making data durable and marking tiles
+    /// done), for the run report; 0 when the writer records none.
+    virtual double progress_seconds() const { return 0.0; }
 };
 
 } // namespace atrous

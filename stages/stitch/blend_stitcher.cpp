@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Purpose: `stitch.blend`: per-core accumulators with contributor counts, cosine-ramp weights.
+// Purpose: `stitch.blend`: shares per core with contributor counts, cosine-ramp weights, a sum in
+// source-tile order.
 #include "blend_stitcher.hpp"
 
 #include "stages/error.hpp"
@@ -33,7 +34,24 @@ BlendStitcher::BlendStitcher(const StitchGeometry& geometry) : m_geometry(geomet
         for (int r = first; r <= last; ++r)
             ++m_contributors_y[static_cast<std::size_t>(r)];
     }
-    m_seen.assign(static_cast<std::size_t>(g.columns) * static_cast<std::size_t>(g.rows), 0);
+    const std::size_t tiles =
+        static_cast<std::size_t>(g.columns) * static_cast<std::size_t>(g.rows);
+    m_seen.assign(tiles, 0);
+    m_final.assign(tiles, 0);
+}
+
+void BlendStitcher::prepare(const RunContext& context)
+{
+    std::lock_guard lock(m_mutex);
+    m_rank = context.rank;
+    m_ranks = std::max(1, context.ranks);
+}
+
+void BlendStitcher::skip_final(const std::vector<std::uint8_t>& final_cores)
+{
+    std::lock_guard lock(m_mutex);
+    for (std::size_t i = 0; i < final_cores.size() && i < m_final.size(); ++i)
+        m_final[i] = final_cores[i] != 0 ? 1 : 0;
 }
 
 std::pair<int, int> BlendStitcher::reach(int core_start, int core_size, int image_size) const
@@ -62,6 +80,14 @@ std::size_t BlendStitcher::pending() const
     return m_pending.size();
 }
 
+std::vector<BlendShare> BlendStitcher::take_outgoing()
+{
+    std::lock_guard lock(m_mutex);
+    std::vector<BlendShare> out = std::move(m_outgoing);
+    m_outgoing.clear();
+    return out;
+}
+
 std::vector<OutputBlock> BlendStitcher::add(Prediction&& p)
 {
     stitch::check(name(), m_geometry, p);
@@ -87,81 +113,166 @@ std::vector<OutputBlock> BlendStitcher::add(Prediction&& p)
     const int ax1 = std::min({w.x + w.width, core.x + core.width + g.halo_px, g.image_width});
     const int ay1 = std::min({w.y + w.height, core.y + core.height + g.halo_px, g.image_height});
 
-    std::vector<float> wx(static_cast<std::size_t>(std::max(0, ax1 - ax0)));
-    for (int x = ax0; x < ax1; ++x)
-        wx[static_cast<std::size_t>(x - ax0)] = ramp(core.x, core.width, x);
-    std::vector<float> wy(static_cast<std::size_t>(std::max(0, ay1 - ay0)));
-    for (int y = ay0; y < ay1; ++y)
-        wy[static_cast<std::size_t>(y - ay0)] = ramp(core.y, core.height, y);
-
-    std::vector<OutputBlock> done;
-    std::lock_guard lock(m_mutex);
+    // Cut the prediction into shares outside the lock (copies of the window's planes).
+    std::vector<BlendShare> shares;
     for (int row = row_first; row <= row_last; ++row)
     {
         for (int col = col_first; col <= col_last; ++col)
         {
             const TileId target_id = static_cast<TileId>(row) * g.columns + col;
+            if (m_final[static_cast<std::size_t>(target_id)] != 0)
+                continue;
             const Window target = stitch::core_of(g, row, col);
-            const std::size_t plane =
-                static_cast<std::size_t>(target.width) * static_cast<std::size_t>(target.height);
-            auto [it, created] = m_pending.try_emplace(target_id);
-            Accumulator& acc = it->second;
-            if (created)
-            {
-                acc.sum.assign(plane * static_cast<std::size_t>(channels), 0.0f);
-                acc.weight.assign(plane, 0.0f);
-                acc.remaining = m_contributors_x[static_cast<std::size_t>(col)] *
-                                m_contributors_y[static_cast<std::size_t>(row)];
-            }
+            BlendShare s;
+            s.target = target_id;
+            s.source = p.task.id;
+            s.channels = channels;
+            s.empty = p.empty;
+            const int x0 = std::max(ax0, target.x);
+            const int x1 = std::min(ax1, target.x + target.width);
+            const int y0 = std::max(ay0, target.y);
+            const int y1 = std::min(ay1, target.y + target.height);
+            s.region = {x0, y0, std::max(0, x1 - x0), std::max(0, y1 - y0)};
             if (!p.empty)
             {
-                const int x0 = std::max(ax0, target.x);
-                const int x1 = std::min(ax1, target.x + target.width);
-                const int y0 = std::max(ay0, target.y);
-                const int y1 = std::min(ay1, target.y + target.height);
+                const std::size_t plane = static_cast<std::size_t>(s.region.width) *
+                                          static_cast<std::size_t>(s.region.height);
+                s.probabilities.resize(plane * static_cast<std::size_t>(channels));
+                s.valid.resize(plane);
                 for (int y = y0; y < y1; ++y)
                 {
                     for (int x = x0; x < x1; ++x)
                     {
                         const std::size_t src_px =
                             static_cast<std::size_t>(y - w.y) * w.width + (x - w.x);
-                        if (p.valid[src_px] == 0)
-                            continue;
-                        const float weight = wx[static_cast<std::size_t>(x - ax0)] *
-                                             wy[static_cast<std::size_t>(y - ay0)];
                         const std::size_t o =
-                            static_cast<std::size_t>(y - target.y) * target.width + (x - target.x);
-                        acc.weight[o] += weight;
+                            static_cast<std::size_t>(y - y0) * s.region.width + (x - x0);
+                        s.valid[o] = p.valid[src_px] != 0 ? 1 : 0;
                         const float* src = p.probabilities.data() + src_px * channels;
                         for (int c = 0; c < channels; ++c)
-                            acc.sum[c * plane + o] += weight * src[c];
+                            s.probabilities[c * plane + o] = src[c];
                     }
                 }
             }
-            if (--acc.remaining > 0)
-                continue;
-
-            OutputBlock b;
-            b.region = target;
-            b.channels = channels;
-            b.probabilities = std::move(acc.sum);
-            b.valid.assign(plane, 0);
-            for (std::size_t o = 0; o < plane; ++o)
-            {
-                const float weight = acc.weight[o];
-                if (weight > 0.0f)
-                {
-                    b.valid[o] = 1;
-                    for (int c = 0; c < channels; ++c)
-                        b.probabilities[c * plane + o] /= weight;
-                }
-            }
-            b.tiles = {target_id};
-            m_pending.erase(it);
-            done.push_back(std::move(b));
+            shares.push_back(std::move(s));
         }
     }
+
+    std::vector<OutputBlock> done;
+    std::lock_guard lock(m_mutex);
+    for (BlendShare& s : shares)
+    {
+        if (owner(s.target) != m_rank)
+        {
+            m_outgoing.push_back(std::move(s));
+            continue;
+        }
+        for (OutputBlock& b : accept_locked(std::move(s)))
+            done.push_back(std::move(b));
+    }
     return done;
+}
+
+std::vector<OutputBlock> BlendStitcher::accept(BlendShare&& share)
+{
+    std::lock_guard lock(m_mutex);
+    return accept_locked(std::move(share));
+}
+
+std::vector<OutputBlock> BlendStitcher::accept_locked(BlendShare&& s)
+{
+    const StitchGeometry& g = m_geometry;
+    const std::string where = std::string(name()) + ": share of tile " + std::to_string(s.source) +
+                              " for core " + std::to_string(s.target);
+    const TileId tiles = static_cast<TileId>(g.columns) * g.rows;
+    if (s.target < 0 || s.target >= tiles || s.source < 0 || s.source >= tiles)
+        throw Error(where, "outside the grid");
+    if (owner(s.target) != m_rank)
+        throw Error(where, "owned by rank " + std::to_string(owner(s.target)) + ", not " +
+                               std::to_string(m_rank));
+    const int row = static_cast<int>(s.target / g.columns);
+    const int col = static_cast<int>(s.target % g.columns);
+    const Window target = stitch::core_of(g, row, col);
+    const std::size_t plane =
+        static_cast<std::size_t>(s.region.width) * static_cast<std::size_t>(s.region.height);
+    if (s.region.x < target.x || s.region.y < target.y ||
+        s.region.x + s.region.width > target.x + target.width ||
+        s.region.y + s.region.height > target.y + target.height || s.channels != g.channels ||
+        (!s.empty && (s.valid.size() != plane ||
+                      s.probabilities.size() != plane * static_cast<std::size_t>(g.channels))))
+        throw Error(where, "region or data does not fit the core");
+    if (m_final[static_cast<std::size_t>(s.target)] != 0)
+        return {};
+
+    auto [it, created] = m_pending.try_emplace(s.target);
+    Accumulator& acc = it->second;
+    if (created)
+        acc.remaining = m_contributors_x[static_cast<std::size_t>(col)] *
+                        m_contributors_y[static_cast<std::size_t>(row)];
+    const TileId source = s.source;
+    if (!acc.shares.emplace(source, std::move(s)).second)
+        throw Error(where, "given twice");
+    if (--acc.remaining > 0)
+        return {};
+    std::vector<OutputBlock> done;
+    done.push_back(blend(it->first, acc));
+    m_pending.erase(it);
+    return done;
+}
+
+OutputBlock BlendStitcher::blend(TileId target_id, const Accumulator& acc) const
+{
+    const StitchGeometry& g = m_geometry;
+    const int channels = g.channels;
+    const Window target = stitch::core_of(g, static_cast<int>(target_id / g.columns),
+                                          static_cast<int>(target_id % g.columns));
+    const std::size_t plane =
+        static_cast<std::size_t>(target.width) * static_cast<std::size_t>(target.height);
+    OutputBlock b;
+    b.region = target;
+    b.channels = channels;
+    b.probabilities.assign(plane * static_cast<std::size_t>(channels), 0.0f);
+    std::vector<float> weights(plane, 0.0f);
+    // std::map: increasing source tile, the same order whichever rank or thread sent what.
+    for (const auto& [source, s] : acc.shares)
+    {
+        if (s.empty)
+            continue;
+        const Window core = stitch::core_of(g, static_cast<int>(source / g.columns),
+                                            static_cast<int>(source % g.columns));
+        const Window& r = s.region;
+        const std::size_t share_plane =
+            static_cast<std::size_t>(r.width) * static_cast<std::size_t>(r.height);
+        for (int y = r.y; y < r.y + r.height; ++y)
+        {
+            const float wy = ramp(core.y, core.height, y);
+            for (int x = r.x; x < r.x + r.width; ++x)
+            {
+                const std::size_t i = static_cast<std::size_t>(y - r.y) * r.width + (x - r.x);
+                if (s.valid[i] == 0)
+                    continue;
+                const float weight = ramp(core.x, core.width, x) * wy;
+                const std::size_t o =
+                    static_cast<std::size_t>(y - target.y) * target.width + (x - target.x);
+                weights[o] += weight;
+                for (int c = 0; c < channels; ++c)
+                    b.probabilities[c * plane + o] += weight * s.probabilities[c * share_plane + i];
+            }
+        }
+    }
+    b.valid.assign(plane, 0);
+    for (std::size_t o = 0; o < plane; ++o)
+    {
+        const float weight = weights[o];
+        if (weight > 0.0f)
+        {
+            b.valid[o] = 1;
+            for (int c = 0; c < channels; ++c)
+                b.probabilities[c * plane + o] /= weight;
+        }
+    }
+    b.tiles = {target_id};
+    return b;
 }
 
 } // namespace atrous

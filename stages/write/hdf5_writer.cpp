@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <fcntl.h>
@@ -127,6 +128,20 @@ struct OutputFile
 /// The open partial file; only touched under Hdf5Writer::m_mutex.
 struct Hdf5Writer::File : OutputFile
 {
+    using Clock = std::chrono::steady_clock;
+    /// Tiles whose data is written but not yet known durable: marked at the next commit().
+    std::vector<TileId> unsynced;
+    /// MPI-IO: a POSIX descriptor of the same file for fsync (MPI_File_sync is collective).
+    int sync_fd = -1;
+    Clock::time_point last_commit = Clock::now();
+    double progress_seconds = 0; // commit(): flush + fsync + marks
+    double last_cost = 0;        // seconds the last commit took
+    long long commits = 0;
+    ~File()
+    {
+        if (sync_fd >= 0)
+            ::close(sync_fd);
+    }
 };
 
 namespace
@@ -338,6 +353,37 @@ h5::Handle file_access(bool mpi)
     return fapl;
 }
 
+void write_hyperslab(hid_t dataset, hid_t mem_type, const std::vector<hsize_t>& start,
+                     const std::vector<hsize_t>& count, const void* data, const std::string& what);
+
+/// fsync(2) of an open HDF5 file through its sec2 driver's descriptor (H5Fget_vfd_handle).
+void sync_file(hid_t file, const std::string& what)
+{
+    void* handle = nullptr;
+    h5::check(H5Fget_vfd_handle(file, H5P_DEFAULT, &handle), where, what + ": H5Fget_vfd_handle");
+    if (handle == nullptr || ::fsync(*static_cast<int*>(handle)) != 0)
+        throw OutputError(where, what + ": fsync: " + std::strerror(errno));
+}
+
+/// Writes 1 into tile_done at each id, one contiguous hyperslab per run of consecutive ids (no
+/// scattered selection: under MPI-IO that could become a read-modify-write of bytes another
+/// rank marks).
+void mark_done(hid_t tile_done, std::vector<TileId> ids, const std::string& what)
+{
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    const std::vector<std::uint8_t> ones(ids.size(), 1);
+    for (std::size_t a = 0; a < ids.size();)
+    {
+        std::size_t b = a + 1;
+        while (b < ids.size() && ids[b] == ids[b - 1] + 1)
+            ++b;
+        write_hyperslab(tile_done, H5T_NATIVE_UINT8, {static_cast<hsize_t>(ids[a])},
+                        {static_cast<hsize_t>(b - a)}, ones.data(), what + ": progress");
+        a = b;
+    }
+}
+
 /// Opens the datasets of an existing output; false (and why) when one is missing or does not
 /// fit the layout.
 bool open_layout(OutputFile& f, const WriteOptions& o, const OutputLayout& l, std::string& why)
@@ -515,6 +561,8 @@ void publish_copy(const fs::path& partial, const fs::path& target, const WriteOp
                        in.done.data()),
               where, what + ": progress");
     h5::check(H5Fflush(out.file.get(), H5F_SCOPE_GLOBAL), where, target.string() + ": flush");
+    // Durable before the rename publishes it.
+    sync_file(out.file.get(), target.string());
     const bool closed = out.labels.close() && out.probabilities.close() && out.tile_done.close() &&
                         out.file.close();
     if (!closed)
@@ -560,7 +608,8 @@ std::filesystem::path Hdf5Writer::partial_path() const
 long long Hdf5Writer::tiles_written() const
 {
     std::lock_guard lock(m_mutex);
-    return m_file ? m_file->written : m_written_at_finish;
+    return m_file ? m_file->written + static_cast<long long>(m_file->unsynced.size())
+                  : m_written_at_finish;
 }
 
 std::vector<TileId> Hdf5Writer::done_tiles() const
@@ -692,6 +741,24 @@ void Hdf5Writer::prepare(const RunContext& context)
         throw OutputError(where, partial.string() + ": " + why);
     f->done = done;
     f->written = std::count_if(done.begin(), done.end(), [](std::uint8_t d) { return d != 0; });
+    if (mpi)
+    {
+        // fsync(2) on any descriptor of a file flushes its dirty pages, whichever descriptor
+        // (here: MPI-IO's pwrite) wrote them; MPI_File_sync would be collective.
+        f->sync_fd = ::open(partial.c_str(), O_RDWR | O_CLOEXEC);
+        if (f->sync_fd < 0)
+        {
+            const int err = errno;
+            // Collective close: give the identifiers up (the job aborts on this error).
+            f->labels.release();
+            f->probabilities.release();
+            f->tile_done.release();
+            f->file.release();
+            throw OutputError(where,
+                              partial.string() + ": cannot open for fsync: " + std::strerror(err));
+        }
+    }
+    f->last_commit = File::Clock::now();
     m_file = std::move(f);
 }
 
@@ -781,24 +848,71 @@ void Hdf5Writer::write(const OutputBlock& block)
     if (!prob_f32.empty())
         write_hyperslab(m_file->probabilities.get(), H5T_NATIVE_FLOAT, {0, y, x}, {c, h, w},
                         prob_f32.data(), what);
-    // The data is in the file before its tiles are marked (MPI-IO: H5Fflush is collective, and
-    // the driver keeps no cache: a returned write is in the file system).
-    if (!m_file->mpi)
-        h5::check(H5Fflush(m_file->file.get(), H5F_SCOPE_LOCAL), where, what + ": flush");
-    const std::uint8_t one = 1;
+    // Marked later, by commit(), once the data is durable.
     for (const TileId id : block.tiles)
+        m_file->unsynced.push_back(id);
+    // Due after sync_interval_s, and never sooner than 100 times the last commit took, so that
+    // recording progress stays near 1 % of the time even where fsync is slow (0: every block).
+    const double interval = m_options.sync_interval_s > 0
+                                ? std::max(m_options.sync_interval_s, 100.0 * m_file->last_cost)
+                                : 0.0;
+    const double since =
+        std::chrono::duration<double>(File::Clock::now() - m_file->last_commit).count();
+    if (since >= interval)
+        commit(what);
+}
+
+void Hdf5Writer::commit(const std::string& what)
+{
+    File& f = *m_file;
+    const auto t0 = File::Clock::now();
+    if (!f.unsynced.empty())
     {
-        write_hyperslab(m_file->tile_done.get(), H5T_NATIVE_UINT8, {static_cast<hsize_t>(id)}, {1},
-                        &one, what + ": progress");
-        auto& done = m_file->done[static_cast<std::size_t>(id)];
-        if (done == 0)
+        // 1. The data of every unsynced tile reaches the disk (HDF5 keeps no raw data: the sieve
+        //    buffer is off, and the partial file's metadata never changes).
+        if (f.mpi)
         {
-            done = 1;
-            ++m_file->written;
+            if (::fsync(f.sync_fd) != 0)
+                throw OutputError(where, what + ": fsync: " + std::strerror(errno));
         }
+        else
+        {
+            h5::check(H5Fflush(f.file.get(), H5F_SCOPE_LOCAL), where, what + ": flush");
+            sync_file(f.file.get(), what);
+        }
+        // 2. Only then are they marked done. The marks reach the disk with the next commit (or
+        //    finish()); a mark lost in a crash only means the tile is computed again.
+        mark_done(f.tile_done.get(), f.unsynced, what);
+        for (const TileId id : f.unsynced)
+        {
+            auto& done = f.done[static_cast<std::size_t>(id)];
+            if (done == 0)
+            {
+                done = 1;
+                ++f.written;
+            }
+        }
+        f.unsynced.clear();
+        if (!f.mpi)
+            h5::check(H5Fflush(f.file.get(), H5F_SCOPE_LOCAL), where, what + ": flush");
+        ++f.commits;
     }
-    if (!m_file->mpi)
-        h5::check(H5Fflush(m_file->file.get(), H5F_SCOPE_LOCAL), where, what + ": flush");
+    const auto t1 = File::Clock::now();
+    f.last_cost = std::chrono::duration<double>(t1 - t0).count();
+    f.progress_seconds += f.last_cost;
+    f.last_commit = t1;
+}
+
+double Hdf5Writer::progress_seconds() const
+{
+    std::lock_guard lock(m_mutex);
+    return m_file ? m_file->progress_seconds : m_progress_at_finish;
+}
+
+long long Hdf5Writer::commits() const
+{
+    std::lock_guard lock(m_mutex);
+    return m_file ? m_file->commits : m_commits_at_finish;
 }
 
 void Hdf5Writer::finish(const RunContext& context)
@@ -806,8 +920,31 @@ void Hdf5Writer::finish(const RunContext& context)
     std::lock_guard lock(m_mutex);
     if (!m_file)
         return;
-    const std::unique_ptr<File> f = std::move(m_file);
     const std::string partial = partial_path().string();
+    {
+        // The last tiles: durable, marked, and the marks durable too.
+        h5::SilenceErrors quiet;
+        const bool any = !m_file->unsynced.empty();
+        commit(partial + ": recording progress");
+        if (any)
+        {
+            const auto t0 = File::Clock::now();
+            if (m_file->mpi)
+            {
+                if (::fsync(m_file->sync_fd) != 0)
+                    throw OutputError(where, partial + ": fsync: " + std::strerror(errno));
+            }
+            else
+            {
+                sync_file(m_file->file.get(), partial);
+            }
+            m_file->progress_seconds +=
+                std::chrono::duration<double>(File::Clock::now() - t0).count();
+        }
+    }
+    const std::unique_ptr<File> f = std::move(m_file);
+    m_progress_at_finish = f->progress_seconds;
+    m_commits_at_finish = f->commits;
     const long long total = static_cast<long long>(f->done.size());
     {
         h5::SilenceErrors quiet;

@@ -23,9 +23,10 @@ class OutputLock;
 /// Classifiers: /class uint8 rows x columns and /class_probability C x rows x columns, likewise.
 /// Spatial datasets are chunked by tile (chunk = min(tile, dim)), deflate + shuffle when
 /// options.compression == "deflate"; unwritten pixels read as the fill value (nodata).
-/// /progress/tile_done uint8 [rows * columns] (by TileId) is set to 1 as each tile's block is
-/// written. Root attributes: geotransform (6 doubles, GDAL order; absent without one), crs_wkt,
-/// atrous_version, model_sha256, config_yaml (variable-length UTF-8 strings).
+/// /progress/tile_done uint8 [rows * columns] (by TileId) is set to 1 once each tile's block is
+/// durably written (see below). Root attributes: geotransform (6 doubles, GDAL order; absent
+/// without one), crs_wkt, atrous_version, model_sha256, config_yaml (variable-length UTF-8
+/// strings).
 ///
 /// Crash safety and resume. The file is written as "<path>.partial" and published as <path> only
 /// when every tile is in it. The partial file's datasets are contiguous, allocated and filled when
@@ -33,8 +34,12 @@ class OutputLock;
 /// filtered: writing a block then only overwrites raw data at fixed offsets and never touches
 /// HDF5 metadata, so a process killed at any instant (SIGKILL included) leaves a partial file whose
 /// metadata is what was closed at creation. A tile is marked in /progress/tile_done only after its
-/// data is written and flushed (one process: H5Fflush; MPI-IO: the write returned, the driver has
-/// no cache), then flushed again; a torn block is thus never marked. prepare() resumes an existing
+/// data is durable: write() writes the block's data and queues its tiles; a commit, due
+/// options.sync_interval_s (at least 100x the last commit's duration) after the previous one and
+/// made by the next write() or by finish(), flushes the file (one process: H5Fflush, then fsync
+/// on the descriptor from H5Fget_vfd_handle; MPI-IO: fsync on a POSIX descriptor of the same file,
+/// as MPI_File_sync is collective), then marks the queued tiles; a torn or not-yet-durable block
+/// is thus never marked. finish() also fsyncs the last marks. prepare() resumes an existing
 /// partial file when its `fingerprint` attribute equals options.fingerprint (else OutputError
 /// naming the field, or start over with options.restart); a partial file that cannot be opened is
 /// started over with a warning. finish() publishes by copying the partial file into
@@ -68,16 +73,25 @@ public:
     std::vector<TileId> done_tiles() const override;
 
     std::filesystem::path partial_path() const;
-    /// Tiles written so far, and whether finish() published the file.
+    /// Tiles written so far (marked done or waiting for the next commit), and whether finish()
+    /// published the file.
     long long tiles_written() const;
     bool published() const { return m_published; }
     /// prepare() found <path> complete with the same fingerprint: nothing to do.
     bool already_complete() const { return m_already_complete; }
     /// prepare() resumed an existing partial file.
     bool resumed() const { return m_resumed; }
+    /// Seconds spent recording progress: flush + fsync of the data, tile_done marks, the final
+    /// fsync of the marks (not the block writes themselves, nor publishing).
+    double progress_seconds() const override;
+    /// Commits so far (one fsync each, batching every tile written since the previous one).
+    long long commits() const;
 
 private:
     struct File;
+    /// Makes the tiles written since the last commit durable (fsync), then marks them done.
+    /// Called under m_mutex with an open file.
+    void commit(const std::string& what);
     WriteOptions m_options;
     OutputLayout m_layout;
     mutable std::mutex m_mutex;
@@ -86,6 +100,8 @@ private:
     bool m_published = false;
     bool m_already_complete = false;
     long long m_written_at_finish = 0;
+    double m_progress_at_finish = 0;
+    long long m_commits_at_finish = 0;
     bool m_resumed = false;
     std::vector<std::uint8_t> m_done_at_start; // per tile, after prepare()
 };

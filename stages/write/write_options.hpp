@@ -36,6 +36,11 @@ struct WriteOptions
     std::vector<std::pair<std::string, std::string>> fingerprint;
     /// Discard an existing "<path>.partial" (or a complete <path>) instead of resuming it.
     bool restart = false;
+    /// Progress is recorded (fsync of the data, then the tile_done marks) at most this often:
+    /// at the first block written this many seconds after the previous commit (or 100 times the
+    /// previous commit's duration, if longer: a slow fsync is spread out to keep recording near
+    /// 1 % of the time), and at the end. 0 = after every block.
+    double sync_interval_s = 1.0;
 };
 
 /// What the output file holds, fixed before the first block.

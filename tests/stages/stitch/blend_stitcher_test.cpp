@@ -10,9 +10,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <string>
+#include <cstring>
+#include <map>
 #include <numbers>
 #include <random>
+#include <string>
 
 namespace
 {
@@ -191,6 +193,148 @@ TEST(BlendStitcher, RejectsATileAddedTwice)
     catch (const Error& e)
     {
         EXPECT_STREQ(e.what(), "stitch.blend: tile 0 added twice");
+    }
+}
+
+/// A prediction that differs from tile to tile (so the blend weights matter to every bit).
+Prediction tile_prediction(const StitchGeometry& g, const TileTask& t)
+{
+    const float bias = 0.05f * static_cast<float>(t.id % 7);
+    return test::predict(g, t, [&](int c, int x, int y) { return field(c, x, y) * 0.8f + bias; });
+}
+
+/// Bit pattern of a block's data (floats compared as bytes: NaN-safe, no tolerance).
+std::string bits(const OutputBlock& b)
+{
+    std::string out(reinterpret_cast<const char*>(b.probabilities.data()),
+                    b.probabilities.size() * sizeof(float));
+    out.append(b.valid.begin(), b.valid.end());
+    return out;
+}
+
+/// Runs every tile through `ranks` stitchers (tile i computed by a random rank, tiles in a random
+/// order, shares delivered to their owner in a random order); returns each core's block bits and
+/// checks that the owner emitted it, once.
+std::map<TileId, std::string> stitch_on_ranks(const StitchGeometry& g, int ranks, unsigned seed)
+{
+    std::vector<std::unique_ptr<BlendStitcher>> st;
+    for (int r = 0; r < ranks; ++r)
+    {
+        st.push_back(std::make_unique<BlendStitcher>(g));
+        RunContext ctx;
+        ctx.rank = r;
+        ctx.ranks = ranks;
+        st.back()->prepare(ctx);
+    }
+    std::vector<TileTask> order;
+    for (int row = 0; row < g.rows; ++row)
+        for (int col = 0; col < g.columns; ++col)
+            order.push_back(test::tile_task(g, row, col));
+    std::mt19937 rng(seed);
+    std::shuffle(order.begin(), order.end(), rng);
+    std::map<TileId, std::string> out;
+    const auto take = [&](int rank, std::vector<OutputBlock>&& blocks)
+    {
+        for (const OutputBlock& b : blocks)
+        {
+            EXPECT_EQ(st[0]->owner(b.tiles[0]), rank) << "core " << b.tiles[0];
+            EXPECT_TRUE(out.emplace(b.tiles[0], bits(b)).second) << "core " << b.tiles[0];
+        }
+    };
+    std::vector<std::pair<int, BlendShare>> in_flight;
+    for (const TileTask& t : order)
+    {
+        const int rank = static_cast<int>(rng() % static_cast<unsigned>(ranks));
+        take(rank, st[static_cast<std::size_t>(rank)]->add(tile_prediction(g, t)));
+        for (BlendShare& s : st[static_cast<std::size_t>(rank)]->take_outgoing())
+        {
+            EXPECT_NE(st[0]->owner(s.target), rank);
+            in_flight.emplace_back(st[0]->owner(s.target), std::move(s));
+        }
+        // Deliver some of the shares in flight, in a random order.
+        std::shuffle(in_flight.begin(), in_flight.end(), rng);
+        while (!in_flight.empty() && rng() % 3 != 0)
+        {
+            auto [owner, share] = std::move(in_flight.back());
+            in_flight.pop_back();
+            take(owner, st[static_cast<std::size_t>(owner)]->accept(std::move(share)));
+        }
+    }
+    for (auto& [owner, share] : in_flight)
+        take(owner, st[static_cast<std::size_t>(owner)]->accept(std::move(share)));
+    for (const auto& s : st)
+        EXPECT_EQ(s->pending(), 0u);
+    EXPECT_EQ(out.size(), static_cast<std::size_t>(g.columns * g.rows));
+    return out;
+}
+
+TEST(BlendStitcher, SameBitsForAnyRankCountAndArrivalOrder)
+{
+    for (const Case k : {Case{37, 29, 8, 5, 2, true}, Case{50, 41, 8, 20, 1, true}})
+    {
+        const StitchGeometry g = test::grid(k.width, k.height, k.tile, k.halo, k.channels);
+        // Reference: one process, row-major.
+        BlendStitcher one(g);
+        std::map<TileId, std::string> ref;
+        for (int row = 0; row < g.rows; ++row)
+            for (int col = 0; col < g.columns; ++col)
+                for (const OutputBlock& b :
+                     one.add(tile_prediction(g, test::tile_task(g, row, col))))
+                    ref.emplace(b.tiles[0], bits(b));
+        for (const int ranks : {1, 2, 3, 4})
+        {
+            for (const unsigned seed : {1u, 2u})
+            {
+                const auto got = stitch_on_ranks(g, ranks, seed);
+                for (const auto& [core, data] : ref)
+                    ASSERT_EQ(got.at(core), data)
+                        << "core " << core << ", " << ranks << " ranks, seed " << seed;
+            }
+        }
+    }
+}
+
+TEST(BlendStitcher, FinalCoresGetNoShareAndAreNeverEmitted)
+{
+    const StitchGeometry g = test::grid(40, 30, 10, 4, 1);
+    BlendStitcher stitcher(g);
+    std::vector<std::uint8_t> final_cores(static_cast<std::size_t>(g.columns * g.rows), 0);
+    final_cores[0] = final_cores[5] = 1;
+    stitcher.skip_final(final_cores);
+    std::vector<TileId> emitted;
+    for (int row = 0; row < g.rows; ++row)
+        for (int col = 0; col < g.columns; ++col)
+            for (const OutputBlock& b :
+                 stitcher.add(tile_prediction(g, test::tile_task(g, row, col))))
+                emitted.push_back(b.tiles[0]);
+    EXPECT_EQ(emitted.size(), static_cast<std::size_t>(g.columns * g.rows - 2));
+    EXPECT_EQ(std::count(emitted.begin(), emitted.end(), 0), 0);
+    EXPECT_EQ(std::count(emitted.begin(), emitted.end(), 5), 0);
+    EXPECT_EQ(stitcher.pending(), 0u);
+}
+
+TEST(BlendStitcher, RejectsAShareOfACoreOwnedElsewhere)
+{
+    const StitchGeometry g = test::grid(20, 20, 10, 2, 1);
+    BlendStitcher stitcher(g);
+    RunContext ctx;
+    ctx.rank = 1;
+    ctx.ranks = 2;
+    stitcher.prepare(ctx);
+    BlendShare s;
+    s.target = 2; // owned by rank 0
+    s.source = 3;
+    s.channels = 1;
+    s.empty = true;
+    s.region = {0, 10, 0, 0};
+    try
+    {
+        stitcher.accept(std::move(s));
+        FAIL() << "no error";
+    }
+    catch (const Error& e)
+    {
+        EXPECT_STREQ(e.what(), "stitch.blend: share of tile 3 for core 2: owned by rank 0, not 1");
     }
 }
 

@@ -289,6 +289,62 @@ TEST(Hdf5Writer, KilledRunLeavesOnlyThePartialFile)
     EXPECT_TRUE(std::filesystem::exists(dir / "killed.h5.partial"));
 }
 
+/// tile_done of a partial file left by a writer destroyed without finish() (as by a kill).
+std::vector<std::uint8_t> marks_after_kill(const std::filesystem::path& path, double interval,
+                                           long long& commits, long long& written)
+{
+    WriteOptions o;
+    o.path = path;
+    o.sync_interval_s = interval;
+    {
+        Hdf5Writer w(o, layout(1));
+        w.prepare(RunContext{});
+        for (const OutputBlock& b : blocks(1, 0, 4))
+            w.write(b);
+        commits = w.commits();
+        written = w.tiles_written();
+        EXPECT_GE(w.progress_seconds(), 0.0);
+    }
+    H5File f(std::filesystem::path(path.string() + ".partial"));
+    return f.read<std::uint8_t>("progress/tile_done", H5T_NATIVE_UINT8);
+}
+
+TEST(Hdf5Writer, TilesAreMarkedOnlyByACommitAfterTheirDataIsSynced)
+{
+    ScratchDir dir;
+    long long commits = 0, written = 0;
+    // Interval 0: every block is fsynced, then marked, at once.
+    EXPECT_EQ(marks_after_kill(dir / "each.h5", 0.0, commits, written),
+              (std::vector<std::uint8_t>{1, 1, 1, 1, 0, 0}));
+    EXPECT_EQ(commits, 4);
+    EXPECT_EQ(written, 4);
+    // A long interval: the data is written but no commit came, so nothing is marked; a resumed
+    // run computes those tiles again.
+    EXPECT_EQ(marks_after_kill(dir / "batched.h5", 1e9, commits, written),
+              (std::vector<std::uint8_t>(6, 0)));
+    EXPECT_EQ(commits, 0);
+    EXPECT_EQ(written, 4); // written, waiting for the commit
+}
+
+TEST(Hdf5Writer, FinishCommitsTheLastBatch)
+{
+    ScratchDir dir;
+    WriteOptions o;
+    o.path = dir / "last.h5";
+    o.sync_interval_s = 1e9;
+    Hdf5Writer w(o, layout(1));
+    w.prepare(RunContext{});
+    for (const OutputBlock& b : blocks(1, 0, 5))
+        w.write(b);
+    EXPECT_EQ(w.commits(), 0);
+    w.finish(RunContext{});
+    EXPECT_EQ(w.commits(), 1); // one fsync for the five tiles
+    EXPECT_GT(w.progress_seconds(), 0.0);
+    H5File f(w.partial_path());
+    EXPECT_EQ(f.read<std::uint8_t>("progress/tile_done", H5T_NATIVE_UINT8),
+              (std::vector<std::uint8_t>{1, 1, 1, 1, 1, 0}));
+}
+
 TEST(Hdf5Writer, ClassifierGrid)
 {
     ScratchDir dir;

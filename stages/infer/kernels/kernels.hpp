@@ -52,15 +52,41 @@ struct Conv2dShape
     int dilation_w = 1;
     int pad_top = 0;
     int pad_left = 0;
+    /// Distance in floats between consecutive input pixels; 0 means in_c (dense). When larger,
+    /// the kernel reads channels [0, in_c) of each pixel and never the others: a layer reads a
+    /// channel slice of a wider tensor (e.g. of a concatenation) by passing `in + offset`.
+    int in_pixel_stride = 0;
+    /// Distance in floats between consecutive output pixels; 0 means out_c (dense). When larger,
+    /// the kernel writes channels [0, out_c) of each pixel and never touches the others: a layer
+    /// writes straight into a channel slice of a concatenation buffer by passing `out + offset`.
+    int out_pixel_stride = 0;
 
+    /// Floats from one input / output pixel to the next.
+    int in_stride() const { return in_pixel_stride > 0 ? in_pixel_stride : in_c; }
+    int out_stride() const { return out_pixel_stride > 0 ? out_pixel_stride : out_c; }
+    /// Dense element counts (n x h x w x c).
     std::size_t in_size() const { return static_cast<std::size_t>(n) * in_h * in_w * in_c; }
     std::size_t out_size() const { return static_cast<std::size_t>(n) * out_h * out_w * out_c; }
+    /// Floats a strided input / output spans from its first pixel's channel 0 to its last
+    /// pixel's last channel (== in_size() / out_size() when dense; 0 when empty).
+    std::size_t in_span() const
+    {
+        const std::size_t px = static_cast<std::size_t>(n) * in_h * in_w;
+        return px == 0 ? 0 : (px - 1) * in_stride() + in_c;
+    }
+    std::size_t out_span() const
+    {
+        const std::size_t px = static_cast<std::size_t>(n) * out_h * out_w;
+        return px == 0 ? 0 : (px - 1) * out_stride() + out_c;
+    }
 };
 
 std::ostream& operator<<(std::ostream& os, const Conv2dShape& s);
 
 // All kernels: pointers are non-null unless stated, buffers do not overlap, no allocation beyond
 // small scratch, no exceptions (assert only). `bias` may be nullptr (no bias).
+// Pixel strides: every conv2d variant (kernels.def), depthwise_conv2d_*, conv2d_transpose_* and
+// max_pool2d_* honour in_pixel_stride and out_pixel_stride of their Conv2dShape.
 
 /// Convolution. w: HWIO (kh, kw, in_c, out_c), as Keras stores Conv2D kernels.
 void conv2d_ref(const Conv2dShape& s, const float* in, const float* w, const float* bias,

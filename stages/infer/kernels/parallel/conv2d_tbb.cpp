@@ -12,6 +12,7 @@
 #include <oneapi/tbb/parallel_for.h>
 
 #include <cassert>
+#include <vector>
 
 namespace atrous::infer::kernels
 {
@@ -229,6 +230,37 @@ namespace atrous::infer::kernels
 PackedWeights conv2d_tbb_pack(const Conv2dShape& s, const float* hwio)
 {
     return conv2d_ref_pack(s, hwio);
+}
+
+} // namespace atrous::infer::kernels
+
+namespace atrous::infer::kernels
+{
+
+PackedWeights separable_conv2d_tbb_pack(const Conv2dShape& s, int depth_multiplier,
+                                        const float* pointwise)
+{
+    return PackedWeights(pointwise,
+                         pointwise + static_cast<std::size_t>(s.in_c) * depth_multiplier * s.out_c);
+}
+
+void separable_conv2d_tbb(const Conv2dShape& s, int depth_multiplier, const float* in,
+                          const float* dw, const float* pw_packed, const float* bias,
+                          const Activation& act, float* out)
+{
+    Conv2dShape ds = s;
+    ds.out_c = s.in_c * depth_multiplier;
+    ds.out_pixel_stride = 0;
+    std::vector<float> depth(ds.out_size());
+    depthwise_conv2d_tbb(ds, in, dw, nullptr, Activation{}, depth.data());
+    Conv2dShape ps;
+    ps.n = s.n;
+    ps.in_h = ps.out_h = s.out_h;
+    ps.in_w = ps.out_w = s.out_w;
+    ps.in_c = ds.out_c;
+    ps.out_c = s.out_c;
+    ps.out_pixel_stride = s.out_pixel_stride;
+    conv2d_tbb(ps, depth.data(), pw_packed, bias, act, out);
 }
 
 } // namespace atrous::infer::kernels

@@ -173,9 +173,12 @@ void gemm_task(const GemmJob<V>& job, std::size_t m0, int rows, int cb0, int cb1
     const Conv2dShape& s = *job.s;
     const std::size_t ldc = s.out_stride();
     const int tiles = (rows + mr - 1) / mr;
-    for (int k0 = 0; k0 < job.k; k0 += kc_max)
+    // K blocks of equal size (a multiple of 8 up to KC): K = 256 runs as 2 x 128, not 192 + 64.
+    const int k_blocks = (job.k + kc_max - 1) / kc_max;
+    const int k_step = std::min(kc_max, ((job.k + k_blocks - 1) / k_blocks + 7) / 8 * 8);
+    for (int k0 = 0; k0 < job.k; k0 += k_step)
     {
-        const int kc = std::min(kc_max, job.k - k0);
+        const int kc = std::min(k_step, job.k - k0);
         const bool first = k0 == 0;
         const bool last = k0 + kc == job.k;
         gemm_pack_a(job, m0, rows, k0, kc, panels);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Purpose: the direct convolutions (everything Winograd does not take: 1x1 pointwise, strided,
 // few channels, other window sizes) as a cache-blocked GEMM, written once over the vector traits
-// `V` of conv2d_direct.inl (included after it and conv2d_winograd.inl, same ISA flags).
+// `V` (the ISA .cpp's Ymm/Zmm: lanes, load, broadcast, fmadd, masked load/store, relu;
+// included after conv2d_winograd.inl and depthwise_conv2d.inl, same ISA flags).
 // M = output pixels (all images, row-major), K = taps x in_c (the packed weights' order), N =
 // out_c. Per task (a range of MC pixels x a group of cout blocks) and per K block of KC:
 // - pack A: the MC pixels' inputs for the block's (tap, channel) pairs (an im2col of KC columns;

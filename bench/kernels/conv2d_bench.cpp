@@ -56,6 +56,7 @@ const BenchShape k_shapes[] = {
     {"3x3s2_c128_64px", Op::conv2d, 64, 128, 128, 3, 1, 2},
     {"3x3_c8to64_128px", Op::conv2d, 128, 8, 64, 3, 1, 1},
     {"3x3_c1to64_256px", Op::conv2d, 256, 1, 64, 3, 1, 1},
+    {"3x3_c64to2_256px", Op::conv2d, 256, 64, 2, 3, 1, 1},
     // Depthwise 3x3 and the fused separable 3x3 of the separable U-Net.
     {"dw3x3_c64_256px", Op::depthwise, 256, 64, 64, 3, 1, 1},
     {"dw3x3_c256_64px", Op::depthwise, 64, 256, 256, 3, 1, 1},

@@ -68,6 +68,13 @@ struct Ymm
     {
         _mm256_maskstore_ps(p, _mm256_castps_si256(mask(count)), v);
     }
+    static float hsum(__m256 v)
+    {
+        __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+        s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        s = _mm_add_ss(s, _mm_movehdup_ps(s));
+        return _mm_cvtss_f32(s);
+    }
     /// Keras ReLU: min(x, max) for x >= threshold, slope * (x - threshold) otherwise.
     static __m256 relu(__m256 x, const Relu& r)
     {

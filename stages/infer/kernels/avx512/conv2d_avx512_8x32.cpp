@@ -72,6 +72,7 @@ struct Zmm
     {
         _mm512_mask_storeu_ps(p, mask(count), v);
     }
+    static float hsum(__m512 v) { return _mm512_reduce_add_ps(v); }
     /// Keras ReLU: min(x, max) for x >= threshold, slope * (x - threshold) otherwise.
     static __m512 relu(__m512 x, const Relu& r)
     {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Purpose: AVX2+FMA direct convolution: 6 output pixels x 16 output channels in 12 ymm
-// accumulators (conv2d_direct.inl over 8-lane ymm traits). Compiled alone with -mavx2 -mfma
-// (CMakeLists.txt); dispatch.cpp only calls it when the CPU has both.
+// Purpose: the AVX2+FMA kernels: the .inl templates (GEMM convolution with 6 pixels x 16 channels
+// in 12 ymm accumulators, Winograd, depthwise, fused separable) over 8-lane ymm traits. Compiled
+// alone with -mavx2 -mfma (CMakeLists.txt); dispatch.cpp only calls it when the CPU has both.
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("O3")
@@ -29,8 +29,11 @@ struct Ymm
 {
     using Reg = __m256;
     static constexpr int lanes = 8;
-    static constexpr int block = 16; // output channels per packed block: NV = 2
-    static constexpr int mr = 6;     // 6 x 2 accumulators + 2 weights + 1 broadcast <= 16 regs
+    static constexpr int block = 16;    // output channels per packed block: NV = 2
+    static constexpr int mr = 6;        // Winograd GEMM tile: 6 x 2 accumulators + 3 <= 16 regs
+    static constexpr int gemm_mr = 6;   // GEMM register tile rows (conv2d_gemm.inl)
+    static constexpr int gemm_kc = 256; // K block: a [256][block] weight panel stays in L1
+    static constexpr int dw_mr = 8;     // depthwise register tile: output pixels of one vector
 
     struct Relu
     {
@@ -60,9 +63,17 @@ struct Ymm
         return _mm256_maskload_ps(p, _mm256_castps_si256(mask(count)));
     }
     static void store(float* p, __m256 v) { _mm256_storeu_ps(p, v); }
+    static void storeu(float* p, __m256 v) { _mm256_storeu_ps(p, v); }
     static void store_partial(float* p, int count, __m256 v)
     {
         _mm256_maskstore_ps(p, _mm256_castps_si256(mask(count)), v);
+    }
+    static float hsum(__m256 v)
+    {
+        __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+        s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        s = _mm_add_ss(s, _mm_movehdup_ps(s));
+        return _mm_cvtss_f32(s);
     }
     /// Keras ReLU: min(x, max) for x >= threshold, slope * (x - threshold) otherwise.
     static __m256 relu(__m256 x, const Relu& r)
@@ -73,8 +84,13 @@ struct Ymm
     }
 };
 
-#include "stages/infer/kernels/avx2/conv2d_direct.inl"
+// Order matters: each file builds on the ones before it.
+// clang-format off
 #include "stages/infer/kernels/avx2/conv2d_winograd.inl"
+#include "stages/infer/kernels/avx2/depthwise_conv2d.inl"
+#include "stages/infer/kernels/avx2/conv2d_gemm.inl"
+#include "stages/infer/kernels/avx2/separable_conv2d.inl"
+// clang-format on
 
 } // namespace
 
@@ -88,7 +104,7 @@ PackedWeights conv2d_avx2_6x16_pack(const Conv2dShape& s, const float* hwio)
 void conv2d_avx2_6x16(const Conv2dShape& s, const float* in, const float* packed_w,
                       const float* bias, const Activation& act, float* out)
 {
-    direct_conv<Ymm>(s, in, packed_w, bias, act, out);
+    gemm_conv<Ymm>(s, in, packed_w, bias, act, out);
 }
 
 } // namespace atrous::infer::kernels
@@ -113,7 +129,32 @@ void conv2d_avx2_wino(const Conv2dShape& s, const float* in, const float* packed
             winograd_conv<Ymm, Wino32<Ymm>>(s, in, packed_w, bias, act, out);
     }
     else
-        direct_conv<Ymm>(s, in, packed_w, bias, act, out);
+        gemm_conv<Ymm>(s, in, packed_w, bias, act, out);
+}
+
+void depthwise_conv2d_avx2(const Conv2dShape& s, const float* in, const float* w, const float* bias,
+                           const Activation& act, float* out)
+{
+    if (s.out_c != s.in_c)
+        depthwise_conv2d_tbb(s, in, w, bias, act, out);
+    else
+        depthwise_conv<Ymm>(s, in, w, bias, act, out);
+}
+
+PackedWeights separable_conv2d_avx2_pack(const Conv2dShape& s, int depth_multiplier,
+                                         const float* pointwise)
+{
+    Conv2dShape p;
+    p.in_c = s.in_c * depth_multiplier;
+    p.out_c = s.out_c;
+    return pack_cout_blocks(p, pointwise, Ymm::block);
+}
+
+void separable_conv2d_avx2(const Conv2dShape& s, int depth_multiplier, const float* in,
+                           const float* dw, const float* pw_packed, const float* bias,
+                           const Activation& act, float* out)
+{
+    separable_conv<Ymm>(s, depth_multiplier, in, dw, pw_packed, bias, act, out);
 }
 
 } // namespace atrous::infer::kernels

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Purpose: AVX-512F direct convolution: 8 output pixels x 32 output channels in 16 zmm
-// accumulators (conv2d_direct.inl over 16-lane zmm traits). Compiled alone with -mavx512f -mfma
-// (CMakeLists.txt); dispatch.cpp only calls it when the CPU has AVX-512F.
+// Purpose: the AVX-512F kernels: the avx2/*.inl templates (GEMM convolution with 14 pixels x 32
+// channels in 28 zmm accumulators, Winograd, depthwise, fused separable) over 16-lane zmm traits.
+// Compiled alone with -mavx512f -mfma (CMakeLists.txt); dispatch.cpp only calls it when the CPU
+// has AVX-512F.
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("O3")
@@ -32,8 +33,11 @@ struct Zmm
 {
     using Reg = __m512;
     static constexpr int lanes = 16;
-    static constexpr int block = 32; // output channels per packed block: NV = 2
-    static constexpr int mr = 8;     // 8 x 2 accumulators of the 32 zmm registers
+    static constexpr int block = 32;    // output channels per packed block: NV = 2
+    static constexpr int mr = 8;        // Winograd GEMM tile: 8 x 2 accumulators of the 32 zmm
+    static constexpr int gemm_mr = 14;  // GEMM register tile rows (conv2d_gemm.inl)
+    static constexpr int gemm_kc = 192; // K block: a [192][block] weight panel stays in L1
+    static constexpr int dw_mr = 8;     // depthwise register tile: output pixels of one vector
 
     struct Relu
     {
@@ -63,10 +67,12 @@ struct Zmm
         return _mm512_maskz_loadu_ps(mask(count), p);
     }
     static void store(float* p, __m512 v) { _mm512_storeu_ps(p, v); }
+    static void storeu(float* p, __m512 v) { _mm512_storeu_ps(p, v); }
     static void store_partial(float* p, int count, __m512 v)
     {
         _mm512_mask_storeu_ps(p, mask(count), v);
     }
+    static float hsum(__m512 v) { return _mm512_reduce_add_ps(v); }
     /// Keras ReLU: min(x, max) for x >= threshold, slope * (x - threshold) otherwise.
     static __m512 relu(__m512 x, const Relu& r)
     {
@@ -76,8 +82,13 @@ struct Zmm
     }
 };
 
-#include "stages/infer/kernels/avx2/conv2d_direct.inl"
+// Order matters: each file builds on the ones before it.
+// clang-format off
 #include "stages/infer/kernels/avx2/conv2d_winograd.inl"
+#include "stages/infer/kernels/avx2/depthwise_conv2d.inl"
+#include "stages/infer/kernels/avx2/conv2d_gemm.inl"
+#include "stages/infer/kernels/avx2/separable_conv2d.inl"
+// clang-format on
 
 } // namespace
 
@@ -91,7 +102,7 @@ PackedWeights conv2d_avx512_8x32_pack(const Conv2dShape& s, const float* hwio)
 void conv2d_avx512_8x32(const Conv2dShape& s, const float* in, const float* packed_w,
                         const float* bias, const Activation& act, float* out)
 {
-    direct_conv<Zmm>(s, in, packed_w, bias, act, out);
+    gemm_conv<Zmm>(s, in, packed_w, bias, act, out);
 }
 
 } // namespace atrous::infer::kernels
@@ -116,7 +127,32 @@ void conv2d_avx512_wino(const Conv2dShape& s, const float* in, const float* pack
             winograd_conv<Zmm, Wino32<Zmm>>(s, in, packed_w, bias, act, out);
     }
     else
-        direct_conv<Zmm>(s, in, packed_w, bias, act, out);
+        gemm_conv<Zmm>(s, in, packed_w, bias, act, out);
+}
+
+void depthwise_conv2d_avx512(const Conv2dShape& s, const float* in, const float* w,
+                             const float* bias, const Activation& act, float* out)
+{
+    if (s.out_c != s.in_c)
+        depthwise_conv2d_tbb(s, in, w, bias, act, out);
+    else
+        depthwise_conv<Zmm>(s, in, w, bias, act, out);
+}
+
+PackedWeights separable_conv2d_avx512_pack(const Conv2dShape& s, int depth_multiplier,
+                                           const float* pointwise)
+{
+    Conv2dShape p;
+    p.in_c = s.in_c * depth_multiplier;
+    p.out_c = s.out_c;
+    return pack_cout_blocks(p, pointwise, Zmm::block);
+}
+
+void separable_conv2d_avx512(const Conv2dShape& s, int depth_multiplier, const float* in,
+                             const float* dw, const float* pw_packed, const float* bias,
+                             const Activation& act, float* out)
+{
+    separable_conv<Zmm>(s, depth_multiplier, in, dw, pw_packed, bias, act, out);
 }
 
 } // namespace atrous::infer::kernels

@@ -142,6 +142,11 @@ const std::vector<Entry>& entries()
         {{"runtime.threads", "integer >= 0", "0",
           "Worker threads; 0 = SLURM_CPUS_PER_TASK when set, else every core."},
          [](const Value& v, Parsed& p) { p.threads = v.as_int(0, 4096); }},
+        {{"runtime.gdal_cache_mb", "integer >= 1", "from the tile plan",
+          "GDAL's block cache (process-wide) in MB. Default: the input's blocks of one row of "
+          "tile windows across the raster (each block is then decoded once, striped TIFFs "
+          "included) + 25 %, 64..1024 MB; the plan summary prints it."},
+         [](const Value& v, Parsed& p) { p.cfg.input.gdal_cache_mb = v.as_int(1, 1 << 20); }},
     };
     return table;
 }

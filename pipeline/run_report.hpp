@@ -19,8 +19,9 @@ std::filesystem::path default_report_path(const std::filesystem::path& output);
 long long peak_rss_bytes();
 
 /// The report as JSON. Keys: atrous_version, input, output, tiles {total, done, skipped_empty},
-/// seconds {wall, read, infer, stitch, write} (stage times summed over tiles: read and infer run
-/// on several threads), throughput {mpx_per_s, gflop_per_s, tiles_per_s}, gflop, pixels,
+/// seconds {wall, read, infer, stitch, write} (stage times summed over tiles: infer runs on
+/// several threads, read in tile order on one at a time), infer_busy (infer / (wall x threads)),
+/// throughput {mpx_per_s, gflop_per_s, tiles_per_s}, gflop, pixels,
 /// peak_rss_mb, threads, ranks, per_rank [{rank, tiles, seconds, peak_rss_mb}] (one entry per
 /// MPI rank; one today).
 nlohmann::json run_report_json(const RunReport& report);

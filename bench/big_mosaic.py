@@ -20,6 +20,7 @@ for the tiles and 4.5 GB for the output while it is written.
 """
 
 import argparse
+import concurrent.futures
 import json
 import os
 import re
@@ -36,37 +37,40 @@ PIXEL = 0.5  # metres; the synthetic scene's pixel size
 ORIGIN = (500000.0, 5500000.0)
 
 
-def make_tiles(atrous, work, size, tile):
+def make_tile(atrous, tiles_dir, size, tile, n, r, c):
+    path = os.path.join(tiles_dir, f"tile_{r:03d}_{c:03d}.tif")
+    if os.path.exists(path):
+        return path
+    tmp = path + ".tmp.tif"
+    truth = path + ".truth.tif"
+    edge = min(tile, size - c * tile), min(tile, size - r * tile)
+    subprocess.run([atrous, "synth", "--out", tmp, "--truth", truth, "--size", str(max(edge)),
+                    "--seed", str(1000 + r * n + c)], check=True, stdout=subprocess.DEVNULL)
+    # Its place in the mosaic (and the ragged last row/column, if any).
+    ds = gdal.Open(tmp, gdal.GA_Update)
+    ds.SetGeoTransform((ORIGIN[0] + c * tile * PIXEL, PIXEL, 0.0,
+                        ORIGIN[1] - r * tile * PIXEL, 0.0, -PIXEL))
+    ds = None
+    if edge[0] != edge[1]:
+        gdal.Translate(path, tmp, srcWin=[0, 0, edge[0], edge[1]],
+                       creationOptions=["TILED=YES", "COMPRESS=DEFLATE"])
+        os.remove(tmp)
+    else:
+        os.rename(tmp, path)
+    os.remove(truth)
+    return path
+
+
+def make_tiles(atrous, work, size, tile, jobs):
     tiles_dir = os.path.join(work, "tiles")
     os.makedirs(tiles_dir, exist_ok=True)
     n = (size + tile - 1) // tile
-    files = []
     t0 = time.monotonic()
-    for r in range(n):
-        for c in range(n):
-            path = os.path.join(tiles_dir, f"tile_{r:03d}_{c:03d}.tif")
-            files.append(path)
-            if os.path.exists(path):
-                continue
-            tmp = path + ".tmp.tif"
-            truth = os.path.join(tiles_dir, "truth.tmp.tif")
-            edge = min(tile, size - c * tile), min(tile, size - r * tile)
-            subprocess.run([atrous, "synth", "--out", tmp, "--truth", truth, "--size",
-                            str(max(edge)), "--seed", str(1000 + r * n + c)], check=True,
-                           stdout=subprocess.DEVNULL)
-            # Its place in the mosaic (and the ragged last row/column, if any).
-            ds = gdal.Open(tmp, gdal.GA_Update)
-            ds.SetGeoTransform((ORIGIN[0] + c * tile * PIXEL, PIXEL, 0.0,
-                                ORIGIN[1] - r * tile * PIXEL, 0.0, -PIXEL))
-            ds = None
-            if edge[0] != edge[1]:
-                gdal.Translate(path, tmp, srcWin=[0, 0, edge[0], edge[1]],
-                               creationOptions=["TILED=YES", "COMPRESS=DEFLATE"])
-                os.remove(tmp)
-            else:
-                os.rename(tmp, path)
-            os.remove(truth)
-        print(f"tiles: row {r + 1}/{n} ({time.monotonic() - t0:.0f} s)", flush=True)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(make_tile, atrous, tiles_dir, size, tile, n, r, c)
+                   for r in range(n) for c in range(n)]
+        files = [f.result() for f in futures]
+    print(f"tiles: {len(files)} in {time.monotonic() - t0:.0f} s", flush=True)
     vrt = os.path.join(work, "mosaic.vrt")
     subprocess.run(["gdalbuildvrt", "-q", vrt, *files], check=True)
     return vrt, len(files)
@@ -87,6 +91,8 @@ def main():
     p.add_argument("--size", type=int, default=40000)
     p.add_argument("--tile", type=int, default=2500)
     p.add_argument("--threads", type=int, default=0, help="runtime.threads (0: every core)")
+    p.add_argument("--jobs", type=int, default=os.cpu_count(),
+                   help="processes generating the tiles")
     p.add_argument("--keep-output", action="store_true")
     p.add_argument("--set", action="append", default=[], help="extra --set for atrous run")
     args = p.parse_args()
@@ -100,7 +106,7 @@ def main():
         print("not enough disk space")
         return 1
 
-    vrt, count = make_tiles(atrous, work, args.size, args.tile)
+    vrt, count = make_tiles(atrous, work, args.size, args.tile, args.jobs)
     out = os.path.join(work, "out.h5")
     cmd = ["/usr/bin/time", "-v", atrous, "run", os.path.join(source, "configs", "demo.yaml"),
            "--set", f"input.path={vrt}", "--set", f"output.path={out}",
@@ -120,7 +126,7 @@ def main():
     with open(report_path) as f:
         rep = json.load(f)
     sec = rep["seconds"]
-    busy = sec["infer"] / (sec["wall"] * rep["threads"])
+    busy = rep["infer_busy"]
     print(f"mosaic      {args.size} x {args.size} px, VRT of {count} GeoTIFF tiles of "
           f"{args.tile} px")
     print(f"threads     {rep['threads']}, tiles {rep['tiles']['total']}")
@@ -134,6 +140,9 @@ def main():
     print(f"peak RSS    {rss_kb / 1024:.0f} MiB ({'<' if rss_kb < 2 * 1024 * 1024 else '>='} 2 GiB)")
     print(f"infer busy  {100 * busy:.1f} % of tile-loop wall x threads "
           f"({'>=' if busy >= 0.9 else '<'} 90 %)")
+    if rep["threads"] > 8:
+        print("            (at most 8 tiles are in flight: with more threads the network's own "
+              "parallel kernels use the rest, which this ratio does not count)")
     if not args.keep_output:
         for f in (out, report_path, os.path.join(work, "out.png")):
             if os.path.exists(f):

@@ -7,6 +7,7 @@
 #include "stages/read/gdal_error.hpp"
 #include "stages/read/make_reader.hpp"
 
+#include <cpl_conv.h>
 #include <cpl_string.h>
 #include <gdal.h>
 #include <spdlog/spdlog.h>
@@ -35,6 +36,31 @@ struct DatasetHandle
         if (ds != nullptr)
             GDALClose(ds);
     }
+};
+
+/// GDAL_NUM_THREADS=1 for this thread while alive (thread-local; the process setting and other
+/// threads are untouched). GDAL 3.6.2's multi-threaded GeoTIFF decoding returns wrong pixels
+/// for band-interleaved multi-band files, reporting the error from its worker threads where no
+/// collector sees it, so the reader decodes in the calling thread whatever the environment says.
+/// GeoTIFFs read the option when opened; VRT sources are opened during RasterIO.
+class SingleThreadDecode
+{
+public:
+    SingleThreadDecode()
+    {
+        if (const char* old = CPLGetThreadLocalConfigOption("GDAL_NUM_THREADS", nullptr))
+            m_old = old;
+        CPLSetThreadLocalConfigOption("GDAL_NUM_THREADS", "1");
+    }
+    ~SingleThreadDecode()
+    {
+        CPLSetThreadLocalConfigOption("GDAL_NUM_THREADS", m_old ? m_old->c_str() : nullptr);
+    }
+    SingleThreadDecode(const SingleThreadDecode&) = delete;
+    SingleThreadDecode& operator=(const SingleThreadDecode&) = delete;
+
+private:
+    std::optional<std::string> m_old;
 };
 
 } // namespace
@@ -205,6 +231,7 @@ void GdalReader::prepare(const RunContext& context)
     if (std::filesystem::is_directory(m_options.path, ec))
         throw InputError("read.gdal", path + ": is a directory, not a raster");
 
+    const SingleThreadDecode single_thread_decode;
     auto state = std::make_unique<State>();
     auto handle = std::make_unique<DatasetHandle>();
     handle->ds = open_dataset(path);
@@ -332,6 +359,7 @@ RasterTile GdalReader::read(const TileTask& task)
     const int y1 = std::min(w.y + w.height, info.height);
     if (x1 > x0 && y1 > y0)
     {
+        const SingleThreadDecode single_thread_decode;
         std::unique_ptr<DatasetHandle> handle;
         {
             const std::lock_guard lock(m_state->mutex);
@@ -359,8 +387,7 @@ RasterTile GdalReader::read(const TileTask& task)
                                                ") failed: " + errors.message("RasterIO failed"));
         };
         {
-            // GDAL may report a failure and still return CE_None (GDAL 3.6 multi-threaded
-            // decoding of band-interleaved TIFFs, GDAL_NUM_THREADS): the pixels are then wrong.
+            // GDAL may report a failure and still return CE_None: the pixels are then wrong.
             GdalErrorCollector errors;
             if (GDALDatasetRasterIOEx(handle->ds, GF_Read, x0, y0, rw, rh, origin, rw, rh,
                                       GDT_Float32, bands, m_state->bands.data(), pixel_space,

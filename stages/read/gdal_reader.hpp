@@ -25,8 +25,10 @@ namespace atrous
 /// Threads: read() may be called from several threads at once; each call borrows an idle GDAL
 /// dataset handle (opening one when none is idle; GDAL handles are not thread-safe) and gives it
 /// back. Called from one thread at a time, it always uses the same handle, so GDAL's block cache
-/// (plan_gdal_cache) serves the blocks that neighbouring windows share. A GDAL error during a
-/// read is an InputError even when RasterIO returns success.
+/// (plan_gdal_cache) serves the blocks that neighbouring windows share. Blocks are decoded in the
+/// calling thread (GDAL_NUM_THREADS=1 for it: GDAL 3.6.2's multi-threaded decoding gives wrong
+/// pixels for band-interleaved TIFFs). A GDAL error during a read is an InputError even when
+/// RasterIO returns success.
 class GdalReader final : public Reader
 {
 public:

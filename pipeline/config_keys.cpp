@@ -146,6 +146,11 @@ const std::vector<Entry>& entries()
           "Seconds between progress commits (fsync, then tiles marked done; at least 100x the "
           "last commit's duration); 0 = every tile."},
          [](const Value& v, Parsed& p) { p.cfg.runtime.sync_interval = v.as_double(0.0, 3600.0); }},
+        {{"runtime.gdal_cache_mb", "integer >= 1", "from the tile plan",
+          "GDAL's block cache (process-wide) in MB. Default: the input's blocks of one row of "
+          "tile windows across the raster (each block is then decoded once, striped TIFFs "
+          "included) + 25 %, 64..1024 MB; the plan summary prints it."},
+         [](const Value& v, Parsed& p) { p.cfg.input.gdal_cache_mb = v.as_int(1, 1 << 20); }},
     };
     return table;
 }

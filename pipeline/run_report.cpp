@@ -51,6 +51,10 @@ nlohmann::json run_report_json(const RunReport& r)
     j["throughput"] = {{"mpx_per_s", rate(static_cast<double>(r.pixels) / 1e6)},
                        {"gflop_per_s", rate(r.gflop)},
                        {"tiles_per_s", rate(static_cast<double>(r.tiles))}};
+    // Share of the threads' time spent in inference (the rest: reading, stitching, writing,
+    // waiting): infer seconds / (wall x threads).
+    j["infer_busy"] =
+        wall > 0 && r.threads > 0 ? r.infer_seconds / (wall * static_cast<double>(r.threads)) : 0.0;
     j["gflop"] = r.gflop;
     j["pixels"] = r.pixels;
     j["peak_rss_mb"] = rss_mb;

@@ -19,12 +19,13 @@ std::filesystem::path default_report_path(const std::filesystem::path& output);
 long long peak_rss_bytes();
 
 /// The report as JSON. Keys: atrous_version, input, output, tiles {total, done, skipped_empty},
-/// seconds {wall, read, infer, stitch, write, progress} (stage times summed over tiles: read and
-/// infer run on several threads; progress = fsync + tile_done marks, part of write, rank 0's),
-/// progress_fraction (progress / wall), throughput {mpx_per_s, gflop_per_s, tiles_per_s}, gflop,
-/// pixels, peak_rss_mb, threads, ranks, per_rank [{rank, tiles, skipped_empty, cores_written,
-/// seconds, busy_seconds, infer_seconds, write_seconds, wait_seconds, progress_seconds,
-/// tiles_per_s, shares_sent, peak_rss_mb}] (one entry per MPI rank, gathered on rank 0).
+/// seconds {wall, read, infer, stitch, write, progress} (stage times summed over tiles: infer runs
+/// on several threads, read in tile order on one at a time; progress = fsync + tile_done marks,
+/// part of write, rank 0's), progress_fraction (progress / wall), infer_busy (infer / (wall x
+/// threads)), throughput {mpx_per_s, gflop_per_s, tiles_per_s}, gflop, pixels, peak_rss_mb,
+/// threads, ranks, per_rank [{rank, tiles, skipped_empty, cores_written, seconds, busy_seconds,
+/// infer_seconds, write_seconds, wait_seconds, progress_seconds, tiles_per_s, shares_sent,
+/// peak_rss_mb}] (one entry per MPI rank, gathered on rank 0).
 nlohmann::json run_report_json(const RunReport& report);
 
 /// Writes run_report_json(report) to `path` (via "<path>.partial" and a rename). Throws

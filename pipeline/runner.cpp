@@ -12,6 +12,7 @@
 #include "pipeline/version.hpp"
 #include "stages/error.hpp"
 #include "stages/infer/infer_stage.hpp"
+#include "stages/read/gdal_cache_plan.hpp"
 #include "stages/read/make_reader.hpp"
 #include "stages/stitch/blend_stitcher.hpp"
 #include "stages/stitch/make_stitcher.hpp"
@@ -259,6 +260,10 @@ RunReport Runner::run()
     const Window largest = plan.largest_window();
     const double tile_gflop = flops.of(largest);
     const int tokens = std::clamp(threads, 2, 8);
+    // Tiles are read row by row from one GDAL handle (the serial read below): a cache holding
+    // one row of windows' blocks decodes each block once.
+    const GdalCachePlan cache = plan_gdal_cache(info, largest.height, cfg.input.gdal_cache_mb);
+    apply_gdal_cache(cache);
 
     // What the run will do, before doing it.
     m_log.info("atrous {}: {} -> {}", version(), info.path, cfg.output.path.string());
@@ -269,6 +274,9 @@ RunReport Runner::run()
                    ? "georeferenced, " +
                          (info.crs_wkt.empty() ? std::string("no CRS") : crs_name(info.crs_wkt))
                    : std::string("not georeferenced"));
+    m_log.info("  blocks  {}; GDAL cache {} MB ({}){}", block_layout_text(info.layout),
+               cache.bytes / (1024 * 1024), cache.why,
+               info.mask.empty() ? std::string() : ", validity mask: " + info.mask);
     m_log.info("  model   {} ({}): {} -> {} channel{} ({}), {:.2f} M parameters, stride {}, "
                "receptive radius {} px{}",
                model.name(),
@@ -378,33 +386,35 @@ RunReport Runner::run()
     std::optional<BlendExchange> exchange;
     if (blend != nullptr && m_ranks > 1)
         exchange.emplace(*blend, deliver, m_rank, m_ranks);
-    tbb::parallel_pipeline(static_cast<std::size_t>(tokens),
-                           tbb::make_filter<void, TileTask>(tbb::filter_mode::serial_in_order,
-                                                            [&](tbb::flow_control& fc) -> TileTask
-                                                            {
-                                                                const std::optional<TileId> id =
-                                                                    dispenser.next();
-                                                                if (!id)
-                                                                {
-                                                                    fc.stop();
-                                                                    return {};
-                                                                }
-                                                                return plan.task(*id);
-                                                            }) &
-                               tbb::make_filter<TileTask, Prediction>(
-                                   tbb::filter_mode::parallel,
-                                   [&](TileTask task) -> Prediction
-                                   {
-                                       const auto t0 = Clock::now();
-                                       RasterTile tile = rd->read(task);
-                                       if (tile.empty)
-                                           empty_tiles.fetch_add(1, std::memory_order_relaxed);
-                                       const auto t1 = Clock::now();
-                                       read_ns.fetch_add(ns_since(t0));
-                                       Prediction p = inf->infer(tile);
-                                       infer_ns.fetch_add(ns_since(t1));
-                                       return p;
-                                   }) &
+    // read: serial in tile order (one GDAL handle, so its cached blocks serve the neighbouring
+    // windows); infer: parallel; stitch + write: serial.
+    tbb::parallel_pipeline(
+        static_cast<std::size_t>(tokens),
+        tbb::make_filter<void, RasterTile>(tbb::filter_mode::serial_in_order,
+                                           [&](tbb::flow_control& fc) -> RasterTile
+                                           {
+                                               const std::optional<TileId> id = dispenser.next();
+                                               if (!id)
+                                               {
+                                                   fc.stop();
+                                                   return {};
+                                               }
+                                               const auto t0 = Clock::now();
+                                               RasterTile tile = rd->read(plan.task(*id));
+                                               if (tile.empty)
+                                                   empty_tiles.fetch_add(1,
+                                                                         std::memory_order_relaxed);
+                                               read_ns.fetch_add(ns_since(t0));
+                                               return tile;
+                                           }) &
+            tbb::make_filter<RasterTile, Prediction>(tbb::filter_mode::parallel,
+                                                     [&](const RasterTile& tile) -> Prediction
+                                                     {
+                                                         const auto t0 = Clock::now();
+                                                         Prediction p = inf->infer(tile);
+                                                         infer_ns.fetch_add(ns_since(t0));
+                                                         return p;
+                                                     }) &
                                tbb::make_filter<Prediction, void>(
                                    tbb::filter_mode::serial_out_of_order,
                                    [&](Prediction p)

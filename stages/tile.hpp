@@ -41,6 +41,21 @@ struct TileTask
     Window window;
 };
 
+/// How the input stores its pixels, i.e. what GDAL decodes to serve a window. For a VRT: the
+/// layout of its first source file (the mosaic's own blocks are virtual).
+struct BlockLayout
+{
+    int block_width = 0; // pixels; 0 when unknown
+    int block_height = 0;
+    bool tiled = false;            // false: strips (a block is as wide as the raster)
+    std::string compression;       // GDAL's name ("DEFLATE", "LZW", ...); "none"
+    bool pixel_interleaved = true; // several bands: one block holds every band
+    int file_bands = 0;            // bands in the file, before band selection
+    int bytes_per_sample = 0;      // of the first selected band's data type
+    std::string data_type;         // GDAL's name: "Byte", "UInt16", "Int16", "Float32", ...
+    int source_files = 0;          // VRT: the files it mosaics; 0 otherwise
+};
+
 /// What a reader knows about its raster before reading any pixel.
 struct RasterInfo
 {
@@ -52,6 +67,10 @@ struct RasterInfo
     std::optional<std::array<double, 6>> geotransform; // GDAL order
     std::string crs_wkt; // empty when the input has none
     std::optional<double> nodata; // effective nodata value (config or file), compared per pixel
+    /// The file's validity mask that is not a nodata value: "per-dataset mask" (a .msk file or
+    /// an internal TIFF mask) or "alpha band"; empty when none. Its zero pixels are nodata.
+    std::string mask;
+    BlockLayout layout;
 };
 
 /// A read window, ready for the network.

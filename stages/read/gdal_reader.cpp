@@ -1,17 +1,22 @@
 // SPDX-License-Identifier: Apache-2.0
-// Purpose: `read.gdal`: GDAL open/validate, one RasterIO per tile window, nodata and normalization.
+// Purpose: `read.gdal`: GDAL open/validate, block layout, one RasterIO per tile window, nodata,
+// validity masks and normalization.
 #include "gdal_reader.hpp"
 
 #include "stages/error.hpp"
 #include "stages/read/gdal_error.hpp"
 #include "stages/read/make_reader.hpp"
 
+#include <cpl_conv.h>
+#include <cpl_string.h>
 #include <gdal.h>
-#include <oneapi/tbb/enumerable_thread_specific.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <mutex>
+#include <string>
 
 namespace atrous
 {
@@ -33,6 +38,31 @@ struct DatasetHandle
     }
 };
 
+/// GDAL_NUM_THREADS=1 for this thread while alive (thread-local; the process setting and other
+/// threads are untouched). GDAL 3.6.2's multi-threaded GeoTIFF decoding returns wrong pixels
+/// for band-interleaved multi-band files, reporting the error from its worker threads where no
+/// collector sees it, so the reader decodes in the calling thread whatever the environment says.
+/// GeoTIFFs read the option when opened; VRT sources are opened during RasterIO.
+class SingleThreadDecode
+{
+public:
+    SingleThreadDecode()
+    {
+        if (const char* old = CPLGetThreadLocalConfigOption("GDAL_NUM_THREADS", nullptr))
+            m_old = old;
+        CPLSetThreadLocalConfigOption("GDAL_NUM_THREADS", "1");
+    }
+    ~SingleThreadDecode()
+    {
+        CPLSetThreadLocalConfigOption("GDAL_NUM_THREADS", m_old ? m_old->c_str() : nullptr);
+    }
+    SingleThreadDecode(const SingleThreadDecode&) = delete;
+    SingleThreadDecode& operator=(const SingleThreadDecode&) = delete;
+
+private:
+    std::optional<std::string> m_old;
+};
+
 } // namespace
 
 struct GdalReader::State
@@ -40,7 +70,11 @@ struct GdalReader::State
     RasterInfo info;
     std::vector<int> bands;                   // 1-based, as passed to RasterIO
     std::vector<BandNormalization> normalize; // one per selected band
-    tbb::enumerable_thread_specific<DatasetHandle> handles;
+    /// Open handles not in use. A read takes one (or opens one) and gives it back, so reads
+    /// from one thread at a time (the pipeline's serial read) always use the same handle, whose
+    /// bands own the cached blocks: GDAL caches blocks per handle, not per file.
+    std::mutex mutex;
+    std::vector<std::unique_ptr<DatasetHandle>> idle;
 };
 
 GdalReader::GdalReader(ReadOptions options) : m_options(std::move(options)) {}
@@ -117,9 +151,77 @@ std::vector<BandNormalization> percentile_normalization(GDALDatasetH ds, const s
     return out;
 }
 
+/// The layout of one opened file (not following a VRT's sources).
+BlockLayout file_layout(GDALDatasetH ds, int band_index)
+{
+    BlockLayout l;
+    GDALRasterBandH band = GDALGetRasterBand(ds, band_index);
+    GDALGetBlockSize(band, &l.block_width, &l.block_height);
+    const int width = GDALGetRasterXSize(ds);
+    l.tiled = l.block_width != width || l.block_height == GDALGetRasterYSize(ds);
+    const char* compression = GDALGetMetadataItem(ds, "COMPRESSION", "IMAGE_STRUCTURE");
+    l.compression = compression != nullptr ? compression : "none";
+    const char* interleave = GDALGetMetadataItem(ds, "INTERLEAVE", "IMAGE_STRUCTURE");
+    l.pixel_interleaved = interleave == nullptr || std::string(interleave) == "PIXEL";
+    l.file_bands = GDALGetRasterCount(ds);
+    const GDALDataType type = GDALGetRasterDataType(band);
+    l.bytes_per_sample = GDALGetDataTypeSizeBytes(type);
+    l.data_type = GDALGetDataTypeName(type);
+    return l;
+}
+
+/// The file's layout; a VRT: its first source's, with the count of source files.
+BlockLayout block_layout(GDALDatasetH ds, int band_index, const std::string& driver)
+{
+    if (driver != "VRT")
+        return file_layout(ds, band_index);
+    BlockLayout vrt = file_layout(ds, band_index);
+    vrt.compression = "virtual";
+    char** files = GDALGetFileList(ds);
+    const int count = CSLCount(files);
+    // The first entry is the .vrt itself when it is a file; the others are the sources.
+    std::string source;
+    int sources = 0;
+    for (int i = 0; i < count; ++i)
+    {
+        const std::string f = files[i];
+        if (f.size() >= 4 &&
+            (f.compare(f.size() - 4, 4, ".vrt") == 0 || f.compare(f.size() - 4, 4, ".VRT") == 0))
+            continue;
+        if (source.empty())
+            source = f;
+        ++sources;
+    }
+    CSLDestroy(files);
+    if (source.empty())
+        return vrt;
+    GdalErrorCollector quiet; // an unreadable source fails later, with the window that needs it
+    GDALDatasetH src =
+        GDALOpenEx(source.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY, nullptr, nullptr, nullptr);
+    if (src == nullptr)
+        return vrt;
+    BlockLayout l = file_layout(src, std::min(band_index, GDALGetRasterCount(src)));
+    GDALClose(src);
+    l.source_files = sources;
+    return l;
+}
+
+/// A validity mask GDAL reports beyond a nodata value: its zero pixels are nodata.
+std::string mask_kind(GDALRasterBandH band)
+{
+    const int flags = GDALGetMaskFlags(band);
+    if ((flags & (GMF_ALL_VALID | GMF_NODATA)) != 0)
+        return "";
+    if ((flags & GMF_ALPHA) != 0)
+        return "alpha band";
+    if ((flags & GMF_PER_DATASET) != 0)
+        return "per-dataset mask";
+    return "band mask";
+}
+
 } // namespace
 
-void GdalReader::prepare(const RunContext&)
+void GdalReader::prepare(const RunContext& context)
 {
     gdal_register_once();
     const std::string path = m_options.path.string();
@@ -129,10 +231,11 @@ void GdalReader::prepare(const RunContext&)
     if (std::filesystem::is_directory(m_options.path, ec))
         throw InputError("read.gdal", path + ": is a directory, not a raster");
 
+    const SingleThreadDecode single_thread_decode;
     auto state = std::make_unique<State>();
-    DatasetHandle& handle = state->handles.local();
-    handle.ds = open_dataset(path);
-    GDALDatasetH ds = handle.ds;
+    auto handle = std::make_unique<DatasetHandle>();
+    handle->ds = open_dataset(path);
+    GDALDatasetH ds = handle->ds;
 
     RasterInfo& info = state->info;
     info.path = path;
@@ -200,13 +303,33 @@ void GdalReader::prepare(const RunContext&)
         if (has != 0)
             info.nodata = value;
     }
+    GDALRasterBandH first = GDALGetRasterBand(ds, state->bands.front());
+    info.mask = mask_kind(first);
+    info.layout = block_layout(ds, state->bands.front(), info.driver);
+
+    // Keep what there is; say so when there is nothing (the output will have no CRS either).
+    if (context.log != nullptr)
+    {
+        if (!info.geotransform && info.crs_wkt.empty())
+            context.log->warn("read.gdal: {}: not georeferenced (no geotransform, no CRS): the "
+                              "output is in pixel coordinates",
+                              path);
+        else if (info.crs_wkt.empty())
+            context.log->warn("read.gdal: {}: no CRS (projection): the output keeps the "
+                              "geotransform without one",
+                              path);
+    }
+    state->idle.push_back(std::move(handle));
     m_state = std::move(state);
 }
 
 void GdalReader::finish(const RunContext&)
 {
     if (m_state)
-        m_state->handles.clear();
+    {
+        const std::lock_guard lock(m_state->mutex);
+        m_state->idle.clear();
+    }
 }
 
 RasterInfo GdalReader::info() const
@@ -236,22 +359,58 @@ RasterTile GdalReader::read(const TileTask& task)
     const int y1 = std::min(w.y + w.height, info.height);
     if (x1 > x0 && y1 > y0)
     {
-        DatasetHandle& handle = m_state->handles.local();
-        if (handle.ds == nullptr)
-            handle.ds = open_dataset(info.path);
+        const SingleThreadDecode single_thread_decode;
+        std::unique_ptr<DatasetHandle> handle;
+        {
+            const std::lock_guard lock(m_state->mutex);
+            if (!m_state->idle.empty())
+            {
+                handle = std::move(m_state->idle.back());
+                m_state->idle.pop_back();
+            }
+        }
+        if (!handle)
+        {
+            handle = std::make_unique<DatasetHandle>();
+            handle->ds = open_dataset(info.path);
+        }
         float* origin = tile.pixels.data() + tile.pixels.index(0, y0 - w.y, x0 - w.x, 0);
         const GSpacing pixel_space = static_cast<GSpacing>(bands) * sizeof(float);
         const GSpacing line_space = pixel_space * w.width;
-        GdalErrorCollector errors;
-        const CPLErr err = GDALDatasetRasterIOEx(
-            handle.ds, GF_Read, x0, y0, x1 - x0, y1 - y0, origin, x1 - x0, y1 - y0, GDT_Float32,
-            bands, m_state->bands.data(), pixel_space, line_space, sizeof(float), nullptr);
-        if (err != CE_None)
-            throw InputError("read.gdal", info.path + ": reading window (" + std::to_string(x0) +
-                                              "," + std::to_string(y0) + " " +
-                                              std::to_string(x1 - x0) + "x" +
-                                              std::to_string(y1 - y0) +
-                                              ") failed: " + errors.message("RasterIO failed"));
+        const int rw = x1 - x0;
+        const int rh = y1 - y0;
+        const auto failed = [&](const GdalErrorCollector& errors, const char* what)
+        {
+            return InputError("read.gdal", info.path + ": reading " + what + "window (" +
+                                               std::to_string(x0) + "," + std::to_string(y0) + " " +
+                                               std::to_string(rw) + "x" + std::to_string(rh) +
+                                               ") failed: " + errors.message("RasterIO failed"));
+        };
+        {
+            // GDAL may report a failure and still return CE_None: the pixels are then wrong.
+            GdalErrorCollector errors;
+            if (GDALDatasetRasterIOEx(handle->ds, GF_Read, x0, y0, rw, rh, origin, rw, rh,
+                                      GDT_Float32, bands, m_state->bands.data(), pixel_space,
+                                      line_space, sizeof(float), nullptr) != CE_None ||
+                errors.failed())
+                throw failed(errors, "");
+        }
+        // The file's own validity mask (alpha band, per-dataset mask): 0 = nodata.
+        std::vector<std::uint8_t> mask;
+        if (!info.mask.empty())
+        {
+            mask.resize(static_cast<std::size_t>(rw) * static_cast<std::size_t>(rh));
+            GDALRasterBandH band = GDALGetRasterBand(handle->ds, m_state->bands.front());
+            GdalErrorCollector errors;
+            if (GDALRasterIO(GDALGetMaskBand(band), GF_Read, x0, y0, rw, rh, mask.data(), rw, rh,
+                             GDT_Byte, 0, 0) != CE_None ||
+                errors.failed())
+                throw failed(errors, "the mask of the ");
+        }
+        {
+            const std::lock_guard lock(m_state->mutex);
+            m_state->idle.push_back(std::move(handle));
+        }
 
         const bool has_nodata = info.nodata.has_value() && !std::isnan(*info.nodata);
         const float nodata = has_nodata ? static_cast<float>(*info.nodata) : 0.0f;
@@ -268,7 +427,11 @@ RasterTile GdalReader::read(const TileTask& task)
                     finite = finite && std::isfinite(px[b]);
                     all_nodata = all_nodata && px[b] == nodata;
                 }
-                if (!finite || all_nodata)
+                const bool masked =
+                    !mask.empty() &&
+                    mask[static_cast<std::size_t>(y - y0) * static_cast<std::size_t>(rw) +
+                         static_cast<std::size_t>(x - x0)] == 0;
+                if (!finite || all_nodata || masked)
                 {
                     std::fill(px, px + bands, 0.0f);
                     continue;

@@ -29,6 +29,9 @@ struct ReadOptions
     /// sample of <= 1024 x 1024 px read downsampled by GDAL (nodata and NaN/Inf left out) map to
     /// 0 and 1; computed once in prepare() and replaces `normalize`.
     std::optional<std::array<double, 2>> percentile_stretch;
+    /// GDAL's block cache (process-wide) in MB; empty = sized from the tile plan
+    /// (plan_gdal_cache in stages/read/gdal_cache.hpp). Config key runtime.gdal_cache_mb.
+    std::optional<int> gdal_cache_mb;
 };
 
 } // namespace atrous

@@ -261,6 +261,11 @@ def tiff_set_tag(data, tag, value):
 
 def write_strip_tiff(path, width=96, height=64):
     ds = gdal.GetDriverByName("GTiff").Create(path, width, height, 3, gdal.GDT_UInt16, [])
+    # Georeferenced: an input without a CRS runs with a warning, which is not what these test.
+    ds.SetGeoTransform(e2e.GEOTRANSFORM)
+    srs = gdal.osr.SpatialReference()
+    srs.ImportFromEPSG(32633)
+    ds.SetProjection(srs.ExportToWkt())
     ds.WriteRaster(0, 0, width, height, np.full((3, height, width), 7, np.uint16).tobytes())
     ds = None
 

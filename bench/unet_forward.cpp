@@ -111,6 +111,16 @@ int main(int argc, char** argv)
         "gflop %.3f\nmedian_ms %.2f\nmin_ms %.2f\nruns %d\ngflops %.2f\npeak_gflops %.1f (%s)\n",
         gflop, med * 1e3, *std::min_element(seconds.begin(), seconds.end()) * 1e3, repeats,
         gflop / med, peak, std::string(kernels::isa_name(peak_isa)).c_str());
+    // Activation memory as planned for this tile, and the arena reuse over the runs above.
+    const ActivationMemory mem = model.activation_memory(input.shape());
+    const WorkspaceStats ws = model.workspace_stats();
+    const auto mib = [](std::size_t b) { return static_cast<double>(b) / (1024.0 * 1024.0); };
+    std::printf("arena_mib %.2f\narena_lower_bound_mib %.2f\nconcat_inputs_in_place %d of %d\n"
+                "copying_arena_mib %.2f\ncopying_lower_bound_mib %.2f\n"
+                "arena_allocations %lld in %lld forwards\n",
+                mib(mem.arena_bytes), mib(mem.lower_bound_bytes), mem.concat_inputs_in_place,
+                mem.concat_inputs_in_place + mem.concat_inputs_copied, mib(mem.copying_arena_bytes),
+                mib(mem.copying_lower_bound_bytes), ws.arena_allocations, ws.forwards);
     if (layers)
     {
         const auto rows = model.describe(input.shape());

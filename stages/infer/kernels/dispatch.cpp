@@ -47,18 +47,41 @@ std::string_view isa_name(Isa isa)
 namespace
 {
 
+// Each table keeps the entries of its op: ATROUS_KERNEL expands to ATROUS_<op>(...), defined
+// as the entry for the table's op and as nothing for the others.
+#define ATROUS_KERNEL(op, name, isa, fn) ATROUS_##op(name, isa, fn)
+#define ATROUS_depthwise_conv2d(name, isa, fn)
+#define ATROUS_separable_conv2d(name, isa, fn)
+#define ATROUS_conv2d(name, isa, fn) Conv2dVariant{#name, Isa::isa, &fn##_pack, &fn},
 constexpr std::array k_conv2d_variants = {
-#define ATROUS_KERNEL(op, name, isa, fn) Conv2dVariant{#name, Isa::isa, &fn##_pack, &fn},
 #include "stages/infer/kernels/kernels.def"
-#undef ATROUS_KERNEL
 };
+#undef ATROUS_conv2d
+#undef ATROUS_depthwise_conv2d
+#define ATROUS_conv2d(name, isa, fn)
+#define ATROUS_depthwise_conv2d(name, isa, fn) DepthwiseVariant{#name, Isa::isa, &fn},
+constexpr std::array k_depthwise_variants = {
+#include "stages/infer/kernels/kernels.def"
+};
+#undef ATROUS_depthwise_conv2d
+#undef ATROUS_separable_conv2d
+#define ATROUS_depthwise_conv2d(name, isa, fn)
+#define ATROUS_separable_conv2d(name, isa, fn) SeparableVariant{#name, Isa::isa, &fn##_pack, &fn},
+constexpr std::array k_separable_variants = {
+#include "stages/infer/kernels/kernels.def"
+};
+#undef ATROUS_conv2d
+#undef ATROUS_depthwise_conv2d
+#undef ATROUS_separable_conv2d
+#undef ATROUS_KERNEL
 
-const Conv2dVariant& pick_conv2d()
+/// The last entry of `table` the CPU supports (the first one is generic).
+template <typename Table> const auto& pick_fastest(const Table& table)
 {
-    for (auto it = k_conv2d_variants.rbegin(); it != k_conv2d_variants.rend(); ++it)
+    for (auto it = table.rbegin(); it != table.rend(); ++it)
         if (cpu_supports(it->isa))
             return *it;
-    return k_conv2d_variants.front();
+    return table.front();
 }
 
 } // namespace
@@ -70,7 +93,29 @@ std::span<const Conv2dVariant> conv2d_variants()
 
 const Conv2dVariant& conv2d_fast()
 {
-    static const Conv2dVariant& chosen = pick_conv2d(); // once per process
+    static const Conv2dVariant& chosen = pick_fastest(k_conv2d_variants); // once per process
+    return chosen;
+}
+
+std::span<const DepthwiseVariant> depthwise_variants()
+{
+    return k_depthwise_variants;
+}
+
+const DepthwiseVariant& depthwise_fast()
+{
+    static const DepthwiseVariant& chosen = pick_fastest(k_depthwise_variants);
+    return chosen;
+}
+
+std::span<const SeparableVariant> separable_variants()
+{
+    return k_separable_variants;
+}
+
+const SeparableVariant& separable_fast()
+{
+    static const SeparableVariant& chosen = pick_fastest(k_separable_variants);
     return chosen;
 }
 

@@ -29,4 +29,28 @@ std::span<const Conv2dVariant> conv2d_variants();
 /// The last conv2d variant in kernels.def the CPU supports: what KernelKind::fast runs.
 const Conv2dVariant& conv2d_fast();
 
+struct DepthwiseVariant
+{
+    std::string_view name;
+    Isa isa;
+    DepthwiseFn run;
+};
+
+/// Every depthwise_conv2d entry of kernels.def (the reference first) and the fastest supported.
+std::span<const DepthwiseVariant> depthwise_variants();
+const DepthwiseVariant& depthwise_fast();
+
+struct SeparableVariant
+{
+    std::string_view name;
+    Isa isa;
+    SeparablePackFn pack;
+    SeparableFn run;
+};
+
+/// Every separable_conv2d entry of kernels.def (the portable one first) and the fastest
+/// supported.
+std::span<const SeparableVariant> separable_variants();
+const SeparableVariant& separable_fast();
+
 } // namespace atrous::infer::kernels

@@ -52,15 +52,41 @@ struct Conv2dShape
     int dilation_w = 1;
     int pad_top = 0;
     int pad_left = 0;
+    /// Distance in floats between consecutive input pixels; 0 means in_c (dense). When larger,
+    /// the kernel reads channels [0, in_c) of each pixel and never the others: a layer reads a
+    /// channel slice of a wider tensor (e.g. of a concatenation) by passing `in + offset`.
+    int in_pixel_stride = 0;
+    /// Distance in floats between consecutive output pixels; 0 means out_c (dense). When larger,
+    /// the kernel writes channels [0, out_c) of each pixel and never touches the others: a layer
+    /// writes straight into a channel slice of a concatenation buffer by passing `out + offset`.
+    int out_pixel_stride = 0;
 
+    /// Floats from one input / output pixel to the next.
+    int in_stride() const { return in_pixel_stride > 0 ? in_pixel_stride : in_c; }
+    int out_stride() const { return out_pixel_stride > 0 ? out_pixel_stride : out_c; }
+    /// Dense element counts (n x h x w x c).
     std::size_t in_size() const { return static_cast<std::size_t>(n) * in_h * in_w * in_c; }
     std::size_t out_size() const { return static_cast<std::size_t>(n) * out_h * out_w * out_c; }
+    /// Floats a strided input / output spans from its first pixel's channel 0 to its last
+    /// pixel's last channel (== in_size() / out_size() when dense; 0 when empty).
+    std::size_t in_span() const
+    {
+        const std::size_t px = static_cast<std::size_t>(n) * in_h * in_w;
+        return px == 0 ? 0 : (px - 1) * in_stride() + in_c;
+    }
+    std::size_t out_span() const
+    {
+        const std::size_t px = static_cast<std::size_t>(n) * out_h * out_w;
+        return px == 0 ? 0 : (px - 1) * out_stride() + out_c;
+    }
 };
 
 std::ostream& operator<<(std::ostream& os, const Conv2dShape& s);
 
 // All kernels: pointers are non-null unless stated, buffers do not overlap, no allocation beyond
 // small scratch, no exceptions (assert only). `bias` may be nullptr (no bias).
+// Pixel strides: every conv2d variant (kernels.def), depthwise_conv2d_*, conv2d_transpose_* and
+// max_pool2d_* honour in_pixel_stride and out_pixel_stride of their Conv2dShape.
 
 /// Convolution. w: HWIO (kh, kw, in_c, out_c), as Keras stores Conv2D kernels.
 void conv2d_ref(const Conv2dShape& s, const float* in, const float* w, const float* bias,
@@ -123,13 +149,15 @@ PackedWeights pack_winograd(const Conv2dShape& s, const float* hwio, int block);
 
 PackedWeights conv2d_ref_pack(const Conv2dShape& s, const float* hwio); // HWIO copy
 PackedWeights conv2d_tbb_pack(const Conv2dShape& s, const float* hwio); // HWIO copy
-/// AVX2+FMA direct convolution: 6 output pixels x 16 output channels in 12 ymm accumulators.
+/// AVX2+FMA direct convolution as a cache-blocked GEMM (M = output pixels, K = taps x in_c,
+/// conv2d_gemm.inl): 6 output pixels x 16 output channels in 12 ymm accumulators.
 /// Packed layout: [out_c/16 blocks][kh][kw][in_c][16], the last block zero-padded.
 PackedWeights conv2d_avx2_6x16_pack(const Conv2dShape& s, const float* hwio);
 void conv2d_avx2_6x16(const Conv2dShape& s, const float* in, const float* packed_w,
                       const float* bias, const Activation& act, float* out);
-/// AVX-512F direct convolution: 8 output pixels x 32 output channels in 16 zmm accumulators.
-/// Packed layout: [out_c/32 blocks][kh][kw][in_c][32], the last block zero-padded.
+/// AVX-512F direct convolution as a cache-blocked GEMM: 14 output pixels x 32 output channels in
+/// 28 zmm accumulators. Packed layout: [out_c/32 blocks][kh][kw][in_c][32], the last block
+/// zero-padded.
 PackedWeights conv2d_avx512_8x32_pack(const Conv2dShape& s, const float* hwio);
 void conv2d_avx512_8x32(const Conv2dShape& s, const float* in, const float* packed_w,
                         const float* bias, const Activation& act, float* out);
@@ -145,11 +173,51 @@ void conv2d_avx512_wino(const Conv2dShape& s, const float* in, const float* pack
                         const float* bias, const Activation& act, float* out);
 
 /// Depthwise convolution, out_c = in_c * depth_multiplier; output channel ci*dm + m.
-/// w: (kh, kw, in_c, dm), as Keras stores depthwise_kernel.
+/// w: (kh, kw, in_c, dm), as Keras stores depthwise_kernel (no packing). Every variant
+/// (kernels.def op depthwise_conv2d) has this signature (DepthwiseFn).
 void depthwise_conv2d_ref(const Conv2dShape& s, const float* in, const float* w, const float* bias,
                           const Activation& act, float* out);
 void depthwise_conv2d_tbb(const Conv2dShape& s, const float* in, const float* w, const float* bias,
                           const Activation& act, float* out);
+/// SIMD register tiles of 8 output pixels x one vector of channels, every tap summed before one
+/// store, bias and ReLU fused; depth multiplier > 1 runs depthwise_conv2d_tbb.
+void depthwise_conv2d_avx2(const Conv2dShape& s, const float* in, const float* w, const float* bias,
+                           const Activation& act, float* out);
+void depthwise_conv2d_avx512(const Conv2dShape& s, const float* in, const float* w,
+                             const float* bias, const Activation& act, float* out);
+using DepthwiseFn = void (*)(const Conv2dShape& s, const float* in, const float* w,
+                             const float* bias, const Activation& act, float* out);
+
+/// SeparableConv2D (Keras): depthwise with `dw` (kh, kw, in_c, depth_multiplier), no bias, no
+/// activation, then the pointwise product with (in_c * depth_multiplier, out_c) weights, `bias`
+/// and `act`. `s` is the depthwise window geometry with in_c the input's channels and out_c the
+/// layer's filters; in_pixel_stride and out_pixel_stride apply to the layer's input and output.
+/// The pointwise weights are packed once by the variant's packer (SeparablePackFn, which reads
+/// in_c and out_c of `s`). Every variant (kernels.def op separable_conv2d) has these signatures.
+using SeparablePackFn = PackedWeights (*)(const Conv2dShape& s, int depth_multiplier,
+                                          const float* pointwise);
+using SeparableFn = void (*)(const Conv2dShape& s, int depth_multiplier, const float* in,
+                             const float* dw, const float* pw_packed, const float* bias,
+                             const Activation& act, float* out);
+/// Portable: depthwise_conv2d_tbb into scratch, then conv2d_tbb as a 1x1 convolution.
+PackedWeights separable_conv2d_tbb_pack(const Conv2dShape& s, int depth_multiplier,
+                                        const float* pointwise);
+void separable_conv2d_tbb(const Conv2dShape& s, int depth_multiplier, const float* in,
+                          const float* dw, const float* pw_packed, const float* bias,
+                          const Activation& act, float* out);
+/// SIMD, fused: per band of output rows the depthwise result goes to L2-sized scratch and the
+/// pointwise GEMM (conv2d_gemm.inl) consumes it at once; pointwise packed as
+/// pack_cout_blocks(block 16 | 32).
+PackedWeights separable_conv2d_avx2_pack(const Conv2dShape& s, int depth_multiplier,
+                                         const float* pointwise);
+void separable_conv2d_avx2(const Conv2dShape& s, int depth_multiplier, const float* in,
+                           const float* dw, const float* pw_packed, const float* bias,
+                           const Activation& act, float* out);
+PackedWeights separable_conv2d_avx512_pack(const Conv2dShape& s, int depth_multiplier,
+                                           const float* pointwise);
+void separable_conv2d_avx512(const Conv2dShape& s, int depth_multiplier, const float* in,
+                             const float* dw, const float* pw_packed, const float* bias,
+                             const Activation& act, float* out);
 
 /// Transposed convolution (the gradient of conv2d): input pixel (iy, ix) adds
 /// in * w[ky][kx][ci][co] to output (iy*stride_h - pad_top + ky*dilation_h, ...), positions

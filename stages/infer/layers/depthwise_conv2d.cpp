@@ -4,6 +4,7 @@
 #include "depthwise_conv2d.hpp"
 
 #include "stages/infer/engine/keras_config.hpp"
+#include "stages/infer/kernels/dispatch.hpp"
 #include "stages/infer/layers/window_shape.hpp"
 
 #include <tuple>
@@ -50,7 +51,7 @@ void DepthwiseConv2d::forward(const std::vector<const Tensor*>& inputs, Tensor& 
         kernels::depthwise_conv2d_ref(s, inputs[0]->data(), m_kernel.data(), bias, m_activation,
                                       output.data());
     else
-        kernels::depthwise_conv2d_tbb(s, inputs[0]->data(), m_kernel.data(), bias, m_activation,
+        kernels::depthwise_fast().run(s, inputs[0]->data(), m_kernel.data(), bias, m_activation,
                                       output.data());
 }
 

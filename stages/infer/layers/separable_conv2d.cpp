@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Purpose: Keras SeparableConv2D: config, weights, shapes; runs depthwise into a scratch tensor,
-// then the pointwise product as a 1x1 convolution (the fast conv2d variant; dense_ref for the
-// reference kernels).
+// Purpose: Keras SeparableConv2D: config, weights, shapes; runs the fastest separable_conv2d
+// kernel variant (depthwise and pointwise fused per band of rows), or for the reference kernels
+// depthwise_conv2d_ref into a scratch tensor and then dense_ref.
 
 #include "separable_conv2d.hpp"
 
@@ -36,24 +36,23 @@ SeparableConv2d::SeparableConv2d(const LayerSpec& spec, const std::vector<Shape>
         m_bias = weights.take("bias", {m_out_c}, WeightInit::zeros);
     weights.expect_all_used();
     output_shape(inputs);
-    m_fast = &kernels::conv2d_fast();
+    m_fast = &kernels::separable_fast();
     pack();
 }
 
-kernels::Conv2dShape SeparableConv2d::pointwise_shape(const Shape& out) const
+kernels::Conv2dShape SeparableConv2d::kernel_shape(const Shape& in, const Shape& out) const
 {
-    kernels::Conv2dShape s;
-    s.n = out.n;
-    s.in_h = s.out_h = out.h;
-    s.in_w = s.out_w = out.w;
-    s.in_c = m_in_c * m_multiplier;
-    s.out_c = m_out_c;
+    kernels::Conv2dShape s = window_shape(in, out, m_wy, m_wx);
+    s.in_c = m_in_c;
     return s;
 }
 
 void SeparableConv2d::pack()
 {
-    m_packed = m_fast->pack(pointwise_shape(Shape{}), m_pointwise.data());
+    kernels::Conv2dShape s;
+    s.in_c = m_in_c;
+    s.out_c = m_out_c;
+    m_packed = m_fast->pack(s, m_multiplier, m_pointwise.data());
 }
 
 Shape SeparableConv2d::output_shape(const std::vector<Shape>& inputs) const
@@ -68,26 +67,21 @@ void SeparableConv2d::forward(const std::vector<const Tensor*>& inputs, Tensor& 
 {
     const Shape& in = inputs[0]->shape();
     const Shape& out = output.shape();
-    const int mid = m_in_c * m_multiplier;
-    Tensor depth(Shape{out.n, out.h, out.w, mid});
-    const kernels::Conv2dShape s = window_shape(in, depth.shape(), m_wy, m_wx);
-    const std::size_t pixels = static_cast<std::size_t>(out.n) * out.h * out.w;
     const float* bias = m_bias.empty() ? nullptr : m_bias.data();
-    const kernels::Activation none;
     if (kernels == KernelKind::reference)
     {
-        kernels::depthwise_conv2d_ref(s, inputs[0]->data(), m_depthwise.data(), nullptr, none,
-                                      depth.data());
+        const int mid = m_in_c * m_multiplier;
+        Tensor depth(Shape{out.n, out.h, out.w, mid});
+        const kernels::Conv2dShape s = window_shape(in, depth.shape(), m_wy, m_wx);
+        const std::size_t pixels = static_cast<std::size_t>(out.n) * out.h * out.w;
+        kernels::depthwise_conv2d_ref(s, inputs[0]->data(), m_depthwise.data(), nullptr,
+                                      kernels::Activation{}, depth.data());
         kernels::dense_ref(pixels, mid, m_out_c, depth.data(), m_pointwise.data(), bias,
                            m_activation, output.data());
     }
     else
-    {
-        kernels::depthwise_conv2d_tbb(s, inputs[0]->data(), m_depthwise.data(), nullptr, none,
-                                      depth.data());
-        m_fast->run(pointwise_shape(out), depth.data(), m_packed.data(), bias, m_activation,
-                    output.data());
-    }
+        m_fast->run(kernel_shape(in, out), m_multiplier, inputs[0]->data(), m_depthwise.data(),
+                    m_packed.data(), bias, m_activation, output.data());
 }
 
 Field SeparableConv2d::field(const std::vector<Field>& inputs) const

@@ -34,10 +34,11 @@ private:
     int m_out_c = 0;
     std::vector<float> m_depthwise; // (kh, kw, in_c, multiplier)
     std::vector<float> m_pointwise; // (in_c * multiplier, out_c)
-    /// The pointwise product runs as a 1x1 convolution of the fast conv2d variant (dispatch.hpp).
-    kernels::Conv2dShape pointwise_shape(const Shape& out) const;
+    /// The fast path: the fastest separable_conv2d variant (dispatch.hpp; the SIMD ones fuse the
+    /// depthwise and pointwise steps per band of rows).
+    kernels::Conv2dShape kernel_shape(const Shape& in, const Shape& out) const;
     void pack();
-    const kernels::Conv2dVariant* m_fast = nullptr;
+    const kernels::SeparableVariant* m_fast = nullptr;
     kernels::PackedWeights m_packed; // m_pointwise in m_fast's layout
     std::vector<float> m_bias;
     kernels::Activation m_activation;

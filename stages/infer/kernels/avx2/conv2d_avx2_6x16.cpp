@@ -29,8 +29,11 @@ struct Ymm
 {
     using Reg = __m256;
     static constexpr int lanes = 8;
-    static constexpr int block = 16; // output channels per packed block: NV = 2
-    static constexpr int mr = 6;     // 6 x 2 accumulators + 2 weights + 1 broadcast <= 16 regs
+    static constexpr int block = 16;    // output channels per packed block: NV = 2
+    static constexpr int mr = 6;        // 6 x 2 accumulators + 2 weights + 1 broadcast <= 16 regs
+    static constexpr int gemm_mr = 6;   // GEMM register tile rows (conv2d_gemm.inl)
+    static constexpr int gemm_kc = 256; // K block: a [256][block] weight panel stays in L1
+    static constexpr int dw_mr = 8;     // depthwise register tile: output pixels of one vector
 
     struct Relu
     {
@@ -60,6 +63,7 @@ struct Ymm
         return _mm256_maskload_ps(p, _mm256_castps_si256(mask(count)));
     }
     static void store(float* p, __m256 v) { _mm256_storeu_ps(p, v); }
+    static void storeu(float* p, __m256 v) { _mm256_storeu_ps(p, v); }
     static void store_partial(float* p, int count, __m256 v)
     {
         _mm256_maskstore_ps(p, _mm256_castps_si256(mask(count)), v);
@@ -74,7 +78,10 @@ struct Ymm
 };
 
 #include "stages/infer/kernels/avx2/conv2d_direct.inl"
+#include "stages/infer/kernels/avx2/conv2d_gemm.inl"
 #include "stages/infer/kernels/avx2/conv2d_winograd.inl"
+#include "stages/infer/kernels/avx2/depthwise_conv2d.inl"
+#include "stages/infer/kernels/avx2/separable_conv2d.inl"
 
 } // namespace
 
@@ -88,7 +95,7 @@ PackedWeights conv2d_avx2_6x16_pack(const Conv2dShape& s, const float* hwio)
 void conv2d_avx2_6x16(const Conv2dShape& s, const float* in, const float* packed_w,
                       const float* bias, const Activation& act, float* out)
 {
-    direct_conv<Ymm>(s, in, packed_w, bias, act, out);
+    gemm_conv<Ymm>(s, in, packed_w, bias, act, out);
 }
 
 } // namespace atrous::infer::kernels
@@ -113,7 +120,32 @@ void conv2d_avx2_wino(const Conv2dShape& s, const float* in, const float* packed
             winograd_conv<Ymm, Wino32<Ymm>>(s, in, packed_w, bias, act, out);
     }
     else
-        direct_conv<Ymm>(s, in, packed_w, bias, act, out);
+        gemm_conv<Ymm>(s, in, packed_w, bias, act, out);
+}
+
+void depthwise_conv2d_avx2(const Conv2dShape& s, const float* in, const float* w, const float* bias,
+                           const Activation& act, float* out)
+{
+    if (s.out_c != s.in_c)
+        depthwise_conv2d_tbb(s, in, w, bias, act, out);
+    else
+        depthwise_conv<Ymm>(s, in, w, bias, act, out);
+}
+
+PackedWeights separable_conv2d_avx2_pack(const Conv2dShape& s, int depth_multiplier,
+                                         const float* pointwise)
+{
+    Conv2dShape p;
+    p.in_c = s.in_c * depth_multiplier;
+    p.out_c = s.out_c;
+    return pack_cout_blocks(p, pointwise, Ymm::block);
+}
+
+void separable_conv2d_avx2(const Conv2dShape& s, int depth_multiplier, const float* in,
+                           const float* dw, const float* pw_packed, const float* bias,
+                           const Activation& act, float* out)
+{
+    separable_conv<Ymm>(s, depth_multiplier, in, dw, pw_packed, bias, act, out);
 }
 
 } // namespace atrous::infer::kernels

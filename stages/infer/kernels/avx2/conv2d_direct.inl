@@ -42,7 +42,8 @@ void direct_tile(const DirectJob<V>& job, int oy, int ox0, int cb, int nc, float
             for (int v = 0; v < NV; ++v)
                 acc[p][v] = b[v];
     }
-    const std::size_t in_row = static_cast<std::size_t>(s.in_w) * s.in_c;
+    const std::size_t ips = s.in_stride();
+    const std::size_t in_row = static_cast<std::size_t>(s.in_w) * ips;
     const std::size_t tap_size = static_cast<std::size_t>(s.in_c) * nr;
     const float* wblock = job.packed + static_cast<std::size_t>(cb) * s.kh * s.kw * tap_size;
     for (int ky = 0; ky < s.kh; ++ky)
@@ -71,7 +72,7 @@ void direct_tile(const DirectJob<V>& job, int oy, int ox0, int cb, int nc, float
 #pragma GCC unroll 16
                 for (int p = 0; p < MR; ++p)
                     src[p] = ix[p] >= 0 && ix[p] < s.in_w
-                                 ? row + static_cast<std::size_t>(ix[p]) * s.in_c + c0
+                                 ? row + static_cast<std::size_t>(ix[p]) * ips + c0
                                  : k_zeros;
                 const float* w = wtap + static_cast<std::size_t>(c0) * nr;
                 for (int ci = 0; ci < cn; ++ci, w += nr)
@@ -95,7 +96,7 @@ void direct_tile(const DirectJob<V>& job, int oy, int ox0, int cb, int nc, float
 #pragma GCC unroll 16
     for (int p = 0; p < MR; ++p)
     {
-        float* o = out + static_cast<std::size_t>(p) * s.out_c;
+        float* o = out + static_cast<std::size_t>(p) * s.out_stride();
 #pragma GCC unroll 16
         for (int v = 0; v < NV; ++v)
         {
@@ -117,14 +118,16 @@ void direct_row(const DirectJob<V>& job, int oy, int cb, int nc, float* orow)
     float* o = orow + cb * V::block;
     int ox = 0;
     for (; ox + MR <= s.out_w; ox += MR)
-        direct_tile<V, MR, NV>(job, oy, ox, cb, nc, o + static_cast<std::size_t>(ox) * s.out_c);
+        direct_tile<V, MR, NV>(job, oy, ox, cb, nc,
+                               o + static_cast<std::size_t>(ox) * s.out_stride());
     const int rest = s.out_w - ox;
-    float* o_rest = o + static_cast<std::size_t>(ox) * s.out_c;
+    float* o_rest = o + static_cast<std::size_t>(ox) * s.out_stride();
     // Dispatch the remainder 1..MR-1 to its compile-time tile.
     [&]<int... I>(std::integer_sequence<int, I...>)
     {
         ((rest == I + 1 ? direct_tile<V, I + 1, NV>(job, oy, ox, cb, nc, o_rest) : void()), ...);
-    }(std::make_integer_sequence<int, R>{});
+    }
+    (std::make_integer_sequence<int, R>{});
 }
 
 template <typename V>
@@ -140,37 +143,37 @@ void direct_conv(const Conv2dShape& s, const float* in, const float* packed_w, c
                            V::relu_params(act.max_value, act.negative_slope, act.threshold)};
     const int blocks = (s.out_c + V::block - 1) / V::block;
     const int rows = s.n * s.out_h;
-    const std::size_t in_image = static_cast<std::size_t>(s.in_h) * s.in_w * s.in_c;
-    const std::size_t out_row = static_cast<std::size_t>(s.out_w) * s.out_c;
+    const std::size_t in_image = static_cast<std::size_t>(s.in_h) * s.in_w * s.in_stride();
+    const std::size_t out_row = static_cast<std::size_t>(s.out_w) * s.out_stride();
     // Tasks are (cout blocks) x (output rows); a task sweeps its rows per block, so one block's
     // weights stay in cache across the rows.
-    oneapi::tbb::parallel_for(
-        oneapi::tbb::blocked_range2d<int>(0, blocks, 0, rows),
-        [&](const oneapi::tbb::blocked_range2d<int>& r)
-        {
-            DirectJob<V> local = job;
-            for (int cb = r.rows().begin(); cb != r.rows().end(); ++cb)
-            {
-                const int nc = std::min(V::block, s.out_c - cb * V::block);
-                for (int i = r.cols().begin(); i != r.cols().end(); ++i)
-                {
-                    local.image = in + (i / s.out_h) * in_image;
-                    float* orow = out + static_cast<std::size_t>(i) * out_row;
-                    if (nc > V::lanes)
-                        direct_row<V, 2>(local, i % s.out_h, cb, nc, orow);
-                    else
-                        direct_row<V, 1>(local, i % s.out_h, cb, nc, orow);
-                }
-            }
-        });
+    oneapi::tbb::parallel_for(oneapi::tbb::blocked_range2d<int>(0, blocks, 0, rows),
+                              [&](const oneapi::tbb::blocked_range2d<int>& r)
+                              {
+                                  DirectJob<V> local = job;
+                                  for (int cb = r.rows().begin(); cb != r.rows().end(); ++cb)
+                                  {
+                                      const int nc = std::min(V::block, s.out_c - cb * V::block);
+                                      for (int i = r.cols().begin(); i != r.cols().end(); ++i)
+                                      {
+                                          local.image = in + (i / s.out_h) * in_image;
+                                          float* orow = out + static_cast<std::size_t>(i) * out_row;
+                                          if (nc > V::lanes)
+                                              direct_row<V, 2>(local, i % s.out_h, cb, nc, orow);
+                                          else
+                                              direct_row<V, 1>(local, i % s.out_h, cb, nc, orow);
+                                      }
+                                  }
+                              });
     if (!fused) // softmax, sigmoid, tanh: a second pass once every channel of a pixel is there
-        oneapi::tbb::parallel_for(
-            oneapi::tbb::blocked_range<int>(0, rows),
-            [&](const oneapi::tbb::blocked_range<int>& r)
-            {
-                for (int i = r.begin(); i != r.end(); ++i)
-                    for (int x = 0; x < s.out_w; ++x)
-                        activate_pixel(act, s.out_c,
-                                       out + i * out_row + static_cast<std::size_t>(x) * s.out_c);
-            });
+        oneapi::tbb::parallel_for(oneapi::tbb::blocked_range<int>(0, rows),
+                                  [&](const oneapi::tbb::blocked_range<int>& r)
+                                  {
+                                      for (int i = r.begin(); i != r.end(); ++i)
+                                          for (int x = 0; x < s.out_w; ++x)
+                                              activate_pixel(act, s.out_c,
+                                                             out + i * out_row +
+                                                                 static_cast<std::size_t>(x) *
+                                                                     s.out_stride());
+                                  });
 }

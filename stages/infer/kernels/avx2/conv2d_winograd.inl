@@ -153,21 +153,21 @@ void wino_input(const WinoJob<V>& job, int t0, int t1, int tb, int T, float* vbu
         const int c = t % job.x.tiles;
         const int iy0 = job.y.start(r) - s.pad_top;
         const int ix0 = job.x.start(c) - s.pad_left;
-        const float* image = job.in + static_cast<std::size_t>(n) * s.in_h * s.in_w * s.in_c;
+        const std::size_t ips = s.in_stride();
+        const float* image = job.in + static_cast<std::size_t>(n) * s.in_h * s.in_w * ips;
         const float* rows[A]; // nullptr: outside the image
         bool col_ok[A];
         for (int u = 0; u < A; ++u)
         {
             const int iy = iy0 + s.dilation_h * u;
-            rows[u] = iy >= 0 && iy < s.in_h
-                          ? image + static_cast<std::size_t>(iy) * s.in_w * s.in_c
-                          : nullptr;
+            rows[u] = iy >= 0 && iy < s.in_h ? image + static_cast<std::size_t>(iy) * s.in_w * ips
+                                             : nullptr;
             const int ix = ix0 + s.dilation_w * u;
             col_ok[u] = ix >= 0 && ix < s.in_w;
         }
         std::size_t col_off[A];
         for (int v = 0; v < A; ++v)
-            col_off[v] = col_ok[v] ? static_cast<std::size_t>(ix0 + s.dilation_w * v) * s.in_c : 0;
+            col_off[v] = col_ok[v] ? static_cast<std::size_t>(ix0 + s.dilation_w * v) * ips : 0;
         float* vt = vbuf + static_cast<std::size_t>(t - tb) * ldv;
         for (int c0 = 0; c0 < s.in_c; c0 += V::lanes)
         {
@@ -305,7 +305,8 @@ void wino_output(const WinoJob<V>& job, int t0, int t1, int tb, int T, const flo
             ++rows;
         while (cols < M && ox0 + s.dilation_w * cols < s.out_w)
             ++cols;
-        float* image = job.out + static_cast<std::size_t>(n) * s.out_h * s.out_w * s.out_c;
+        const std::size_t ops = s.out_stride();
+        float* image = job.out + static_cast<std::size_t>(n) * s.out_h * s.out_w * ops;
         const float* mt = mbuf + static_cast<std::size_t>(t - tb) * ldm;
         for (int c0 = 0; c0 < s.out_c; c0 += V::lanes)
         {
@@ -342,7 +343,7 @@ void wino_output(const WinoJob<V>& job, int t0, int t1, int tb, int T, const flo
                     float* dst = image +
                                  (static_cast<std::size_t>(oy0 + s.dilation_h * i) * s.out_w + ox0 +
                                   s.dilation_w * j) *
-                                     s.out_c +
+                                     ops +
                                  c0;
                     if (nc == V::lanes)
                         V::store(dst, y);
@@ -457,7 +458,7 @@ void winograd_conv(const Conv2dShape& s, const float* in, const float* packed_w,
                                   [&](const oneapi::tbb::blocked_range<std::size_t>& r)
                                   {
                                       for (std::size_t i = r.begin(); i != r.end(); ++i)
-                                          activate_pixel(act, s.out_c, out + i * s.out_c);
+                                          activate_pixel(act, s.out_c, out + i * s.out_stride());
                                   });
     }
 }

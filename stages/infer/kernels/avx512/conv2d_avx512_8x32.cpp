@@ -32,8 +32,11 @@ struct Zmm
 {
     using Reg = __m512;
     static constexpr int lanes = 16;
-    static constexpr int block = 32; // output channels per packed block: NV = 2
-    static constexpr int mr = 8;     // 8 x 2 accumulators of the 32 zmm registers
+    static constexpr int block = 32;    // output channels per packed block: NV = 2
+    static constexpr int mr = 8;        // 8 x 2 accumulators of the 32 zmm registers
+    static constexpr int gemm_mr = 14;  // GEMM register tile rows (conv2d_gemm.inl)
+    static constexpr int gemm_kc = 192; // K block: a [192][block] weight panel stays in L1
+    static constexpr int dw_mr = 8;     // depthwise register tile: output pixels of one vector
 
     struct Relu
     {
@@ -63,6 +66,7 @@ struct Zmm
         return _mm512_maskz_loadu_ps(mask(count), p);
     }
     static void store(float* p, __m512 v) { _mm512_storeu_ps(p, v); }
+    static void storeu(float* p, __m512 v) { _mm512_storeu_ps(p, v); }
     static void store_partial(float* p, int count, __m512 v)
     {
         _mm512_mask_storeu_ps(p, mask(count), v);
@@ -77,7 +81,10 @@ struct Zmm
 };
 
 #include "stages/infer/kernels/avx2/conv2d_direct.inl"
+#include "stages/infer/kernels/avx2/conv2d_gemm.inl"
 #include "stages/infer/kernels/avx2/conv2d_winograd.inl"
+#include "stages/infer/kernels/avx2/depthwise_conv2d.inl"
+#include "stages/infer/kernels/avx2/separable_conv2d.inl"
 
 } // namespace
 
@@ -91,7 +98,7 @@ PackedWeights conv2d_avx512_8x32_pack(const Conv2dShape& s, const float* hwio)
 void conv2d_avx512_8x32(const Conv2dShape& s, const float* in, const float* packed_w,
                         const float* bias, const Activation& act, float* out)
 {
-    direct_conv<Zmm>(s, in, packed_w, bias, act, out);
+    gemm_conv<Zmm>(s, in, packed_w, bias, act, out);
 }
 
 } // namespace atrous::infer::kernels
@@ -116,7 +123,32 @@ void conv2d_avx512_wino(const Conv2dShape& s, const float* in, const float* pack
             winograd_conv<Zmm, Wino32<Zmm>>(s, in, packed_w, bias, act, out);
     }
     else
-        direct_conv<Zmm>(s, in, packed_w, bias, act, out);
+        gemm_conv<Zmm>(s, in, packed_w, bias, act, out);
+}
+
+void depthwise_conv2d_avx512(const Conv2dShape& s, const float* in, const float* w,
+                             const float* bias, const Activation& act, float* out)
+{
+    if (s.out_c != s.in_c)
+        depthwise_conv2d_tbb(s, in, w, bias, act, out);
+    else
+        depthwise_conv<Zmm>(s, in, w, bias, act, out);
+}
+
+PackedWeights separable_conv2d_avx512_pack(const Conv2dShape& s, int depth_multiplier,
+                                           const float* pointwise)
+{
+    Conv2dShape p;
+    p.in_c = s.in_c * depth_multiplier;
+    p.out_c = s.out_c;
+    return pack_cout_blocks(p, pointwise, Zmm::block);
+}
+
+void separable_conv2d_avx512(const Conv2dShape& s, int depth_multiplier, const float* in,
+                             const float* dw, const float* pw_packed, const float* bias,
+                             const Activation& act, float* out)
+{
+    separable_conv<Zmm>(s, depth_multiplier, in, dw, pw_packed, bias, act, out);
 }
 
 } // namespace atrous::infer::kernels

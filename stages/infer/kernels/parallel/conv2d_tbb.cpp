@@ -12,6 +12,7 @@
 #include <oneapi/tbb/parallel_for.h>
 
 #include <cassert>
+#include <vector>
 
 namespace atrous::infer::kernels
 {
@@ -50,12 +51,14 @@ void init_bias(int count, const float* bias, float* o)
 void conv2d_row(const Conv2dShape& s, int n, int oy, const float* in, const float* w,
                 const float* bias, const Activation& act, float* out)
 {
-    const std::size_t in_row = static_cast<std::size_t>(s.in_w) * s.in_c;
+    const std::size_t ips = s.in_stride();
+    const std::size_t ops = s.out_stride();
+    const std::size_t in_row = static_cast<std::size_t>(s.in_w) * ips;
     const std::size_t w_tap = static_cast<std::size_t>(s.in_c) * s.out_c;
-    float* orow = out + (static_cast<std::size_t>(n) * s.out_h + oy) * s.out_w * s.out_c;
+    float* orow = out + (static_cast<std::size_t>(n) * s.out_h + oy) * s.out_w * ops;
     const float* image = in + static_cast<std::size_t>(n) * s.in_h * in_row;
     for (int ox = 0; ox < s.out_w; ++ox)
-        init_bias(s.out_c, bias, orow + static_cast<std::size_t>(ox) * s.out_c);
+        init_bias(s.out_c, bias, orow + static_cast<std::size_t>(ox) * ops);
 
     for (int ky = 0; ky < s.kh; ++ky)
     {
@@ -80,35 +83,35 @@ void conv2d_row(const Conv2dShape& s, int n, int oy, const float* in, const floa
                         const int ix = (ox + p) * s.stride_w + shift;
                         if (ix < 0 || ix >= s.in_w)
                             continue;
-                        const float* ip = irow + static_cast<std::size_t>(ix) * s.in_c;
-                        float* o = orow + static_cast<std::size_t>(ox + p) * s.out_c;
+                        const float* ip = irow + static_cast<std::size_t>(ix) * ips;
+                        float* o = orow + static_cast<std::size_t>(ox + p) * ops;
                         for (int ci = 0; ci < s.in_c; ++ci)
                             axpy(s.out_c, ip[ci], wk + static_cast<std::size_t>(ci) * s.out_c, o);
                     }
                     continue;
                 }
-                const std::size_t step = static_cast<std::size_t>(s.stride_w) * s.in_c;
-                const float* ip0 = irow + static_cast<std::size_t>(ix0) * s.in_c;
-                float* o0 = orow + static_cast<std::size_t>(ox) * s.out_c;
+                const std::size_t step = static_cast<std::size_t>(s.stride_w) * ips;
+                const float* ip0 = irow + static_cast<std::size_t>(ix0) * ips;
+                float* o0 = orow + static_cast<std::size_t>(ox) * ops;
                 for (int ci = 0; ci < s.in_c; ++ci)
                     axpy4(s.out_c, ip0[ci], ip0[step + ci], ip0[2 * step + ci], ip0[3 * step + ci],
-                          wk + static_cast<std::size_t>(ci) * s.out_c, o0, o0 + s.out_c,
-                          o0 + 2 * s.out_c, o0 + 3 * s.out_c);
+                          wk + static_cast<std::size_t>(ci) * s.out_c, o0, o0 + ops, o0 + 2 * ops,
+                          o0 + 3 * ops);
             }
             for (; ox < s.out_w; ++ox)
             {
                 const int ix = ox * s.stride_w + shift;
                 if (ix < 0 || ix >= s.in_w)
                     continue;
-                const float* ip = irow + static_cast<std::size_t>(ix) * s.in_c;
-                float* o = orow + static_cast<std::size_t>(ox) * s.out_c;
+                const float* ip = irow + static_cast<std::size_t>(ix) * ips;
+                float* o = orow + static_cast<std::size_t>(ox) * ops;
                 for (int ci = 0; ci < s.in_c; ++ci)
                     axpy(s.out_c, ip[ci], wk + static_cast<std::size_t>(ci) * s.out_c, o);
             }
         }
     }
     for (int ox = 0; ox < s.out_w; ++ox)
-        activate_pixel(act, s.out_c, orow + static_cast<std::size_t>(ox) * s.out_c);
+        activate_pixel(act, s.out_c, orow + static_cast<std::size_t>(ox) * ops);
 }
 
 /// One output row of the depthwise convolution.
@@ -116,12 +119,14 @@ void depthwise_row(const Conv2dShape& s, int n, int oy, const float* in, const f
                    const float* bias, const Activation& act, float* out)
 {
     const int dm = s.out_c / s.in_c;
-    const std::size_t in_row = static_cast<std::size_t>(s.in_w) * s.in_c;
-    float* orow = out + (static_cast<std::size_t>(n) * s.out_h + oy) * s.out_w * s.out_c;
+    const std::size_t ips = s.in_stride();
+    const std::size_t ops = s.out_stride();
+    const std::size_t in_row = static_cast<std::size_t>(s.in_w) * ips;
+    float* orow = out + (static_cast<std::size_t>(n) * s.out_h + oy) * s.out_w * ops;
     const float* image = in + static_cast<std::size_t>(n) * s.in_h * in_row;
     for (int ox = 0; ox < s.out_w; ++ox)
     {
-        float* __restrict o = orow + static_cast<std::size_t>(ox) * s.out_c;
+        float* __restrict o = orow + static_cast<std::size_t>(ox) * ops;
         init_bias(s.out_c, bias, o);
         for (int ky = 0; ky < s.kh; ++ky)
         {
@@ -133,7 +138,7 @@ void depthwise_row(const Conv2dShape& s, int n, int oy, const float* in, const f
                 const int ix = ox * s.stride_w - s.pad_left + kx * s.dilation_w;
                 if (ix < 0 || ix >= s.in_w)
                     continue;
-                const float* __restrict ip = image + iy * in_row + ix * s.in_c;
+                const float* __restrict ip = image + iy * in_row + ix * ips;
                 const float* __restrict wk =
                     w + (static_cast<std::size_t>(ky) * s.kw + kx) * s.out_c;
                 if (dm == 1)
@@ -153,12 +158,14 @@ void depthwise_row(const Conv2dShape& s, int n, int oy, const float* in, const f
 void transpose_row(const Conv2dShape& s, int n, int oy, const float* in, const float* w,
                    const float* bias, const Activation& act, float* out)
 {
-    const std::size_t in_row = static_cast<std::size_t>(s.in_w) * s.in_c;
+    const std::size_t ips = s.in_stride();
+    const std::size_t ops = s.out_stride();
+    const std::size_t in_row = static_cast<std::size_t>(s.in_w) * ips;
     const std::size_t w_tap = static_cast<std::size_t>(s.in_c) * s.out_c;
-    float* orow = out + (static_cast<std::size_t>(n) * s.out_h + oy) * s.out_w * s.out_c;
+    float* orow = out + (static_cast<std::size_t>(n) * s.out_h + oy) * s.out_w * ops;
     const float* image = in + static_cast<std::size_t>(n) * s.in_h * in_row;
     for (int ox = 0; ox < s.out_w; ++ox)
-        init_bias(s.out_c, bias, orow + static_cast<std::size_t>(ox) * s.out_c);
+        init_bias(s.out_c, bias, orow + static_cast<std::size_t>(ox) * ops);
     for (int ky = 0; ky < s.kh; ++ky)
     {
         const int num_y = oy + s.pad_top - ky * s.dilation_h;
@@ -167,13 +174,13 @@ void transpose_row(const Conv2dShape& s, int n, int oy, const float* in, const f
         const float* irow = image + (num_y / s.stride_h) * in_row;
         for (int ox = 0; ox < s.out_w; ++ox)
         {
-            float* o = orow + static_cast<std::size_t>(ox) * s.out_c;
+            float* o = orow + static_cast<std::size_t>(ox) * ops;
             for (int kx = 0; kx < s.kw; ++kx)
             {
                 const int num_x = ox + s.pad_left - kx * s.dilation_w;
                 if (num_x < 0 || num_x % s.stride_w != 0 || num_x / s.stride_w >= s.in_w)
                     continue;
-                const float* ip = irow + static_cast<std::size_t>(num_x / s.stride_w) * s.in_c;
+                const float* ip = irow + static_cast<std::size_t>(num_x / s.stride_w) * ips;
                 const float* wk = w + (static_cast<std::size_t>(ky) * s.kw + kx) * w_tap;
                 for (int ci = 0; ci < s.in_c; ++ci)
                     axpy(s.out_c, ip[ci], wk + static_cast<std::size_t>(ci) * s.out_c, o);
@@ -181,7 +188,7 @@ void transpose_row(const Conv2dShape& s, int n, int oy, const float* in, const f
         }
     }
     for (int ox = 0; ox < s.out_w; ++ox)
-        activate_pixel(act, s.out_c, orow + static_cast<std::size_t>(ox) * s.out_c);
+        activate_pixel(act, s.out_c, orow + static_cast<std::size_t>(ox) * ops);
 }
 
 template <typename RowFn> void for_each_row(const Conv2dShape& s, RowFn&& row)
@@ -223,6 +230,37 @@ namespace atrous::infer::kernels
 PackedWeights conv2d_tbb_pack(const Conv2dShape& s, const float* hwio)
 {
     return conv2d_ref_pack(s, hwio);
+}
+
+} // namespace atrous::infer::kernels
+
+namespace atrous::infer::kernels
+{
+
+PackedWeights separable_conv2d_tbb_pack(const Conv2dShape& s, int depth_multiplier,
+                                        const float* pointwise)
+{
+    return PackedWeights(pointwise,
+                         pointwise + static_cast<std::size_t>(s.in_c) * depth_multiplier * s.out_c);
+}
+
+void separable_conv2d_tbb(const Conv2dShape& s, int depth_multiplier, const float* in,
+                          const float* dw, const float* pw_packed, const float* bias,
+                          const Activation& act, float* out)
+{
+    Conv2dShape ds = s;
+    ds.out_c = s.in_c * depth_multiplier;
+    ds.out_pixel_stride = 0;
+    std::vector<float> depth(ds.out_size());
+    depthwise_conv2d_tbb(ds, in, dw, nullptr, Activation{}, depth.data());
+    Conv2dShape ps;
+    ps.n = s.n;
+    ps.in_h = ps.out_h = s.out_h;
+    ps.in_w = ps.out_w = s.out_w;
+    ps.in_c = ds.out_c;
+    ps.out_c = s.out_c;
+    ps.out_pixel_stride = s.out_pixel_stride;
+    conv2d_tbb(ps, depth.data(), pw_packed, bias, act, out);
 }
 
 } // namespace atrous::infer::kernels

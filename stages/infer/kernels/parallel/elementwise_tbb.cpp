@@ -33,6 +33,8 @@ template <typename Fn> void parallel_chunks(std::size_t count, std::size_t grain
 
 void max_pool2d_tbb(const Conv2dShape& s, const float* in, float* out)
 {
+    const std::size_t ips = s.in_stride();
+    const std::size_t ops = s.out_stride();
     parallel_chunks(
         static_cast<std::size_t>(s.n) * s.out_h, 1,
         [&](std::size_t begin, std::size_t end)
@@ -43,7 +45,7 @@ void max_pool2d_tbb(const Conv2dShape& s, const float* in, float* out)
                 const int oy = static_cast<int>(row % s.out_h);
                 for (int ox = 0; ox < s.out_w; ++ox)
                 {
-                    float* o = out + (row * s.out_w + ox) * s.out_c;
+                    float* o = out + (row * s.out_w + ox) * ops;
                     std::fill(o, o + s.out_c, -std::numeric_limits<float>::infinity());
                     for (int ky = 0; ky < s.kh; ++ky)
                     {
@@ -56,8 +58,8 @@ void max_pool2d_tbb(const Conv2dShape& s, const float* in, float* out)
                             if (ix < 0 || ix >= s.in_w)
                                 continue;
                             const float* ip =
-                                in + ((static_cast<std::size_t>(n) * s.in_h + iy) * s.in_w + ix) *
-                                         s.in_c;
+                                in +
+                                ((static_cast<std::size_t>(n) * s.in_h + iy) * s.in_w + ix) * ips;
                             for (int c = 0; c < s.out_c; ++c)
                                 o[c] = std::max(o[c], ip[c]);
                         }

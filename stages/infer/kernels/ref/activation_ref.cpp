@@ -11,10 +11,15 @@ namespace atrous::infer::kernels
 
 std::ostream& operator<<(std::ostream& os, const Conv2dShape& s)
 {
-    return os << "n" << s.n << " in " << s.in_h << "x" << s.in_w << "x" << s.in_c << " out "
-              << s.out_h << "x" << s.out_w << "x" << s.out_c << " k " << s.kh << "x" << s.kw
-              << " stride " << s.stride_h << "x" << s.stride_w << " dilation " << s.dilation_h
-              << "x" << s.dilation_w << " pad " << s.pad_top << "," << s.pad_left;
+    os << "n" << s.n << " in " << s.in_h << "x" << s.in_w << "x" << s.in_c << " out " << s.out_h
+       << "x" << s.out_w << "x" << s.out_c << " k " << s.kh << "x" << s.kw << " stride "
+       << s.stride_h << "x" << s.stride_w << " dilation " << s.dilation_h << "x" << s.dilation_w
+       << " pad " << s.pad_top << "," << s.pad_left;
+    if (s.in_pixel_stride > 0)
+        os << " in_pixel_stride " << s.in_pixel_stride;
+    if (s.out_pixel_stride > 0)
+        os << " out_pixel_stride " << s.out_pixel_stride;
+    return os;
 }
 
 void activate_pixel(const Activation& act, int channels, float* data)

@@ -9,12 +9,14 @@ namespace atrous::infer::kernels
 void conv2d_ref(const Conv2dShape& s, const float* in, const float* w, const float* bias,
                 const Activation& act, float* out)
 {
+    const std::size_t ips = s.in_stride();
+    const std::size_t ops = s.out_stride();
     for (int n = 0; n < s.n; ++n)
         for (int oy = 0; oy < s.out_h; ++oy)
             for (int ox = 0; ox < s.out_w; ++ox)
             {
                 float* o =
-                    out + ((static_cast<std::size_t>(n) * s.out_h + oy) * s.out_w + ox) * s.out_c;
+                    out + ((static_cast<std::size_t>(n) * s.out_h + oy) * s.out_w + ox) * ops;
                 for (int co = 0; co < s.out_c; ++co)
                 {
                     float acc = bias ? bias[co] : 0.0f;
@@ -31,7 +33,7 @@ void conv2d_ref(const Conv2dShape& s, const float* in, const float* w, const flo
                             for (int ci = 0; ci < s.in_c; ++ci)
                                 acc +=
                                     in[((static_cast<std::size_t>(n) * s.in_h + iy) * s.in_w + ix) *
-                                           s.in_c +
+                                           ips +
                                        ci] *
                                     w[((static_cast<std::size_t>(ky) * s.kw + kx) * s.in_c + ci) *
                                           s.out_c +

@@ -11,9 +11,11 @@ void conv2d_transpose_ref(const Conv2dShape& s, const float* in, const float* w,
                           const Activation& act, float* out)
 {
     const std::size_t pixels = static_cast<std::size_t>(s.n) * s.out_h * s.out_w;
+    const std::size_t ips = s.in_stride();
+    const std::size_t ops = s.out_stride();
     for (std::size_t p = 0; p < pixels; ++p)
         for (int co = 0; co < s.out_c; ++co)
-            out[p * s.out_c + co] = bias ? bias[co] : 0.0f;
+            out[p * ops + co] = bias ? bias[co] : 0.0f;
 
     for (int n = 0; n < s.n; ++n)
         for (int iy = 0; iy < s.in_h; ++iy)
@@ -31,17 +33,18 @@ void conv2d_transpose_ref(const Conv2dShape& s, const float* in, const float* w,
                         for (int ci = 0; ci < s.in_c; ++ci)
                             for (int co = 0; co < s.out_c; ++co)
                                 out[((static_cast<std::size_t>(n) * s.out_h + oy) * s.out_w + ox) *
-                                        s.out_c +
+                                        ops +
                                     co] +=
                                     in[((static_cast<std::size_t>(n) * s.in_h + iy) * s.in_w + ix) *
-                                           s.in_c +
+                                           ips +
                                        ci] *
                                     w[((static_cast<std::size_t>(ky) * s.kw + kx) * s.in_c + ci) *
                                           s.out_c +
                                       co];
                     }
                 }
-    activation_ref(act, pixels, s.out_c, out);
+    for (std::size_t p = 0; p < pixels; ++p)
+        activate_pixel(act, s.out_c, out + p * ops);
 }
 
 } // namespace atrous::infer::kernels

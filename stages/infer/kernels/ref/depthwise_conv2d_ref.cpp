@@ -13,12 +13,14 @@ void depthwise_conv2d_ref(const Conv2dShape& s, const float* in, const float* w,
 {
     assert(s.out_c % s.in_c == 0);
     const int dm = s.out_c / s.in_c;
+    const std::size_t ips = s.in_stride();
+    const std::size_t ops = s.out_stride();
     for (int n = 0; n < s.n; ++n)
         for (int oy = 0; oy < s.out_h; ++oy)
             for (int ox = 0; ox < s.out_w; ++ox)
             {
                 float* o =
-                    out + ((static_cast<std::size_t>(n) * s.out_h + oy) * s.out_w + ox) * s.out_c;
+                    out + ((static_cast<std::size_t>(n) * s.out_h + oy) * s.out_w + ox) * ops;
                 for (int ci = 0; ci < s.in_c; ++ci)
                     for (int m = 0; m < dm; ++m)
                     {
@@ -36,7 +38,7 @@ void depthwise_conv2d_ref(const Conv2dShape& s, const float* in, const float* w,
                                     continue;
                                 acc +=
                                     in[((static_cast<std::size_t>(n) * s.in_h + iy) * s.in_w + ix) *
-                                           s.in_c +
+                                           ips +
                                        ci] *
                                     w[((static_cast<std::size_t>(ky) * s.kw + kx) * s.in_c + ci) *
                                           dm +

@@ -11,6 +11,8 @@ namespace atrous::infer::kernels
 
 void max_pool2d_ref(const Conv2dShape& s, const float* in, float* out)
 {
+    const std::size_t ips = s.in_stride();
+    const std::size_t ops = s.out_stride();
     for (int n = 0; n < s.n; ++n)
         for (int oy = 0; oy < s.out_h; ++oy)
             for (int ox = 0; ox < s.out_w; ++ox)
@@ -30,12 +32,12 @@ void max_pool2d_ref(const Conv2dShape& s, const float* in, float* out)
                             best = std::max(
                                 best,
                                 in[((static_cast<std::size_t>(n) * s.in_h + iy) * s.in_w + ix) *
-                                       s.in_c +
+                                       ips +
                                    c]);
                         }
                     }
-                    out[((static_cast<std::size_t>(n) * s.out_h + oy) * s.out_w + ox) * s.out_c +
-                        c] = best;
+                    out[((static_cast<std::size_t>(n) * s.out_h + oy) * s.out_w + ox) * ops + c] =
+                        best;
                 }
 }
 

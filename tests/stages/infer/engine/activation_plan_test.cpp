@@ -158,6 +158,39 @@ TEST(ActivationPlan, CopyingConcatenateLifetimesAndPeakByHand)
     EXPECT_EQ(placement(2).pixel_stride, 4);
 }
 
+TEST(ActivationPlan, InPlaceConcatenateLifetimesAndPeakByHand)
+{
+    // Conv2D writes strided output and MaxPooling2D reads strided input, so both c2 (read by
+    // pool and cat) and c4 are written into their slices of cat, whose block then lives from
+    // c2's step to c5's.
+    const Graph graph = small_unet_graph();
+    const ActivationPlan plan = plan_activations(graph, Shape{1, 8, 8, 1});
+    EXPECT_EQ(plan.concat_inputs_in_place, 2);
+    EXPECT_EQ(plan.concat_inputs_copied, 0);
+    ASSERT_EQ(plan.blocks.size(), 6u); // c1 cat(c2, c4) pool c3 up c5
+    const Placement& c2 = plan.placements[2];
+    const Placement& c4 = plan.placements[7];
+    const Placement& cat = plan.placements[8];
+    EXPECT_EQ(c2.block, cat.block);
+    EXPECT_EQ(c4.block, cat.block);
+    EXPECT_EQ(c2.offset, 0u);
+    EXPECT_EQ(c4.offset, 4u);
+    EXPECT_EQ(c2.pixel_stride, 8);
+    EXPECT_EQ(c4.pixel_stride, 8);
+    const ArenaBlock& root = plan.blocks[cat.block];
+    EXPECT_EQ(root.bytes, 2048u);
+    EXPECT_EQ(root.first, 2);
+    EXPECT_EQ(root.last, 9);
+    // Live: 1: c1 1024, 2: c1+cat 3072, 3: cat+pool 2304, 4: +c3 2816, 5: cat+c3 2560,
+    // 6: cat+c3+up = 4608, 7: cat+up 4096, 8: 2048, 9: cat+c5 3072, 10: 1024. In place costs
+    // 512 B more than copying here: cat's block is reserved while up (2048 B) still lives.
+    EXPECT_EQ(plan.lower_bound_bytes, 4608u);
+    // Greedy: cat 0, up 2048, c1 2048, c5 2048, c3 4096, pool into the gap at 2048.
+    EXPECT_EQ(plan.arena_bytes, 4608u);
+    EXPECT_EQ(plan.blocks[plan.placements[3].block].offset, 2048u);
+    expect_disjoint(plan.blocks, plan.arena_bytes);
+}
+
 /// a, b -> ab = cat(a, b); c; abc = cat(ab, c) -> out, with Activation layers (dense output
 /// only) as a, b, c. The inner Concatenate writes strided output, so it lands in place in the
 /// outer one's first 4 channels.

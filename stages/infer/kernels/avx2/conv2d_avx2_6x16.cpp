@@ -77,11 +77,14 @@ struct Ymm
     }
 };
 
+// Order matters: each file builds on the ones before it.
+// clang-format off
 #include "stages/infer/kernels/avx2/conv2d_direct.inl"
-#include "stages/infer/kernels/avx2/conv2d_gemm.inl"
 #include "stages/infer/kernels/avx2/conv2d_winograd.inl"
 #include "stages/infer/kernels/avx2/depthwise_conv2d.inl"
+#include "stages/infer/kernels/avx2/conv2d_gemm.inl"
 #include "stages/infer/kernels/avx2/separable_conv2d.inl"
+// clang-format on
 
 } // namespace
 

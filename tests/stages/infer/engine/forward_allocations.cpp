@@ -37,7 +37,11 @@ void* counted_aligned(std::size_t bytes, std::align_val_t alignment)
 } // namespace
 
 // Every replaceable form, so that each allocation and its release meet the same allocator
-// (malloc/free; sanitizers see those).
+// (malloc/free; sanitizers see those). GCC, inlining these into callers, would take free() of an
+// operator new result for a mismatch.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 void* operator new(std::size_t n)
 {
     if (void* p = counted_malloc(n))

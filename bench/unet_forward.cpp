@@ -60,10 +60,14 @@ int main(int argc, char** argv)
     app.add_option("--output", output_path, "write the raw float32 NHWC output here");
     app.add_flag("--layers", layers, "print the per-layer table");
     app.add_flag("--reference", reference, "run the reference kernels instead of the fast ones");
+    bool copy_concat = false;
+    app.add_flag("--copy-concat", copy_concat,
+                 "every Concatenate copies its inputs (BuildOptions::concat_in_place off)");
     CLI11_PARSE(app, argc, argv);
 
     BuildOptions build;
     build.initialize_missing_weights = model_path.empty();
+    build.concat_in_place = !copy_concat;
     UnetArchitecture arch;
     arch.filters = filters;
     const Model model(model_path.empty() ? builtin_model_spec(arch) : load_keras_h5(model_path),

@@ -39,6 +39,7 @@ std::string shape_string(const Shape& s)
 Graph::Graph(const ModelSpec& spec, const BuildOptions& options)
     : m_name(spec.name), m_where("model " + (spec.source.empty() ? spec.name : spec.source))
 {
+    m_plan_options.concat_in_place = options.concat_in_place;
     // 1. Every class must be supported: report all of them at once.
     std::vector<std::string> unsupported;
     for (const LayerSpec& layer : spec.layers)

@@ -46,6 +46,8 @@ public:
     Tensor run(const Tensor& input, KernelKind kernels,
                std::vector<double>* layer_seconds = nullptr) const;
 
+    /// How forward() plans its activations (BuildOptions::concat_in_place).
+    const PlanOptions& plan_options() const { return m_plan_options; }
     /// The (cached) activation plan for `input`.
     std::shared_ptr<const ActivationPlan> activation_plan(const Shape& input) const
     {
@@ -67,6 +69,7 @@ private:
     /// misalign them, so sizes must be multiples of total_stride. A plain chain accepts any
     /// size (Keras floor semantics).
     bool m_needs_stride_multiple = false;
+    PlanOptions m_plan_options;
     /// Arenas and plans: caches behind a mutex, invisible to the callers (forward() is const).
     mutable WorkspacePool m_workspaces;
 };

@@ -39,6 +39,10 @@ struct BuildOptions
     /// clearly labelled placeholder demo model).
     bool initialize_missing_weights = false;
     unsigned seed = 0;
+    /// Producers of Concatenate inputs write straight into their channel slice when they can
+    /// (no copy; the slice's buffer lives from the first of them, which can raise the peak).
+    /// Off: every Concatenate copies its inputs (ActivationMemory reports both figures).
+    bool concat_in_place = true;
 };
 
 /// Static facts the pipeline plans tiles with.
@@ -76,7 +80,8 @@ struct ActivationMemory
     std::size_t output_bytes = 0;
     int concat_inputs_in_place = 0; // Concatenate inputs their producer writes into the slice
     int concat_inputs_copied = 0;   // ... and those the Concatenate copies
-    /// The same two figures were every Concatenate to copy all its inputs (for comparison).
+    /// The same two figures were every Concatenate to copy all its inputs (for comparison;
+    /// the figures above when BuildOptions::concat_in_place is off).
     std::size_t copying_arena_bytes = 0;
     std::size_t copying_lower_bound_bytes = 0;
 };

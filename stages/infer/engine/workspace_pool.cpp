@@ -37,7 +37,8 @@ std::shared_ptr<const ActivationPlan> WorkspacePool::plan_locked(const Graph& gr
             }
             return found;
         }
-    auto made = std::make_shared<const ActivationPlan>(plan_activations(graph, input));
+    auto made = std::make_shared<const ActivationPlan>(
+        plan_activations(graph, input, graph.plan_options()));
     if (m_plans.size() >= k_max_plans)
         m_plans.erase(m_plans.begin());
     m_plans.push_back(made);

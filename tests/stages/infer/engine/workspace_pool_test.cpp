@@ -128,6 +128,28 @@ TEST(WorkspacePool, ArenaForwardIsBitIdenticalToFreshTensorsPerLayer)
         }
 }
 
+TEST(WorkspacePool, CopyingConcatenateGivesTheSameBitsAndItsOwnPlan)
+{
+    BuildOptions copying = random_weights();
+    copying.concat_in_place = false;
+    for (const ModelSpec& spec : {unet_spec(), tangled_spec()})
+    {
+        SCOPED_TRACE(spec.name);
+        const Model in_place(spec, random_weights());
+        const Model copy(spec, copying);
+        const Shape shape{1, 8, 12, in_place.facts().in_channels};
+        const Tensor input = random_tensor(shape, 5);
+        expect_bit_identical(in_place.forward(input), copy.forward(input));
+        const ActivationMemory a = in_place.activation_memory(shape);
+        const ActivationMemory b = copy.activation_memory(shape);
+        EXPECT_GT(a.concat_inputs_in_place, 0);
+        EXPECT_EQ(b.concat_inputs_in_place, 0);
+        EXPECT_EQ(b.arena_bytes, a.copying_arena_bytes);
+        EXPECT_EQ(b.arena_bytes, b.copying_arena_bytes);
+        EXPECT_EQ(b.lower_bound_bytes, a.copying_lower_bound_bytes);
+    }
+}
+
 TEST(WorkspacePool, TangledGraphPlacesConcatenateInputsInPlace)
 {
     const Model model(tangled_spec(), random_weights());

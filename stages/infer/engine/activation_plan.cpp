@@ -139,12 +139,10 @@ ActivationPlan plan_activations(const Graph& graph, const Shape& input, const Pl
             const bool once_here = std::count(r.begin(), r.end(), c) == 1;
             const bool others_strided =
                 std::all_of(r.begin(), r.end(),
-                            [&](int j)
-                            { return j == c || nodes[j].layer->reads_strided_input(); });
-            const bool in_place = options.concat_in_place && v != input_value &&
-                                  v != output_value && parent[v] < 0 &&
-                                  nodes[v].layer->writes_strided_output() && once_here &&
-                                  others_strided;
+                            [&](int j) { return j == c || nodes[j].layer->reads_strided_input(); });
+            const bool in_place =
+                options.concat_in_place && v != input_value && v != output_value && parent[v] < 0 &&
+                nodes[v].layer->writes_strided_output() && once_here && others_strided;
             if (in_place)
             {
                 parent[v] = c;

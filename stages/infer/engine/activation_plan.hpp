@@ -48,9 +48,9 @@ enum class Storage
 struct Placement
 {
     Storage storage = Storage::arena;
-    int block = -1;              // index into ActivationPlan::blocks (arena only)
-    std::size_t offset = 0;      // floats from the start of the storage (channel slice offset)
-    int pixel_stride = 0;        // floats between pixels (the channels of the whole buffer)
+    int block = -1;         // index into ActivationPlan::blocks (arena only)
+    std::size_t offset = 0; // floats from the start of the storage (channel slice offset)
+    int pixel_stride = 0;   // floats between pixels (the channels of the whole buffer)
 };
 
 struct PlanOptions

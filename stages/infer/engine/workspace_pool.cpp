@@ -14,7 +14,7 @@ namespace atrous::infer
 
 void Workspace::FreeAligned::operator()(float* p) const noexcept
 {
-    ::operator delete(p, std::align_val_t{k_arena_alignment});
+    ::operator delete (p, std::align_val_t{k_arena_alignment});
 }
 
 WorkspacePool::Lease::~Lease()
@@ -111,7 +111,7 @@ void WorkspacePool::bind(Workspace& w, const std::shared_ptr<const ActivationPla
         w.capacity = 0;
         const std::size_t floats = plan->arena_bytes / sizeof(float);
         w.arena.reset(static_cast<float*>(
-            ::operator new(plan->arena_bytes, std::align_val_t{k_arena_alignment})));
+            ::operator new (plan->arena_bytes, std::align_val_t{k_arena_alignment})));
         // NaN, not zeros: a layer that read its output before writing it would show in every
         // test (and the pages are touched once here, not in the first timed layer).
         std::fill_n(w.arena.get(), floats, std::numeric_limits<float>::quiet_NaN());

@@ -92,16 +92,16 @@ Graph small_unet_graph()
 {
     SpecBuilder b("plan_unet");
     b.input("input", {nullptr, nullptr, nullptr, 1});
-    b.conv("c1", "input", 4, 3);                                        // 1: 8x8x4 = 1024 B
-    b.conv("c2", "c1", 4, 3);                                           // 2: 8x8x4 = 1024 B
-    b.add("pool", "MaxPooling2D", {{"pool_size", {2, 2}}}, {"c2"});     // 3: 4x4x4 = 256 B
-    b.conv("c3", "pool", 8, 3);                                         // 4: 4x4x8 = 512 B
-    b.add("drop", "Dropout", {{"rate", 0.5}}, {"c3"});                  // 5: aliases c3
-    b.add("up", "UpSampling2D", {{"size", {2, 2}}}, {"drop"});          // 6: 8x8x8 = 2048 B
-    b.conv("c4", "up", 4, 2);                                           // 7: 8x8x4 = 1024 B
-    b.add("cat", "Concatenate", {{"axis", -1}}, {"c2", "c4"});          // 8: 8x8x8 = 2048 B
-    b.conv("c5", "cat", 4, 3);                                          // 9: 8x8x4 = 1024 B
-    b.conv("out", "c5", 1, 1, 1, "sigmoid");                            // 10: the output
+    b.conv("c1", "input", 4, 3);                                    // 1: 8x8x4 = 1024 B
+    b.conv("c2", "c1", 4, 3);                                       // 2: 8x8x4 = 1024 B
+    b.add("pool", "MaxPooling2D", {{"pool_size", {2, 2}}}, {"c2"}); // 3: 4x4x4 = 256 B
+    b.conv("c3", "pool", 8, 3);                                     // 4: 4x4x8 = 512 B
+    b.add("drop", "Dropout", {{"rate", 0.5}}, {"c3"});              // 5: aliases c3
+    b.add("up", "UpSampling2D", {{"size", {2, 2}}}, {"drop"});      // 6: 8x8x8 = 2048 B
+    b.conv("c4", "up", 4, 2);                                       // 7: 8x8x4 = 1024 B
+    b.add("cat", "Concatenate", {{"axis", -1}}, {"c2", "c4"});      // 8: 8x8x8 = 2048 B
+    b.conv("c5", "cat", 4, 3);                                      // 9: 8x8x4 = 1024 B
+    b.conv("out", "c5", 1, 1, 1, "sigmoid");                        // 10: the output
     BuildOptions options;
     options.initialize_missing_weights = true;
     return Graph(b.spec(), options);

@@ -49,8 +49,7 @@ TEST(ModelReport, ListsLayersTotalsAndTilingFacts)
                         "0.50 MiB)"),
               std::string::npos)
         << text;
-    EXPECT_NE(text.find("(input 0.02 MiB and output 0.02 MiB outside)"), std::string::npos)
-        << text;
+    EXPECT_NE(text.find("(input 0.02 MiB and output 0.02 MiB outside)"), std::string::npos) << text;
     const ActivationMemory m = model.activation_memory(Shape{1, 64, 64, 1});
     EXPECT_NE(text.find("activation arena:        " +
                         fmt::format("{:.2f} MiB planned, lower bound {:.2f} MiB",

@@ -56,7 +56,10 @@ ModelSpec tangled_spec()
     b.conv("b", "input", 4, 1);
     b.add("ab", "Concatenate", {{"axis", -1}}, {"a", "b"});
     b.add("sep", "SeparableConv2D",
-          {{"filters", 9}, {"kernel_size", {3, 3}}, {"padding", "same"}, {"depth_multiplier", 2},
+          {{"filters", 9},
+           {"kernel_size", {3, 3}},
+           {"padding", "same"},
+           {"depth_multiplier", 2},
            {"activation", "relu"}},
           {"ab"});
     b.add("sum", "Add", {}, {"ab", "sep"});

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <immintrin.h>
 #include <thread>
+#include <time.h>
 #include <vector>
 
 namespace atrous::bench
@@ -70,6 +71,32 @@ double fma_peak_gflops(int threads, infer::kernels::Isa isa)
         const double s =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         best = std::max(best, threads * iterations * 12.0 * 2.0 * lanes / s / 1e9);
+    }
+    return best;
+}
+
+double thread_cpu_seconds()
+{
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+double fma_peak_cpu_gflops(infer::kernels::Isa isa)
+{
+    using infer::kernels::Isa;
+    if (isa == Isa::generic || !infer::kernels::cpu_supports(isa))
+        return 0.0;
+    const int lanes = isa == Isa::avx512f ? 16 : 8;
+    const long iterations = 20'000'000;
+    double best = 0.0;
+    for (int run = 0; run < 3; ++run)
+    {
+        const double start = thread_cpu_seconds();
+        volatile float sink = lanes == 16 ? fma_loop_avx512(iterations) : fma_loop(iterations);
+        (void)sink;
+        const double s = thread_cpu_seconds() - start;
+        best = std::max(best, iterations * 12.0 * 2.0 * lanes / s / 1e9);
     }
     return best;
 }

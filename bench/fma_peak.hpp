@@ -12,4 +12,12 @@ namespace atrous::bench
 /// or when the CPU lacks the ISA.
 double fma_peak_gflops(int threads, infer::kernels::Isa isa);
 
+/// The same loop on the calling thread, FLOPs per second of that thread's CPU time (best of 3):
+/// the core's peak while it runs, close to the clean figure on a machine shared with other
+/// processes (time slices taken by others do not count). 0 as above.
+double fma_peak_cpu_gflops(infer::kernels::Isa isa);
+
+/// CPU time consumed by the calling thread so far, in seconds.
+double thread_cpu_seconds();
+
 } // namespace atrous::bench

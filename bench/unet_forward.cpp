@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Purpose: atrous_bench_unet: times Model::forward on the seed U-Net (built in, deterministic
-// placeholder weights, or a Keras file) for one tile size and thread count: median of the timed
-// runs after warm-up, optional per-layer table (GFLOP, ms, GFLOP/s, % of the measured FMA peak).
-// bench/compare_torch drives it with --model/--input/--output to compare against PyTorch.
+// placeholder weights, optionally separable or the seed classifier; or a Keras file) for one tile
+// size and thread count: median of the timed runs after warm-up, optional per-layer table (GFLOP,
+// ms, GFLOP/s, % of the measured FMA peak). bench/compare_torch drives it with
+// --model/--input/--output to compare against PyTorch.
 
 #include "bench/fma_peak.hpp"
 #include "stages/infer/engine/model.hpp"
@@ -48,7 +49,7 @@ int main(int argc, char** argv)
     CLI::App app{"Times Model::forward on the seed U-Net"};
     std::string model_path, input_path, output_path;
     int filters = 64, size = 256, batch = 1, threads = 1, repeats = 5, warmup = 1;
-    bool layers = false, reference = false;
+    bool layers = false, reference = false, separable = false, classifier = false;
     app.add_option("--model", model_path, "Keras HDF5 file (default: builtin seed U-Net)");
     app.add_option("--filters", filters, "builtin U-Net level-1 width")->check(CLI::PositiveNumber);
     app.add_option("--size", size, "tile height = width (px)")->check(CLI::PositiveNumber);
@@ -60,6 +61,8 @@ int main(int argc, char** argv)
     app.add_option("--output", output_path, "write the raw float32 NHWC output here");
     app.add_flag("--layers", layers, "print the per-layer table");
     app.add_flag("--reference", reference, "run the reference kernels instead of the fast ones");
+    app.add_flag("--separable", separable, "builtin U-Net with SeparableConv2D 3x3 convolutions");
+    app.add_flag("--classifier", classifier, "builtin seed classifier (28x28x1 in) instead");
     bool copy_concat = false;
     app.add_flag("--copy-concat", copy_concat,
                  "every Concatenate copies its inputs (BuildOptions::concat_in_place off)");
@@ -68,8 +71,10 @@ int main(int argc, char** argv)
     BuildOptions build;
     build.initialize_missing_weights = model_path.empty();
     build.concat_in_place = !copy_concat;
-    UnetArchitecture arch;
-    arch.filters = filters;
+    UnetArchitecture unet;
+    unet.filters = filters;
+    unet.separable = separable;
+    const Architecture arch = classifier ? Architecture{ClassifierArchitecture{}} : unet;
     const Model model(model_path.empty() ? builtin_model_spec(arch) : load_keras_h5(model_path),
                       build);
     Tensor input(Shape{batch, size, size, model.facts().in_channels});
@@ -108,9 +113,12 @@ int main(int argc, char** argv)
     const kernels::Isa peak_isa = isa == kernels::Isa::generic ? kernels::Isa::avx2_fma : isa;
     const double peak = atrous::bench::fma_peak_gflops(threads, peak_isa);
     const double med = median(seconds);
-    std::printf("model %s  input %dx%dx%dx%d  threads %d  conv2d kernel %s\n", model.name().c_str(),
-                batch, size, size, input.shape().c, threads,
-                reference ? "ref" : std::string(kernels::conv2d_fast().name).c_str());
+    std::printf("model %s  input %dx%dx%dx%d  threads %d  kernels conv2d %s depthwise %s "
+                "separable %s\n",
+                model.name().c_str(), batch, size, size, input.shape().c, threads,
+                reference ? "ref" : std::string(kernels::conv2d_fast().name).c_str(),
+                reference ? "ref" : std::string(kernels::depthwise_fast().name).c_str(),
+                reference ? "ref" : std::string(kernels::separable_fast().name).c_str());
     std::printf(
         "gflop %.3f\nmedian_ms %.2f\nmin_ms %.2f\nruns %d\ngflops %.2f\npeak_gflops %.1f (%s)\n",
         gflop, med * 1e3, *std::min_element(seconds.begin(), seconds.end()) * 1e3, repeats,

@@ -56,6 +56,7 @@ const BenchShape k_shapes[] = {
     {"3x3s2_c128_64px", Op::conv2d, 64, 128, 128, 3, 1, 2},
     {"3x3_c8to64_128px", Op::conv2d, 128, 8, 64, 3, 1, 1},
     {"3x3_c1to64_256px", Op::conv2d, 256, 1, 64, 3, 1, 1},
+    {"3x3_c64to2_256px", Op::conv2d, 256, 64, 2, 3, 1, 1},
     // Depthwise 3x3 and the fused separable 3x3 of the separable U-Net.
     {"dw3x3_c64_256px", Op::depthwise, 256, 64, 64, 3, 1, 1},
     {"dw3x3_c256_64px", Op::depthwise, 64, 256, 256, 3, 1, 1},
@@ -109,11 +110,31 @@ double peak(int threads, Isa isa)
     return it->second;
 }
 
-/// Every timed iteration's seconds per (benchmark name, threads): the table's medians.
+/// Every timed iteration's wall seconds per (benchmark name, threads): the table's medians.
 std::map<std::pair<std::string, int>, std::vector<double>>& samples()
 {
     static std::map<std::pair<std::string, int>, std::vector<double>> all;
     return all;
+}
+
+/// The same for the calling thread's CPU seconds (1 thread: the kernel's own time, whatever
+/// other processes take of the core).
+std::map<std::pair<std::string, int>, std::vector<double>>& cpu_samples()
+{
+    static std::map<std::pair<std::string, int>, std::vector<double>> all;
+    return all;
+}
+
+/// Single-thread peak per CPU second of `isa` (generic: AVX2).
+double cpu_peak(Isa isa)
+{
+    if (isa == Isa::generic)
+        isa = Isa::avx2_fma;
+    static std::map<Isa, double> cache;
+    auto it = cache.find(isa);
+    if (it == cache.end())
+        it = cache.emplace(isa, atrous::bench::fma_peak_cpu_gflops(isa)).first;
+    return it->second;
 }
 
 struct Row
@@ -139,14 +160,17 @@ void time_it(benchmark::State& state, const std::string& name, const BenchShape&
     arena.execute(call); // warm-up: scratch, page faults
     double seconds = 0.0;
     auto& mine = samples()[{name, threads}];
+    auto& mine_cpu = cpu_samples()[{name, threads}];
     for (auto _ : state)
     {
+        const double cpu_start = atrous::bench::thread_cpu_seconds();
         const auto start = std::chrono::steady_clock::now();
         arena.execute(call);
         const double t =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         seconds += t;
         mine.push_back(t);
+        mine_cpu.push_back(atrous::bench::thread_cpu_seconds() - cpu_start);
     }
     const double gflops = flops(b, s) * static_cast<double>(state.iterations()) / seconds / 1e9;
     state.counters["GFLOP/s"] = gflops;
@@ -248,12 +272,15 @@ double median(std::vector<double> v)
 void print_table()
 {
     std::printf("\nFMA peak measured in this run, GFLOP/s: avx2 %.1f (1 thread) %.1f (2 threads), "
-                "avx512 %.1f (1 thread) %.1f (2 threads); %% peak is against the variant's ISA "
-                "(avx2 for generic)\n\n",
+                "avx512 %.1f (1 thread) %.1f (2 threads); per CPU second of one thread: avx2 "
+                "%.1f, avx512 %.1f. %% peak is against the variant's ISA (avx2 for generic).\n"
+                "cpu columns (1 thread): the calling thread's CPU time, so the rate while the "
+                "kernel had the core, against the per-CPU-second peak.\n\n",
                 peak(1, Isa::avx2_fma), peak(2, Isa::avx2_fma), peak(1, Isa::avx512f),
-                peak(2, Isa::avx512f));
-    std::printf("| kernel | layer | threads | GFLOP | median ms | GFLOP/s | %% peak |\n"
-                "|---|---|---:|---:|---:|---:|---:|\n");
+                peak(2, Isa::avx512f), cpu_peak(Isa::avx2_fma), cpu_peak(Isa::avx512f));
+    std::printf("| kernel | layer | threads | GFLOP | median ms | GFLOP/s | %% peak | cpu ms | "
+                "GFLOP/cpu-s | %% cpu peak |\n"
+                "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (const Row& r : rows())
         for (int threads : {1, 2})
         {
@@ -265,9 +292,19 @@ void print_table()
             const double rate = g / (ms / 1e3);
             const double p = peak(threads, r.isa);
             const std::size_t slash = r.name.find('/');
-            std::printf("| %s | %s | %d | %.3f | %.3f | %.1f | %.0f |\n",
+            std::printf("| %s | %s | %d | %.3f | %.3f | %.1f | %.0f |",
                         r.name.substr(0, slash).c_str(), r.name.substr(slash + 1).c_str(), threads,
                         g, ms, rate, p > 0 ? 100.0 * rate / p : 0.0);
+            if (threads == 1)
+            {
+                const double cpu_ms = median(cpu_samples()[{r.name, threads}]) * 1e3;
+                const double cpu_rate = g / (cpu_ms / 1e3);
+                const double cp = cpu_peak(r.isa);
+                std::printf(" %.3f | %.1f | %.0f |\n", cpu_ms, cpu_rate,
+                            cp > 0 ? 100.0 * cpu_rate / cp : 0.0);
+            }
+            else
+                std::printf(" | | |\n");
         }
 }
 
@@ -306,6 +343,8 @@ int main(int argc, char** argv)
     peak(2, Isa::avx2_fma);
     peak(1, Isa::avx512f);
     peak(2, Isa::avx512f);
+    cpu_peak(Isa::avx2_fma);
+    cpu_peak(Isa::avx512f);
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
     print_table();

@@ -133,7 +133,13 @@ using Conv2dFn = void (*)(const Conv2dShape& s, const float* in, const float* pa
 
 /// HWIO weights in blocks of `block` output channels: [ceil(out_c/block)][kh][kw][in_c][block],
 /// the last block zero-padded (the direct SIMD kernels' layout; generic code, see packing.cpp).
+/// Where narrow_applies(s), followed by [out_c][kh][kw][in_c] (the narrow kernel's rows).
 PackedWeights pack_cout_blocks(const Conv2dShape& s, const float* hwio, int block);
+/// At most this many output channels (and at least 8 input channels): the SIMD variants' direct
+/// path runs per-pixel dot products over the input channels (conv2d_gemm.inl, "narrow") instead
+/// of the GEMM, whose register tiles would be mostly padding (e.g. a final 64 -> 2 classes conv).
+constexpr int k_narrow_max_out_channels = 4;
+bool narrow_applies(const Conv2dShape& s);
 
 /// Winograd F(4x4, 3x3) is used for 3x3 and F(3x3, 2x2) for 2x2 stride-1 convolutions (any
 /// dilation and padding) with at least this many input and output channels (fewer: the

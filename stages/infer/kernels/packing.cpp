@@ -12,7 +12,13 @@ PackedWeights pack_cout_blocks(const Conv2dShape& s, const float* hwio, int bloc
 {
     const int blocks = (s.out_c + block - 1) / block;
     const int taps = s.kh * s.kw;
-    PackedWeights packed(static_cast<std::size_t>(blocks) * taps * s.in_c * block, 0.0f);
+    const std::size_t k = static_cast<std::size_t>(taps) * s.in_c;
+    const std::size_t main = static_cast<std::size_t>(blocks) * k * block;
+    PackedWeights packed(main + (narrow_applies(s) ? k * s.out_c : 0), 0.0f);
+    if (narrow_applies(s))
+        for (int co = 0; co < s.out_c; ++co)
+            for (std::size_t i = 0; i < k; ++i)
+                packed[main + co * k + i] = hwio[i * s.out_c + co];
     for (int cb = 0; cb < blocks; ++cb)
         for (int t = 0; t < taps; ++t)
             for (int ci = 0; ci < s.in_c; ++ci)
@@ -27,6 +33,11 @@ PackedWeights pack_cout_blocks(const Conv2dShape& s, const float* hwio, int bloc
 
 namespace atrous::infer::kernels
 {
+
+bool narrow_applies(const Conv2dShape& s)
+{
+    return s.out_c <= k_narrow_max_out_channels && s.in_c >= 8;
+}
 
 bool winograd_applies(const Conv2dShape& s)
 {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Purpose: AVX2+FMA direct convolution: 6 output pixels x 16 output channels in 12 ymm
-// accumulators (conv2d_direct.inl over 8-lane ymm traits). Compiled alone with -mavx2 -mfma
-// (CMakeLists.txt); dispatch.cpp only calls it when the CPU has both.
+// Purpose: the AVX2+FMA kernels: the .inl templates (GEMM convolution with 6 pixels x 16 channels
+// in 12 ymm accumulators, Winograd, depthwise, fused separable) over 8-lane ymm traits. Compiled
+// alone with -mavx2 -mfma (CMakeLists.txt); dispatch.cpp only calls it when the CPU has both.
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("O3")
@@ -30,7 +30,7 @@ struct Ymm
     using Reg = __m256;
     static constexpr int lanes = 8;
     static constexpr int block = 16;    // output channels per packed block: NV = 2
-    static constexpr int mr = 6;        // 6 x 2 accumulators + 2 weights + 1 broadcast <= 16 regs
+    static constexpr int mr = 6;        // Winograd GEMM tile: 6 x 2 accumulators + 3 <= 16 regs
     static constexpr int gemm_mr = 6;   // GEMM register tile rows (conv2d_gemm.inl)
     static constexpr int gemm_kc = 256; // K block: a [256][block] weight panel stays in L1
     static constexpr int dw_mr = 8;     // depthwise register tile: output pixels of one vector
@@ -68,6 +68,13 @@ struct Ymm
     {
         _mm256_maskstore_ps(p, _mm256_castps_si256(mask(count)), v);
     }
+    static float hsum(__m256 v)
+    {
+        __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+        s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        s = _mm_add_ss(s, _mm_movehdup_ps(s));
+        return _mm_cvtss_f32(s);
+    }
     /// Keras ReLU: min(x, max) for x >= threshold, slope * (x - threshold) otherwise.
     static __m256 relu(__m256 x, const Relu& r)
     {
@@ -79,7 +86,6 @@ struct Ymm
 
 // Order matters: each file builds on the ones before it.
 // clang-format off
-#include "stages/infer/kernels/avx2/conv2d_direct.inl"
 #include "stages/infer/kernels/avx2/conv2d_winograd.inl"
 #include "stages/infer/kernels/avx2/depthwise_conv2d.inl"
 #include "stages/infer/kernels/avx2/conv2d_gemm.inl"

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Purpose: the direct convolutions (everything Winograd does not take: 1x1 pointwise, strided,
 // few channels, other window sizes) as a cache-blocked GEMM, written once over the vector traits
-// `V` of conv2d_direct.inl (included after it and conv2d_winograd.inl, same ISA flags).
+// `V` (the ISA .cpp's Ymm/Zmm: lanes, load, broadcast, fmadd, masked load/store, relu;
+// included after conv2d_winograd.inl and depthwise_conv2d.inl, same ISA flags).
 // M = output pixels (all images, row-major), K = taps x in_c (the packed weights' order), N =
 // out_c. Per task (a range of MC pixels x a group of cout blocks) and per K block of KC:
 // - pack A: the MC pixels' inputs for the block's (tap, channel) pairs (an im2col of KC columns;
@@ -121,36 +122,43 @@ void gemm_pack_a(const GemmJob<V>& job, std::size_t m0, int rows, int k0, int kc
     const Conv2dShape& s = *job.s;
     const std::size_t ips = s.in_stride();
     const int tiles = (rows + mr - 1) / mr;
+    // The block's first (tap, channel) and pixel m0's coordinates, stepped from there on (no
+    // divisions per pixel or per tap: with few input channels the pack is a third of the work).
+    const int tap0 = k0 / s.in_c;
+    const int ci0 = k0 - tap0 * s.in_c;
+    const int ky0 = tap0 / s.kw;
+    const int kx0 = tap0 - ky0 * s.kw;
+    int ox = static_cast<int>(m0 % s.out_w);
+    int oy = static_cast<int>(m0 / s.out_w % s.out_h);
+    std::size_t n = m0 / s.out_w / s.out_h;
     for (int r = 0; r < tiles * mr; ++r)
     {
-        float* dst = panels + (static_cast<std::size_t>(r / mr) * mr + r % mr) * kc_max;
+        float* dst = panels + static_cast<std::size_t>(r) * kc_max; // tile r / mr, row r % mr
         if (r >= rows)
         {
             zero_floats<V>(dst, kc);
             continue;
         }
-        const std::size_t m = m0 + r;
         if (job.pointwise)
         {
-            copy_floats<V>(dst, job.in + m * ips + k0, kc);
+            copy_floats<V>(dst, job.in + (m0 + r) * ips + k0, kc);
             continue;
         }
-        const int ox = static_cast<int>(m % s.out_w);
-        const std::size_t rest = m / s.out_w;
-        const int oy = static_cast<int>(rest % s.out_h);
-        const std::size_t n = rest / s.out_h;
         const float* image = job.in + n * s.in_h * s.in_w * ips;
-        int k = k0;
-        while (k < k0 + kc)
+        int ci = ci0, ky = ky0, kx = kx0;
+        for (int k = k0; k < k0 + kc;)
         {
-            const int tap = k / s.in_c;
-            const int ci = k % s.in_c;
             const int run = std::min(s.in_c - ci, k0 + kc - k);
-            const int iy = oy * s.stride_h - s.pad_top + (tap / s.kw) * s.dilation_h;
-            const int ix = ox * s.stride_w - s.pad_left + (tap % s.kw) * s.dilation_w;
+            const int iy = oy * s.stride_h - s.pad_top + ky * s.dilation_h;
+            const int ix = ox * s.stride_w - s.pad_left + kx * s.dilation_w;
             float* d = dst + (k - k0);
             if (iy < 0 || iy >= s.in_h || ix < 0 || ix >= s.in_w)
-                zero_floats<V>(d, run);
+            {
+                if (run == 1)
+                    *d = 0.0f;
+                else
+                    zero_floats<V>(d, run);
+            }
             else
             {
                 const float* src = image + (static_cast<std::size_t>(iy) * s.in_w + ix) * ips + ci;
@@ -160,6 +168,21 @@ void gemm_pack_a(const GemmJob<V>& job, std::size_t m0, int rows, int k0, int kc
                     copy_floats<V>(d, src, run);
             }
             k += run;
+            ci = 0;
+            if (++kx == s.kw)
+            {
+                kx = 0;
+                ++ky;
+            }
+        }
+        if (++ox == s.out_w)
+        {
+            ox = 0;
+            if (++oy == s.out_h)
+            {
+                oy = 0;
+                ++n;
+            }
         }
     }
 }
@@ -173,9 +196,12 @@ void gemm_task(const GemmJob<V>& job, std::size_t m0, int rows, int cb0, int cb1
     const Conv2dShape& s = *job.s;
     const std::size_t ldc = s.out_stride();
     const int tiles = (rows + mr - 1) / mr;
-    for (int k0 = 0; k0 < job.k; k0 += kc_max)
+    // K blocks of equal size (a multiple of 8 up to KC): K = 256 runs as 2 x 128, not 192 + 64.
+    const int k_blocks = (job.k + kc_max - 1) / kc_max;
+    const int k_step = std::min(kc_max, ((job.k + k_blocks - 1) / k_blocks + 7) / 8 * 8);
+    for (int k0 = 0; k0 < job.k; k0 += k_step)
     {
-        const int kc = std::min(kc_max, job.k - k0);
+        const int kc = std::min(k_step, job.k - k0);
         const bool first = k0 == 0;
         const bool last = k0 + kc == job.k;
         gemm_pack_a(job, m0, rows, k0, kc, panels);
@@ -198,6 +224,104 @@ void gemm_task(const GemmJob<V>& job, std::size_t m0, int rows, int cb0, int cb1
     }
 }
 
+/// Pixels [m0, m1) of a conv with NO (<= k_narrow_max_out_channels) output channels: P pixels
+/// at a time, per output channel one vector accumulator summing over taps and input channels,
+/// reduced at the end; bias and every activation applied per pixel. `wn`: [NO][K].
+template <typename V, int NO>
+void narrow_range(const Conv2dShape& s, const float* in, const float* wn, const float* bias,
+                  const Activation& act, float* out, std::size_t m0, std::size_t m1)
+{
+    using Reg = typename V::Reg;
+    constexpr int P = NO <= 2 ? 4 : 2;
+    const std::size_t ips = s.in_stride();
+    const std::size_t ops = s.out_stride();
+    const std::size_t k = static_cast<std::size_t>(s.kh) * s.kw * s.in_c;
+    // Coordinates of pixel m0, then stepped along (no divisions per pixel).
+    int cx = static_cast<int>(m0 % s.out_w);
+    int cy = static_cast<int>(m0 / s.out_w % s.out_h);
+    std::size_t cn = m0 / s.out_w / s.out_h;
+    for (std::size_t m = m0; m < m1; m += P)
+    {
+        const int count = static_cast<int>(std::min<std::size_t>(P, m1 - m));
+        int oy[P], ox[P];
+        const float* image[P];
+        for (int p = 0; p < P; ++p)
+        {
+            ox[p] = cx;
+            oy[p] = cy;
+            image[p] = in + cn * s.in_h * s.in_w * ips;
+            if (p < count && ++cx == s.out_w)
+            {
+                cx = 0;
+                if (++cy == s.out_h)
+                {
+                    cy = 0;
+                    ++cn;
+                }
+            }
+        }
+        Reg acc[P][NO];
+#pragma GCC unroll 4
+        for (int p = 0; p < P; ++p)
+#pragma GCC unroll 4
+            for (int o = 0; o < NO; ++o)
+                acc[p][o] = V::zero();
+        for (int tap = 0; tap < s.kh * s.kw; ++tap)
+        {
+            const int ky = tap / s.kw; // once per tap and P pixels
+            const int kx = tap - ky * s.kw;
+            const float* src[P];
+            for (int p = 0; p < P; ++p)
+            {
+                const int iy = oy[p] * s.stride_h - s.pad_top + ky * s.dilation_h;
+                const int ix = ox[p] * s.stride_w - s.pad_left + kx * s.dilation_w;
+                src[p] = p < count && iy >= 0 && iy < s.in_h && ix >= 0 && ix < s.in_w
+                             ? image[p] + (static_cast<std::size_t>(iy) * s.in_w + ix) * ips
+                             : nullptr;
+            }
+            const float* wt = wn + static_cast<std::size_t>(tap) * s.in_c;
+            for (int c0 = 0; c0 < s.in_c; c0 += V::lanes)
+            {
+                const int nc = std::min(V::lanes, s.in_c - c0);
+                Reg w[NO];
+#pragma GCC unroll 4
+                for (int o = 0; o < NO; ++o)
+                    w[o] = nc == V::lanes ? V::loadu(wt + o * k + c0)
+                                          : V::load_partial(wt + o * k + c0, nc);
+#pragma GCC unroll 4
+                for (int p = 0; p < P; ++p)
+                {
+                    if (!src[p])
+                        continue;
+                    const Reg x =
+                        nc == V::lanes ? V::loadu(src[p] + c0) : V::load_partial(src[p] + c0, nc);
+#pragma GCC unroll 4
+                    for (int o = 0; o < NO; ++o)
+                        acc[p][o] = V::fmadd(x, w[o], acc[p][o]);
+                }
+            }
+        }
+        for (int p = 0; p < count; ++p)
+        {
+            float* o_px = out + (m + p) * ops;
+#pragma GCC unroll 4
+            for (int o = 0; o < NO; ++o)
+                o_px[o] = V::hsum(acc[p][o]) + (bias ? bias[o] : 0.0f);
+            activate_pixel(act, NO, o_px);
+        }
+    }
+}
+
+template <typename V, int NO>
+void narrow_conv(const Conv2dShape& s, const float* in, const float* wn, const float* bias,
+                 const Activation& act, float* out, std::size_t pixels)
+{
+    oneapi::tbb::parallel_for(
+        oneapi::tbb::blocked_range<std::size_t>(0, pixels, 256),
+        [&](const oneapi::tbb::blocked_range<std::size_t>& r)
+        { narrow_range<V, NO>(s, in, wn, bias, act, out, r.begin(), r.end()); });
+}
+
 template <typename V>
 void gemm_conv(const Conv2dShape& s, const float* in, const float* packed_w, const float* bias,
                const Activation& act, float* out)
@@ -218,6 +342,22 @@ void gemm_conv(const Conv2dShape& s, const float* in, const float* packed_w, con
     if (job.pixels == 0)
         return;
     const int blocks = (s.out_c + V::block - 1) / V::block;
+    if (narrow_applies(s))
+    {
+        const float* wn = packed_w + static_cast<std::size_t>(blocks) * job.k * V::block;
+        static_assert(k_narrow_max_out_channels == 4);
+        switch (s.out_c)
+        {
+        case 1:
+            return narrow_conv<V, 1>(s, in, wn, bias, act, out, job.pixels);
+        case 2:
+            return narrow_conv<V, 2>(s, in, wn, bias, act, out, job.pixels);
+        case 3:
+            return narrow_conv<V, 3>(s, in, wn, bias, act, out, job.pixels);
+        default:
+            return narrow_conv<V, 4>(s, in, wn, bias, act, out, job.pixels);
+        }
+    }
     // Tasks: MC pixels (whole register tiles) x groups of cout blocks; more groups only when
     // there are too few pixel ranges to keep every thread busy.
     const int threads = oneapi::tbb::this_task_arena::max_concurrency();

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // Purpose: Winograd convolution for stride-1 3x3 (F(4x4, 3x3)) and 2x2 (F(3x3, 2x2)) kernels, any
-// dilation and padding, written once over the vector traits `V` of conv2d_direct.inl (included
-// after it, same ISA flags) and a scheme `S` (tile sizes and 1-D transforms). Per block of m x m
-// output tiles: the input transform (B^T d B, a x a patch -> a^2 points), one GEMM per point
-// (tiles x in_c times in_c x out_c, the direct kernel's register tile), the output transform
-// (A^T m A, a^2 points -> m x m) with bias and ReLU fused. A dilated convolution is d_h x d_w
-// interleaved ordinary ones: tiles step d through the rows/columns of one sub-lattice.
+// dilation and padding, written once over the vector traits `V` (the ISA .cpp's Ymm/Zmm, which
+// includes this with its ISA flags) and a scheme `S` (tile sizes and 1-D transforms). Per block of
+// m x m output tiles: the input transform (B^T d B, a x a patch -> a^2 points), one GEMM per point
+// (tiles x in_c times in_c x out_c, V::mr tiles x V::block channels per register tile), the output
+// transform (A^T m A, a^2 points -> m x m) with bias and ReLU fused. A dilated convolution is d_h x
+// d_w interleaved ordinary ones: tiles step d through the rows/columns of one sub-lattice.
 
 // No include guard: each ISA's .cpp includes this once, inside its own anonymous namespace.
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Purpose: SIMD depthwise convolution (depth multiplier 1; any window, stride, dilation and
-// padding), written once over the vector traits `V` of conv2d_direct.inl (included after it,
-// same ISA flags). A register tile holds MR consecutive output pixels of one vector of channels
+// padding), written once over the vector traits `V` (the ISA .cpp's Ymm/Zmm, which includes this
+// with its ISA flags). A register tile holds MR consecutive output pixels of one vector of channels
 // and sums every tap before one store, bias and ReLU fused; tiles whose window never leaves the
 // image run without bounds checks. Tasks: output rows x channel groups.
 
@@ -19,8 +19,8 @@ template <typename V> struct DepthwiseJob
 
 /// MR output pixels (image row `oy`, columns ox0..) x channels [c0, c0 + nc) (nc <= lanes) of
 /// `image` into `o` (pixel ox0, channel c0; pixel stride ops). `Inside`: every tap of every
-/// pixel is inside the image columns (no checks).
-template <typename V, int MR, bool Inside>
+/// pixel is inside the image columns (no checks). `Full`: nc == lanes.
+template <typename V, int MR, bool Inside, bool Full>
 void depthwise_tile(const DepthwiseJob<V>& job, const float* image, int oy, int ox0, int c0, int nc,
                     float* o)
 {
@@ -28,7 +28,7 @@ void depthwise_tile(const DepthwiseJob<V>& job, const float* image, int oy, int 
     const Conv2dShape& s = *job.s;
     const std::size_t ips = s.in_stride();
     const std::size_t ops = s.out_stride();
-    const bool full = nc == V::lanes;
+    constexpr bool full = Full;
     Reg acc[MR];
     {
         const Reg b = job.bias ? V::load_partial(job.bias + c0, nc) : V::zero();
@@ -89,19 +89,27 @@ void depthwise_row(const DepthwiseJob<V>& job, int i, int c_begin, int c_end, fl
         std::max(ox_lo, std::min(s.out_w, s.in_w - 1 - k_eff + s.pad_left >= 0
                                               ? (s.in_w - 1 - k_eff + s.pad_left) / s.stride_w + 1
                                               : 0));
-    for (int c0 = c_begin; c0 < c_end; c0 += V::lanes)
+    // Pixel tiles outer, channel vectors inner: a tile's window rows (a few pixels of every
+    // channel) stay in L1 while the vectors sweep them, and the loads walk memory in order.
+    const auto sweep = [&]<int MR, bool Inside>(int ox)
     {
-        const int nc = std::min(V::lanes, c_end - c0);
-        int ox = 0;
-        for (; ox < ox_lo; ++ox)
-            depthwise_tile<V, 1, false>(job, image, oy, ox, c0, nc, orow + ox * ops + c0);
-        for (; ox + mr <= ox_hi; ox += mr)
-            depthwise_tile<V, mr, true>(job, image, oy, ox, c0, nc, orow + ox * ops + c0);
-        for (; ox < ox_hi; ++ox)
-            depthwise_tile<V, 1, true>(job, image, oy, ox, c0, nc, orow + ox * ops + c0);
-        for (; ox < s.out_w; ++ox)
-            depthwise_tile<V, 1, false>(job, image, oy, ox, c0, nc, orow + ox * ops + c0);
-    }
+        int c0 = c_begin;
+        for (; c0 + V::lanes <= c_end; c0 += V::lanes)
+            depthwise_tile<V, MR, Inside, true>(job, image, oy, ox, c0, V::lanes,
+                                                orow + ox * ops + c0);
+        if (c0 < c_end)
+            depthwise_tile<V, MR, Inside, false>(job, image, oy, ox, c0, c_end - c0,
+                                                 orow + ox * ops + c0);
+    };
+    int ox = 0;
+    for (; ox < ox_lo; ++ox)
+        sweep.template operator()<1, false>(ox);
+    for (; ox + mr <= ox_hi; ox += mr)
+        sweep.template operator()<mr, true>(ox);
+    for (; ox < ox_hi; ++ox)
+        sweep.template operator()<1, true>(ox);
+    for (; ox < s.out_w; ++ox)
+        sweep.template operator()<1, false>(ox);
 }
 
 /// The second pass of the activations the tiles do not fuse (softmax, sigmoid, tanh), once

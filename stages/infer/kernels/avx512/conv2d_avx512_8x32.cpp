@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Purpose: AVX-512F direct convolution: 8 output pixels x 32 output channels in 16 zmm
-// accumulators (conv2d_direct.inl over 16-lane zmm traits). Compiled alone with -mavx512f -mfma
-// (CMakeLists.txt); dispatch.cpp only calls it when the CPU has AVX-512F.
+// Purpose: the AVX-512F kernels: the avx2/*.inl templates (GEMM convolution with 14 pixels x 32
+// channels in 28 zmm accumulators, Winograd, depthwise, fused separable) over 16-lane zmm traits.
+// Compiled alone with -mavx512f -mfma (CMakeLists.txt); dispatch.cpp only calls it when the CPU
+// has AVX-512F.
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("O3")
@@ -33,7 +34,7 @@ struct Zmm
     using Reg = __m512;
     static constexpr int lanes = 16;
     static constexpr int block = 32;    // output channels per packed block: NV = 2
-    static constexpr int mr = 8;        // 8 x 2 accumulators of the 32 zmm registers
+    static constexpr int mr = 8;        // Winograd GEMM tile: 8 x 2 accumulators of the 32 zmm
     static constexpr int gemm_mr = 14;  // GEMM register tile rows (conv2d_gemm.inl)
     static constexpr int gemm_kc = 192; // K block: a [192][block] weight panel stays in L1
     static constexpr int dw_mr = 8;     // depthwise register tile: output pixels of one vector
@@ -71,6 +72,7 @@ struct Zmm
     {
         _mm512_mask_storeu_ps(p, mask(count), v);
     }
+    static float hsum(__m512 v) { return _mm512_reduce_add_ps(v); }
     /// Keras ReLU: min(x, max) for x >= threshold, slope * (x - threshold) otherwise.
     static __m512 relu(__m512 x, const Relu& r)
     {
@@ -82,7 +84,6 @@ struct Zmm
 
 // Order matters: each file builds on the ones before it.
 // clang-format off
-#include "stages/infer/kernels/avx2/conv2d_direct.inl"
 #include "stages/infer/kernels/avx2/conv2d_winograd.inl"
 #include "stages/infer/kernels/avx2/depthwise_conv2d.inl"
 #include "stages/infer/kernels/avx2/conv2d_gemm.inl"

@@ -161,7 +161,9 @@ TEST_P(Conv2dVariants, MatchesReferenceOnAwkwardShapes)
     std::vector<Case> all = cases();
     // Channel counts leaving a remainder in every register tile (16-channel blocks, 8 lanes),
     // widths leaving every pixel-tile remainder, and the dilated/even kernels of the U-Net.
-    for (auto [ci, co] : {std::pair{17, 33}, std::pair{8, 24}, std::pair{5, 9}})
+    // (64, 2), (40, 1), (9, 4): the narrow path (<= 4 output channels, >= 8 input channels).
+    for (auto [ci, co] : {std::pair{17, 33}, std::pair{8, 24}, std::pair{5, 9}, std::pair{64, 2},
+                          std::pair{40, 1}, std::pair{9, 4}})
         for (int w : {6, 11, 12, 13, 14, 15, 16})
             for (auto [k, d] : {std::pair{3, 1}, std::pair{3, 2}, std::pair{2, 1}, std::pair{1, 1}})
                 all.push_back(Case{5, w, ci, co, k, d, 1, true});

@@ -101,7 +101,8 @@ std::vector<Conv2dShape> conv_shapes()
     return {same_shape(2, 7, 9, 5, 3, 1, 1, 1),    same_shape(1, 6, 13, 17, 33, 1, 1, 1),
             same_shape(2, 7, 9, 3, 13, 3, 1, 1),   same_shape(1, 10, 11, 20, 40, 3, 1, 1),
             same_shape(1, 9, 10, 24, 18, 3, 1, 2), same_shape(1, 8, 9, 16, 17, 2, 1, 1),
-            same_shape(2, 9, 11, 13, 21, 3, 2, 1), same_shape(1, 5, 5, 40, 70, 3, 1, 1)};
+            same_shape(2, 9, 11, 13, 21, 3, 2, 1), same_shape(1, 5, 5, 40, 70, 3, 1, 1),
+            same_shape(2, 9, 11, 24, 2, 3, 1, 2),  same_shape(1, 6, 7, 70, 4, 1, 1, 1)};
 }
 
 /// (in_extra, in_off, out_extra, out_off): input strided, output strided, both.

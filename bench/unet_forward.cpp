@@ -63,10 +63,14 @@ int main(int argc, char** argv)
     app.add_flag("--reference", reference, "run the reference kernels instead of the fast ones");
     app.add_flag("--separable", separable, "builtin U-Net with SeparableConv2D 3x3 convolutions");
     app.add_flag("--classifier", classifier, "builtin seed classifier (28x28x1 in) instead");
+    bool copy_concat = false;
+    app.add_flag("--copy-concat", copy_concat,
+                 "every Concatenate copies its inputs (BuildOptions::concat_in_place off)");
     CLI11_PARSE(app, argc, argv);
 
     BuildOptions build;
     build.initialize_missing_weights = model_path.empty();
+    build.concat_in_place = !copy_concat;
     UnetArchitecture unet;
     unet.filters = filters;
     unet.separable = separable;
@@ -119,6 +123,16 @@ int main(int argc, char** argv)
         "gflop %.3f\nmedian_ms %.2f\nmin_ms %.2f\nruns %d\ngflops %.2f\npeak_gflops %.1f (%s)\n",
         gflop, med * 1e3, *std::min_element(seconds.begin(), seconds.end()) * 1e3, repeats,
         gflop / med, peak, std::string(kernels::isa_name(peak_isa)).c_str());
+    // Activation memory as planned for this tile, and the arena reuse over the runs above.
+    const ActivationMemory mem = model.activation_memory(input.shape());
+    const WorkspaceStats ws = model.workspace_stats();
+    const auto mib = [](std::size_t b) { return static_cast<double>(b) / (1024.0 * 1024.0); };
+    std::printf("arena_mib %.2f\narena_lower_bound_mib %.2f\nconcat_inputs_in_place %d of %d\n"
+                "copying_arena_mib %.2f\ncopying_lower_bound_mib %.2f\n"
+                "arena_allocations %lld in %lld forwards\n",
+                mib(mem.arena_bytes), mib(mem.lower_bound_bytes), mem.concat_inputs_in_place,
+                mem.concat_inputs_in_place + mem.concat_inputs_copied, mib(mem.copying_arena_bytes),
+                mib(mem.copying_lower_bound_bytes), ws.arena_allocations, ws.forwards);
     if (layers)
     {
         const auto rows = model.describe(input.shape());

@@ -39,6 +39,7 @@ std::string shape_string(const Shape& s)
 Graph::Graph(const ModelSpec& spec, const BuildOptions& options)
     : m_name(spec.name), m_where("model " + (spec.source.empty() ? spec.name : spec.source))
 {
+    m_plan_options.concat_in_place = options.concat_in_place;
     // 1. Every class must be supported: report all of them at once.
     std::vector<std::string> unsupported;
     for (const LayerSpec& layer : spec.layers)
@@ -312,44 +313,46 @@ Tensor Graph::run(const Tensor& input, KernelKind kernels, std::vector<double>* 
 {
     if (layer_seconds)
         layer_seconds->assign(m_nodes.size(), 0.0);
-    const std::vector<Shape> shapes = plan(input.shape());
-    // Activations live in shared_ptrs so pass-through layers alias their input; each is
-    // released when its last consumer has run (uses counts edges).
-    std::vector<std::shared_ptr<Tensor>> values(m_nodes.size());
-    std::vector<int> remaining(m_nodes.size());
+    WorkspacePool::Lease lease = m_workspaces.acquire(*this, input.shape());
+    Workspace& w = lease.workspace();
+    const ActivationPlan& plan = *w.plan;
+
+    // The layers read contiguous inputs unless they say otherwise: a strided caller's view is
+    // copied first (the pipeline's tiles are contiguous).
+    Tensor contiguous_input;
+    const Tensor* in = &input;
+    if (!input.contiguous())
+    {
+        contiguous_input = input;
+        in = &contiguous_input;
+    }
+    Tensor output;
+    if (plan.placements[m_output].storage == Storage::output)
+        output = Tensor(plan.shapes[m_output]);
     for (std::size_t i = 0; i < m_nodes.size(); ++i)
-        remaining[i] = m_nodes[i].uses;
-    // Non-owning handle on the caller's input; it is only ever read.
-    values[m_input] =
-        std::shared_ptr<Tensor>(std::shared_ptr<Tensor>(), const_cast<Tensor*>(&input));
-    std::vector<const Tensor*> args;
+    {
+        const Placement& p = plan.placements[i];
+        if (p.storage == Storage::input) // read only, though a view's data is not const
+            w.views[i] = Tensor::view(plan.shapes[i], const_cast<float*>(in->data()) + p.offset,
+                                      p.pixel_stride);
+        else if (p.storage == Storage::output)
+            w.views[i] = Tensor::view(plan.shapes[i], output.data() + p.offset, p.pixel_stride);
+    }
+
     for (std::size_t i = 0; i < m_nodes.size(); ++i)
     {
         const Node& node = m_nodes[i];
-        if (static_cast<int>(i) == m_input)
-            continue;
         if (node.layer->is_identity())
-            values[i] = values[node.inputs[0]];
-        else
-        {
-            args.clear();
-            for (int p : node.inputs)
-                args.push_back(values[p].get());
-            const auto start = std::chrono::steady_clock::now();
-            auto out = std::make_shared<Tensor>(shapes[i]);
-            node.layer->forward(args, *out, kernels);
-            if (layer_seconds)
-                (*layer_seconds)[i] =
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-            values[i] = std::move(out);
-        }
-        for (int p : node.inputs)
-            if (--remaining[p] == 0)
-                values[p].reset();
+            continue;
+        const auto start = std::chrono::steady_clock::now();
+        node.layer->forward(w.args[i], w.views[i], kernels);
+        if (layer_seconds)
+            (*layer_seconds)[i] =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     }
-    if (values[m_output].get() == &input)
-        return input;
-    return std::move(*values[m_output]);
+    if (plan.placements[m_output].storage == Storage::input)
+        return Tensor(w.views[m_output]); // the model passes its input through: a copy
+    return output;
 }
 
 } // namespace atrous::infer

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // Purpose: the engine's layer graph: built from a ModelSpec (validated, topologically sorted,
-// BatchNormalization folded), planned per input shape, run with activations freed after their
-// last consumer.
+// BatchNormalization folded), planned per input shape, run in a reused activation arena.
 #pragma once
 
 #include "stages/infer/engine/layer.hpp"
 #include "stages/infer/engine/model.hpp"
+#include "stages/infer/engine/workspace_pool.hpp"
 #include "stages/infer/import/model_spec.hpp"
 
 #include <memory>
@@ -40,10 +40,20 @@ public:
     /// accepted (channels, stride multiple, fixed size) or a layer rejects its shapes.
     std::vector<Shape> plan(const Shape& input) const;
 
-    /// Runs all nodes in order; thread-safe (all state is local to the call). When
-    /// `layer_seconds` is set it receives each node's wall time (ForwardOptions::layer_seconds).
+    /// Runs all nodes in order in an activation arena leased from the graph's pool (planned once
+    /// per input shape, reused by later calls); thread-safe. When `layer_seconds` is set it
+    /// receives each node's wall time (ForwardOptions::layer_seconds).
     Tensor run(const Tensor& input, KernelKind kernels,
                std::vector<double>* layer_seconds = nullptr) const;
+
+    /// How forward() plans its activations (BuildOptions::concat_in_place).
+    const PlanOptions& plan_options() const { return m_plan_options; }
+    /// The (cached) activation plan for `input`.
+    std::shared_ptr<const ActivationPlan> activation_plan(const Shape& input) const
+    {
+        return m_workspaces.plan(*this, input);
+    }
+    WorkspaceStats workspace_stats() const { return m_workspaces.stats(); }
 
 private:
     void fold_batch_norms();
@@ -59,6 +69,9 @@ private:
     /// misalign them, so sizes must be multiples of total_stride. A plain chain accepts any
     /// size (Keras floor semantics).
     bool m_needs_stride_multiple = false;
+    PlanOptions m_plan_options;
+    /// Arenas and plans: caches behind a mutex, invisible to the callers (forward() is const).
+    mutable WorkspacePool m_workspaces;
 };
 
 } // namespace atrous::infer

@@ -55,9 +55,22 @@ public:
     /// Throws ModelError naming the layer on shapes it cannot take.
     virtual Shape output_shape(const std::vector<Shape>& inputs) const = 0;
 
-    /// Computes `output` (already sized to output_shape) from `inputs`.
+    /// Computes `output` (already sized to output_shape) from `inputs`. The engine passes views
+    /// into its activation arena (Tensor::view); they are contiguous unless the layer opts in
+    /// below. `output` holds garbage on entry (the arena is reused, not cleared).
     virtual void forward(const std::vector<const Tensor*>& inputs, Tensor& output,
                          KernelKind kernels) const = 0;
+
+    /// True when forward() accepts an `output` whose pixel_stride() exceeds its channels and
+    /// then writes exactly its channels of each pixel, nothing between: the engine may place the
+    /// output directly in its channel slice of a Concatenate (in both kernel kinds).
+    virtual bool writes_strided_output() const { return false; }
+    /// True when forward() accepts inputs whose pixel_stride() exceeds their channels (a value
+    /// placed in a Concatenate's slice may then also feed this layer without a copy).
+    virtual bool reads_strided_input() const { return false; }
+    /// True for a channel concatenation (Concatenate): the engine lets its inputs' producers
+    /// write in place into its output, and forward() then copies only the other inputs.
+    virtual bool concatenates_channels() const { return false; }
 
     /// Layers whose output is their (single) input: the engine aliases instead of copying.
     virtual bool is_identity() const { return false; }

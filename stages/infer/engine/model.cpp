@@ -69,4 +69,27 @@ Tensor Model::forward(const Tensor& input, const ForwardOptions& options) const
     return m_graph->run(input, options.kernels, options.layer_seconds);
 }
 
+ActivationMemory Model::activation_memory(Shape input) const
+{
+    const std::shared_ptr<const ActivationPlan> plan = m_graph->activation_plan(input);
+    PlanOptions copying;
+    copying.concat_in_place = false;
+    const ActivationPlan copy_plan = plan_activations(*m_graph, input, copying);
+    ActivationMemory m;
+    m.arena_bytes = plan->arena_bytes;
+    m.lower_bound_bytes = plan->lower_bound_bytes;
+    m.input_bytes = plan->input_bytes;
+    m.output_bytes = plan->output_bytes;
+    m.concat_inputs_in_place = plan->concat_inputs_in_place;
+    m.concat_inputs_copied = plan->concat_inputs_copied;
+    m.copying_arena_bytes = copy_plan.arena_bytes;
+    m.copying_lower_bound_bytes = copy_plan.lower_bound_bytes;
+    return m;
+}
+
+WorkspaceStats Model::workspace_stats() const
+{
+    return m_graph->workspace_stats();
+}
+
 } // namespace atrous::infer

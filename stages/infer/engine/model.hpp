@@ -6,6 +6,7 @@
 #include "stages/infer/engine/tensor.hpp"
 #include "stages/infer/import/model_spec.hpp"
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,6 +39,10 @@ struct BuildOptions
     /// clearly labelled placeholder demo model).
     bool initialize_missing_weights = false;
     unsigned seed = 0;
+    /// Producers of Concatenate inputs write straight into their channel slice when they can
+    /// (no copy; the slice's buffer lives from the first of them, which can raise the peak).
+    /// Off: every Concatenate copies its inputs (ActivationMemory reports both figures).
+    bool concat_in_place = true;
 };
 
 /// Static facts the pipeline plans tiles with.
@@ -64,9 +69,38 @@ struct LayerInfo
     double flops = 0; // multiply-add = 2 FLOP
 };
 
+/// Activation memory of one forward pass for an input shape, as the engine plans it
+/// (engine/activation_plan.hpp). Bytes; the arena holds every intermediate tensor, the input and
+/// the returned output lie outside it.
+struct ActivationMemory
+{
+    std::size_t arena_bytes = 0;       // the planned arena (blocks placed by lifetime)
+    std::size_t lower_bound_bytes = 0; // most bytes live at one step of this layer order
+    std::size_t input_bytes = 0;
+    std::size_t output_bytes = 0;
+    int concat_inputs_in_place = 0; // Concatenate inputs their producer writes into the slice
+    int concat_inputs_copied = 0;   // ... and those the Concatenate copies
+    /// The same two figures were every Concatenate to copy all its inputs (for comparison;
+    /// the figures above when BuildOptions::concat_in_place is off).
+    std::size_t copying_arena_bytes = 0;
+    std::size_t copying_lower_bound_bytes = 0;
+};
+
+/// Counters of the activation arenas forward() reuses (one per concurrent call, kept by the
+/// model; a plan per input shape). In the steady state only `forwards` grows.
+struct WorkspaceStats
+{
+    long long forwards = 0;          // forward() calls
+    long long arena_allocations = 0; // arena buffers allocated or grown
+    long long plans = 0;             // activation plans made (one per new input shape)
+    std::size_t bytes_held = 0;      // arena bytes held now
+    int workspaces = 0;              // arenas held (the most concurrent calls seen)
+};
+
 /// Immutable after construction; forward() is const and safe to call from several threads at once
-/// (each call owns its activations; parallel kernels share the caller's TBB arena, so running
-/// tiles concurrently does not oversubscribe).
+/// (each call leases its own activation arena from the model's pool, reused by later calls;
+/// parallel kernels share the caller's TBB arena, so running tiles concurrently does not
+/// oversubscribe).
 class Model
 {
 public:
@@ -92,6 +126,11 @@ public:
 
     /// Runs the network. Input NHWC with c == in_channels; output NHWC (classifier: n x 1 x 1 x C).
     Tensor forward(const Tensor& input, const ForwardOptions& options = {}) const;
+
+    /// The activation memory forward() plans for an input of `input` (throws as output_shape).
+    ActivationMemory activation_memory(Shape input) const;
+    /// Thread-safe snapshot of the arena counters.
+    WorkspaceStats workspace_stats() const;
 
 private:
     std::unique_ptr<Graph> m_graph;

@@ -34,6 +34,11 @@ std::string grouped(long long value)
     return (value < 0 ? "-" : "") + out;
 }
 
+std::string mib(std::size_t bytes)
+{
+    return fmt::format("{:.2f} MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+}
+
 } // namespace
 
 std::string format_model_report(const Model& model, Shape input)
@@ -76,6 +81,17 @@ std::string format_model_report(const Model& model, Shape input)
                            facts.fixed_width);
     out += fmt::format("output:                  {} channel(s), {}\n", facts.out_channels,
                        facts.output_activation);
+    const ActivationMemory m = model.activation_memory(input);
+    out += fmt::format("activation arena:        {} planned, lower bound {} for this layer "
+                       "order (input {} and output {} outside)\n",
+                       mib(m.arena_bytes), mib(m.lower_bound_bytes), mib(m.input_bytes),
+                       mib(m.output_bytes));
+    const int concat_inputs = m.concat_inputs_in_place + m.concat_inputs_copied;
+    if (concat_inputs > 0)
+        out += fmt::format("concatenation in place:  {} of {} Concatenate inputs (copying all: "
+                           "{} planned, lower bound {})\n",
+                           m.concat_inputs_in_place, concat_inputs, mib(m.copying_arena_bytes),
+                           mib(m.copying_lower_bound_bytes));
     return out;
 }
 

@@ -12,7 +12,9 @@ namespace atrous::infer
 
 /// Multi-line report for a tile of shape `input` (n, h, w, in_channels): one row per layer in
 /// execution order (name, class, output shape, params, MFLOP), then total params, GFLOP per
-/// tile, receptive field radius, total stride, halo for exact tiling and output activation.
+/// tile, receptive field radius, total stride, halo for exact tiling, output activation, and the
+/// activation memory (planned arena next to the lower bound for the layer order; the same with
+/// every Concatenate copying its inputs).
 /// Throws ModelError when the model does not accept `input`.
 std::string format_model_report(const Model& model, Shape input);
 

@@ -32,34 +32,96 @@ inline std::ostream& operator<<(std::ostream& os, const Shape& s)
     return os << "(" << s.n << "," << s.h << "," << s.w << "," << s.c << ")";
 }
 
-/// Owning, contiguous float32 tensor in NHWC order (channels fastest). Value type: copies copy.
+/// Float32 tensor in NHWC order (channels fastest). Owning and contiguous unless made by view().
+/// Value type: copies copy (a copy of a view is an owning, contiguous tensor).
 class Tensor
 {
 public:
     Tensor() = default;
     explicit Tensor(Shape s, float fill = 0.0f) : m_shape(s), m_data(s.size(), fill) {}
 
-    const Shape& shape() const { return m_shape; }
-    std::size_t size() const { return m_data.size(); }
-    float* data() { return m_data.data(); }
-    const float* data() const { return m_data.data(); }
-
-    float& at(int n, int y, int x, int c)
+    /// A non-owning view of `s` at `data`, whose pixels lie `pixel_stride` floats apart (0 or
+    /// s.c: contiguous; more: a channel slice of a wider NHWC buffer, e.g. one input's channels
+    /// of a concatenation). The buffer must outlive the view; moving a view moves the handle.
+    static Tensor view(Shape s, float* data, int pixel_stride = 0)
     {
-        return m_data[index(n, y, x, c)];
+        assert(pixel_stride == 0 || pixel_stride >= s.c);
+        Tensor t;
+        t.m_shape = s;
+        t.m_view = data;
+        t.m_pixel_stride = pixel_stride > 0 ? pixel_stride : s.c;
+        return t;
     }
-    float at(int n, int y, int x, int c) const { return m_data[index(n, y, x, c)]; }
+
+    Tensor(const Tensor& other) : m_shape(other.m_shape)
+    {
+        if (!other.m_view)
+        {
+            m_data = other.m_data;
+            return;
+        }
+        m_data.resize(m_shape.size());
+        const std::size_t pixels = m_shape.size() / (m_shape.c > 0 ? m_shape.c : 1);
+        for (std::size_t p = 0; p < pixels && m_shape.c > 0; ++p)
+            for (int c = 0; c < m_shape.c; ++c)
+                m_data[p * m_shape.c + c] = other.m_view[p * other.m_pixel_stride + c];
+    }
+    Tensor& operator=(const Tensor& other)
+    {
+        if (this != &other)
+            *this = Tensor(other);
+        return *this;
+    }
+    Tensor(Tensor&& other) noexcept
+        : m_shape(other.m_shape), m_data(std::move(other.m_data)), m_view(other.m_view),
+          m_pixel_stride(other.m_pixel_stride)
+    {
+        other.m_shape = Shape{0, 0, 0, 0};
+        other.m_view = nullptr;
+        other.m_pixel_stride = 0;
+    }
+    Tensor& operator=(Tensor&& other) noexcept
+    {
+        m_shape = other.m_shape;
+        m_data = std::move(other.m_data);
+        m_view = other.m_view;
+        m_pixel_stride = other.m_pixel_stride;
+        other.m_shape = Shape{0, 0, 0, 0};
+        other.m_data.clear();
+        other.m_view = nullptr;
+        other.m_pixel_stride = 0;
+        return *this;
+    }
+    ~Tensor() = default;
+
+    const Shape& shape() const { return m_shape; }
+    /// Number of elements (n*h*w*c); for a strided view not the extent of its memory.
+    std::size_t size() const { return m_view ? m_shape.size() : m_data.size(); }
+    float* data() { return m_view ? m_view : m_data.data(); }
+    const float* data() const { return m_view ? m_view : m_data.data(); }
+    bool is_view() const { return m_view != nullptr; }
+    /// Floats from one pixel to the next: c for a contiguous tensor, more for a channel slice.
+    int pixel_stride() const { return m_view ? m_pixel_stride : m_shape.c; }
+    /// True when the elements are contiguous (data()[0, size()) holds them all in NHWC order).
+    bool contiguous() const { return pixel_stride() == m_shape.c; }
+
+    float& at(int n, int y, int x, int c) { return data()[index(n, y, x, c)]; }
+    float at(int n, int y, int x, int c) const { return data()[index(n, y, x, c)]; }
 
     std::size_t index(int n, int y, int x, int c) const
     {
         assert(n >= 0 && n < m_shape.n && y >= 0 && y < m_shape.h && x >= 0 && x < m_shape.w &&
                c >= 0 && c < m_shape.c);
-        return ((static_cast<std::size_t>(n) * m_shape.h + y) * m_shape.w + x) * m_shape.c + c;
+        return ((static_cast<std::size_t>(n) * m_shape.h + y) * m_shape.w + x) *
+                   static_cast<std::size_t>(pixel_stride()) +
+               c;
     }
 
 private:
     Shape m_shape{0, 0, 0, 0};
     std::vector<float> m_data;
+    float* m_view = nullptr; // set: a non-owning view (m_data empty)
+    int m_pixel_stride = 0;  // views only
 };
 
 } // namespace atrous::infer

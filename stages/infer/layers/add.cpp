@@ -6,6 +6,8 @@
 #include "concatenate.hpp"
 #include "stages/infer/kernels/kernels.hpp"
 
+#include <array>
+
 namespace atrous::infer
 {
 
@@ -24,14 +26,17 @@ Shape Add::output_shape(const std::vector<Shape>& inputs) const
 void Add::forward(const std::vector<const Tensor*>& inputs, Tensor& output,
                   KernelKind kernels) const
 {
-    std::vector<const float*> data;
-    for (const Tensor* t : inputs)
-        data.push_back(t->data());
+    // No allocation for the usual few inputs (the forward pass allocates nothing per layer).
+    std::array<const float*, 8> few{};
+    std::vector<const float*> many(inputs.size() > few.size() ? inputs.size() : 0);
+    const float** data = many.empty() ? few.data() : many.data();
+    for (std::size_t i = 0; i < inputs.size(); ++i)
+        data[i] = inputs[i]->data();
     const int count = static_cast<int>(inputs.size());
     if (kernels == KernelKind::reference)
-        kernels::add_ref(output.size(), count, data.data(), output.data());
+        kernels::add_ref(output.size(), count, data, output.data());
     else
-        kernels::add_tbb(output.size(), count, data.data(), output.data());
+        kernels::add_tbb(output.size(), count, data, output.data());
 }
 
 } // namespace atrous::infer

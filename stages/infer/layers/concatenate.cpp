@@ -4,8 +4,11 @@
 #include "concatenate.hpp"
 
 #include "stages/infer/engine/keras_config.hpp"
-#include "stages/infer/kernels/kernels.hpp"
 
+#include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/parallel_for.h>
+
+#include <algorithm>
 #include <sstream>
 
 namespace atrous::infer
@@ -53,20 +56,33 @@ Shape Concatenate::output_shape(const std::vector<Shape>& inputs) const
 void Concatenate::forward(const std::vector<const Tensor*>& inputs, Tensor& output,
                           KernelKind kernels) const
 {
-    std::vector<const float*> data;
-    std::vector<int> channels;
-    for (const Tensor* t : inputs)
-    {
-        data.push_back(t->data());
-        channels.push_back(t->shape().c);
-    }
     const Shape& out = output.shape();
     const std::size_t pixels = static_cast<std::size_t>(out.n) * out.h * out.w;
-    const int count = static_cast<int>(inputs.size());
-    if (kernels == KernelKind::reference)
-        kernels::concat_channels_ref(pixels, count, data.data(), channels.data(), output.data());
-    else
-        kernels::concat_channels_tbb(pixels, count, data.data(), channels.data(), output.data());
+    // The engine's plan may have had some producers write their output in place into their
+    // slice; only the other inputs are copied, one channel slice at a time.
+    int offset = 0;
+    for (const Tensor* t : inputs)
+    {
+        float* slice = output.data() + offset;
+        const int channels = t->shape().c;
+        offset += channels;
+        if (t->data() == slice && t->pixel_stride() == output.pixel_stride())
+            continue; // already in place
+        const int in_stride = t->pixel_stride();
+        const int out_stride = output.pixel_stride();
+        const float* src = t->data();
+        const auto copy = [&](std::size_t begin, std::size_t end)
+        {
+            for (std::size_t p = begin; p < end; ++p)
+                std::copy_n(src + p * in_stride, channels, slice + p * out_stride);
+        };
+        if (kernels == KernelKind::reference)
+            copy(0, pixels);
+        else
+            oneapi::tbb::parallel_for(oneapi::tbb::blocked_range<std::size_t>(0, pixels, 1024),
+                                      [&](const oneapi::tbb::blocked_range<std::size_t>& r)
+                                      { copy(r.begin(), r.end()); });
+    }
 }
 
 } // namespace atrous::infer

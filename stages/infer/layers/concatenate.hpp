@@ -16,6 +16,9 @@ public:
     Shape output_shape(const std::vector<Shape>& inputs) const override;
     void forward(const std::vector<const Tensor*>& inputs, Tensor& output,
                  KernelKind kernels) const override;
+    bool writes_strided_output() const override { return true; }
+    bool reads_strided_input() const override { return true; }
+    bool concatenates_channels() const override { return true; }
 };
 
 /// Checks that all inputs share n, h and w (0 = unknown matches anything); throws naming `layer`.

@@ -4,6 +4,7 @@
 #include "conv2d.hpp"
 
 #include "stages/infer/engine/keras_config.hpp"
+#include "stages/infer/layers/window_shape.hpp"
 
 #include <tuple>
 
@@ -69,7 +70,8 @@ Shape Conv2d::output_shape(const std::vector<Shape>& inputs) const
 void Conv2d::forward(const std::vector<const Tensor*>& inputs, Tensor& output,
                      KernelKind kernels) const
 {
-    const kernels::Conv2dShape s = kernel_shape(inputs[0]->shape(), output.shape());
+    const kernels::Conv2dShape s =
+        with_pixel_strides(kernel_shape(inputs[0]->shape(), output.shape()), *inputs[0], output);
     const float* bias = m_bias.empty() ? nullptr : m_bias.data();
     if (kernels == KernelKind::reference)
         kernels::conv2d_ref(s, inputs[0]->data(), m_kernel.data(), bias, m_activation,

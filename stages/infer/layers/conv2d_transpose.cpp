@@ -76,7 +76,8 @@ void Conv2dTranspose::forward(const std::vector<const Tensor*>& inputs, Tensor& 
 {
     const Shape& in = inputs[0]->shape();
     const Shape& out = output.shape();
-    const kernels::Conv2dShape s = window_shape(in, out, m_ay, m_ax);
+    const kernels::Conv2dShape s =
+        with_pixel_strides(window_shape(in, out, m_ay, m_ax), *inputs[0], output);
     const float* bias = m_bias.empty() ? nullptr : m_bias.data();
     if (kernels == KernelKind::reference)
         kernels::conv2d_transpose_ref(s, inputs[0]->data(), m_kernel.data(), bias, m_activation,

@@ -38,7 +38,8 @@ void MaxPool2d::forward(const std::vector<const Tensor*>& inputs, Tensor& output
 {
     const Shape& in = inputs[0]->shape();
     const Shape& out = output.shape();
-    const kernels::Conv2dShape s = window_shape(in, out, m_wy, m_wx);
+    const kernels::Conv2dShape s =
+        with_pixel_strides(window_shape(in, out, m_wy, m_wx), *inputs[0], output);
     if (kernels == KernelKind::reference)
         kernels::max_pool2d_ref(s, inputs[0]->data(), output.data());
     else

@@ -30,4 +30,14 @@ kernels::Conv2dShape window_shape(const Shape& in, const Shape& out, const Axis&
                                 x.pad_before(in.w)};
 }
 
+/// `s` reading `in` and writing `out` with their pixel strides (0 where contiguous): the layers
+/// whose kernels honour Conv2dShape's pixel strides pass views of channel slices this way.
+inline kernels::Conv2dShape with_pixel_strides(kernels::Conv2dShape s, const Tensor& in,
+                                               const Tensor& out)
+{
+    s.in_pixel_stride = in.contiguous() ? 0 : in.pixel_stride();
+    s.out_pixel_stride = out.contiguous() ? 0 : out.pixel_stride();
+    return s;
+}
+
 } // namespace atrous::infer

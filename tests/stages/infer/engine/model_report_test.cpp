@@ -4,6 +4,7 @@
 #include "stages/infer/engine/model_report.hpp"
 #include "tests/support/spec_builder.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 namespace atrous::infer
@@ -42,6 +43,19 @@ TEST(ModelReport, ListsLayersTotalsAndTilingFacts)
     EXPECT_NE(text.find("halo for exact tiling:   8 px"), std::string::npos);
     EXPECT_NE(text.find("1 channel(s), sigmoid"), std::string::npos);
     EXPECT_EQ(model.flops(Shape{1, 64, 64, 1}), 589824.0 + 1179648.0 + 131072.0);
+    // Copying: conv_a 128 KiB [1,5], pool 32 KiB [2,3], conv_b 32 KiB [3,4], up 128 KiB [4,5],
+    // cat 256 KiB [5,6]; step 5 holds conv_a + up + cat = 512 KiB.
+    EXPECT_NE(text.find("Concatenate inputs (copying all: 0.50 MiB planned, lower bound "
+                        "0.50 MiB)"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("(input 0.02 MiB and output 0.02 MiB outside)"), std::string::npos) << text;
+    const ActivationMemory m = model.activation_memory(Shape{1, 64, 64, 1});
+    EXPECT_NE(text.find("activation arena:        " +
+                        fmt::format("{:.2f} MiB planned, lower bound {:.2f} MiB",
+                                    m.arena_bytes / 1048576.0, m.lower_bound_bytes / 1048576.0)),
+              std::string::npos)
+        << text;
 }
 
 } // namespace

@@ -135,7 +135,8 @@ void check_global_heaps(const std::filesystem::path& path, std::size_t sizeof_si
         };
         if (heap_size > size - at)
             throw damaged(std::to_string(heap_size) + " bytes declared, past the end of the file");
-        for (std::uint64_t offset = header; heap_size - offset >= object_header;)
+        for (std::uint64_t offset = header;
+             offset < heap_size && heap_size - offset >= object_header;)
         {
             const std::uint64_t left = heap_size - offset;
             const unsigned index = bytes[at + offset] | bytes[at + offset + 1] << 8;

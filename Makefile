@@ -34,17 +34,19 @@ test-asan: deps
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=0 ctest --output-on-failure -j$(JOBS) -LE slow
 
-# ThreadSanitizer over the tests labelled `threaded` (TBB kernels, the runner's pipeline,
-# concurrent reads, parallel model runs), less `slow`. tests/tsan.supp: TBB internals only.
+# ThreadSanitizer over the tests labelled `threaded` (the runner's pipeline and its threads,
+# concurrent reads, parallel model runs), less `slow`. tests/tsan.supp says what TSan cannot
+# check with Debian's uninstrumented libtbb (races inside TBB tasks) and why.
 test-tsan: deps
 	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATROUS_WERROR=ON -DATROUS_SANITIZE=thread
 	cmake --build $(TSAN_BUILD) -j$(JOBS) --target atrous_tests
 	cd $(TSAN_BUILD) && TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp halt_on_error=1 second_deadlock_stack=1" \
 	    ctest --output-on-failure -j$(JOBS) -L threaded -LE slow
 
-# libFuzzer (clang): each target for FUZZ_SECONDS from a scratch copy of its committed corpus and
-# regressions; fails on the first crash, leak, hang (> 10 s) or 2 GiB of memory. A crashing input
-# lands in $(FUZZ_BUILD)/artifacts/<target>/: fix, then commit it to tests/fuzz/regressions/<target>/.
+# libFuzzer (clang): each target for FUZZ_SECONDS, starting from its committed corpus and
+# regressions (read only; new inputs go to $(FUZZ_BUILD)/work/); fails on the first crash, leak,
+# hang (> 10 s) or 2 GiB of memory. The input lands in $(FUZZ_BUILD)/artifacts/<target>/: fix the
+# bug, then commit the input to tests/fuzz/regressions/<target>/.
 fuzz: deps
 	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATROUS_FUZZ=ON \
 	    -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14

@@ -1,12 +1,17 @@
 # SPDX-License-Identifier: Apache-2.0
 # Purpose: the two commands of the README. `make demo`: install, build, run the demo.
-# `make test`: install, build with warnings as errors, run every test, then again under ASan+UBSan.
+# `make test`: install, build with warnings as errors, run every test, then again under ASan+UBSan,
+# the threaded tests under TSan, and each fuzz target for FUZZ_SECONDS.
 JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := config model_config keras_h5
 DEMO_OUT ?= demo-out
 
-.PHONY: deps build demo test test-release test-asan format clean
+.PHONY: deps build demo test test-release test-asan test-tsan fuzz format clean
 
 deps:
 	tools/install_deps.sh
@@ -29,10 +34,39 @@ test-asan: deps
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=0 ctest --output-on-failure -j$(JOBS) -LE slow
 
-test: test-release test-asan
+# ThreadSanitizer over the tests labelled `threaded` (the runner's pipeline and its threads,
+# concurrent reads, parallel model runs), less `slow`. tests/tsan.supp says what TSan cannot
+# check with Debian's uninstrumented libtbb (races inside TBB tasks) and why.
+test-tsan: deps
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATROUS_WERROR=ON -DATROUS_SANITIZE=thread
+	cmake --build $(TSAN_BUILD) -j$(JOBS) --target atrous_tests
+	cd $(TSAN_BUILD) && TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp halt_on_error=1 second_deadlock_stack=1" \
+	    ctest --output-on-failure -j$(JOBS) -L threaded -LE slow
+
+# libFuzzer (clang): each target for FUZZ_SECONDS, starting from its committed corpus and
+# regressions (read only; new inputs go to $(FUZZ_BUILD)/work/); fails on the first crash, leak,
+# hang (> 10 s) or 2 GiB of memory. The input lands in $(FUZZ_BUILD)/artifacts/<target>/: fix the
+# bug, then commit the input to tests/fuzz/regressions/<target>/.
+fuzz: deps
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATROUS_FUZZ=ON \
+	    -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target $(FUZZ_TARGETS:%=%_fuzz)
+	set -e; for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(FUZZ_BUILD)/work/$$t $(FUZZ_BUILD)/artifacts/$$t; \
+	    echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	    LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp:print_suppressions=0 \
+	    $(FUZZ_BUILD)/tests/fuzz/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
+	        -timeout=10 -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t/ \
+	        $(FUZZ_BUILD)/work/$$t tests/fuzz/corpus/$$t tests/fuzz/regressions/$$t \
+	        > $(FUZZ_BUILD)/$$t.log 2>&1 \
+	        || { tail -n 60 $(FUZZ_BUILD)/$$t.log; echo "fuzz: $$t FAILED (log: $(FUZZ_BUILD)/$$t.log)"; exit 1; }; \
+	    grep -E '^stat::number_of_executed_units|^Done' $(FUZZ_BUILD)/$$t.log || true; \
+	done
+
+test: test-release test-asan test-tsan fuzz
 
 format:
 	find pipeline stages tests bench -name '*.cpp' -o -name '*.hpp' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(DEMO_OUT)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD) $(DEMO_OUT)

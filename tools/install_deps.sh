@@ -10,6 +10,7 @@ PACKAGES=(
   slurm-wlm munge
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev clang-format
+  clang-14 libclang-rt-14-dev
   python3 python3-numpy python3-h5py python3-torch python3-gdal python3-yaml
 )
 missing=()

@@ -7,8 +7,16 @@
 #include <hdf5.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
+#include <fcntl.h>
 #include <functional>
+#include <limits>
+#include <memory>
+#include <string_view>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <utility>
 
 namespace atrous::infer
@@ -60,6 +68,91 @@ herr_t collect_stack(hid_t stack, void* client)
     return 0;
 }
 
+/// Keras stores weights inside the file; a virtual or external-storage dataset would make HDF5
+/// read other files named by this one.
+void check_storage(hid_t dataset, const std::string& where, const std::string& what)
+{
+    const Handle plist(H5Dget_create_plist(dataset), H5Pclose);
+    if (!plist.valid())
+        throw ModelError(where, what + ": cannot read its storage layout");
+    if (H5Pget_layout(plist.get()) == H5D_VIRTUAL || H5Pget_external_count(plist.get()) != 0)
+        throw ModelError(where, what + ": stored in other files (virtual or external dataset); "
+                                       "weights inside the file expected");
+}
+
+bool is_compressed(hid_t dataset)
+{
+    const Handle plist(H5Dget_create_plist(dataset), H5Pclose);
+    return plist.valid() && H5Pget_layout(plist.get()) == H5D_CHUNKED &&
+           H5Pget_nfilters(plist.get()) > 0;
+}
+
+std::uint64_t decode_le(const unsigned char* p, std::size_t bytes)
+{
+    std::uint64_t v = 0;
+    for (std::size_t i = std::min<std::size_t>(bytes, 8); i-- > 0;)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/// HDF5 1.10's global heap reader (H5HG__cache_heap_deserialize) loops forever on a collection
+/// whose object list does not advance (an object of size 0 at index 0) and runs off it on an
+/// object larger than the collection. Variable-length strings (model_config, layer_names) live
+/// in such collections, so every collection the file could hold (each "GCOL" signature of
+/// version 1) is walked the same way first: a damaged one is a ModelError, not a hang.
+void check_global_heaps(const std::filesystem::path& path, std::size_t sizeof_size,
+                        const std::string& where)
+{
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return; // H5Fopen read it a moment ago; HDF5 reports what follows
+    struct stat st = {};
+    if (::fstat(fd, &st) != 0 || st.st_size <= 0)
+    {
+        ::close(fd);
+        return;
+    }
+    const auto size = static_cast<std::size_t>(st.st_size);
+    void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    ::close(fd);
+    if (map == MAP_FAILED)
+        return;
+    const std::unique_ptr<void, std::function<void(void*)>> unmap(map, [size](void* p)
+                                                                  { ::munmap(p, size); });
+    const auto* bytes = static_cast<const unsigned char*>(map);
+    const std::string_view view(static_cast<const char*>(map), size);
+    const std::uint64_t header = (8 + sizeof_size + 7) / 8 * 8; // signature, version, size
+    const std::uint64_t object_header = 8 + sizeof_size;        // index, refs, reserved, size
+    for (auto at = view.find("GCOL"); at != std::string_view::npos; at = view.find("GCOL", at + 1))
+    {
+        if (size - at < header || bytes[at + 4] != 1)
+            continue; // HDF5 refuses it itself (short, or another version)
+        const std::uint64_t heap_size = decode_le(bytes + at + 8, sizeof_size);
+        const auto damaged = [&](const std::string& why)
+        {
+            return ModelError(where, "global heap at byte " + std::to_string(at) + ": " + why +
+                                         "; damaged file");
+        };
+        if (heap_size > size - at)
+            throw damaged(std::to_string(heap_size) + " bytes declared, past the end of the file");
+        for (std::uint64_t offset = header;
+             offset < heap_size && heap_size - offset >= object_header;)
+        {
+            const std::uint64_t left = heap_size - offset;
+            const unsigned index = bytes[at + offset] | bytes[at + offset + 1] << 8;
+            const std::uint64_t object = decode_le(bytes + at + offset + 8, sizeof_size);
+            if (object > left)
+                throw damaged("object " + std::to_string(index) + " of " + std::to_string(object) +
+                              " bytes is larger than the heap");
+            const std::uint64_t need = index > 0 ? object_header + (object + 7) / 8 * 8 : object;
+            if (need == 0 || need > left)
+                throw damaged("object " + std::to_string(index) + " of " + std::to_string(object) +
+                              " bytes does not fit");
+            offset += need;
+        }
+    }
+}
+
 } // namespace
 
 struct H5File::State
@@ -80,6 +173,13 @@ struct H5File::State
             text = messages[messages.size() - 2] + ": " + text;
         return " (HDF5: " + text + ")";
     }
+
+    /// The file's size in bytes: what its datasets and attributes can really hold.
+    hsize_t file_bytes() const
+    {
+        hsize_t size = 0;
+        return H5Fget_filesize(file, &size) < 0 ? 0 : size;
+    }
 };
 
 H5File::H5File(const std::filesystem::path& path)
@@ -87,19 +187,35 @@ H5File::H5File(const std::filesystem::path& path)
 {
     H5Eget_auto2(H5E_DEFAULT, &m_state->saved_func, &m_state->saved_data);
     H5Eset_auto2(H5E_DEFAULT, collect_stack, &m_state->messages);
-
-    std::error_code ec;
-    if (!std::filesystem::exists(path, ec))
-        throw ModelError(m_where, "no such file");
-    if (std::filesystem::is_directory(path, ec))
-        throw ModelError(m_where, "is a directory, not an HDF5 file");
-    const htri_t is_hdf5 = H5Fis_hdf5(path.c_str());
-    if (is_hdf5 == 0)
-        throw ModelError(m_where, "not an HDF5 file (no HDF5 signature)");
-    m_state->file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (m_state->file < 0)
-        throw ModelError(m_where,
-                         "cannot be opened as HDF5; truncated or damaged?" + m_state->reason());
+    try
+    {
+        std::error_code ec;
+        if (!std::filesystem::exists(path, ec))
+            throw ModelError(m_where, "no such file");
+        if (std::filesystem::is_directory(path, ec))
+            throw ModelError(m_where, "is a directory, not an HDF5 file");
+        const htri_t is_hdf5 = H5Fis_hdf5(path.c_str());
+        if (is_hdf5 == 0)
+            throw ModelError(m_where, "not an HDF5 file (no HDF5 signature)");
+        m_state->file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+        if (m_state->file < 0)
+            throw ModelError(m_where,
+                             "cannot be opened as HDF5; truncated or damaged?" + m_state->reason());
+        std::size_t sizeof_size = 8;
+        const Handle plist(H5Fget_create_plist(m_state->file), H5Pclose);
+        if (plist.valid())
+            H5Pget_sizes(plist.get(), nullptr, &sizeof_size);
+        check_global_heaps(path, sizeof_size, m_where);
+    }
+    catch (...)
+    {
+        // The destructor does not run for a constructor that throws: close and restore here,
+        // or HDF5 keeps an error handler pointing into the freed State.
+        if (m_state->file >= 0)
+            H5Fclose(m_state->file);
+        H5Eset_auto2(H5E_DEFAULT, m_state->saved_func, m_state->saved_data);
+        throw;
+    }
 }
 
 H5File::~H5File()
@@ -146,7 +262,8 @@ bool H5File::has_attribute(const std::string& object_path, const std::string& na
 namespace
 {
 
-std::vector<std::string> read_strings(hid_t attr, const std::string& where, const std::string& what,
+std::vector<std::string> read_strings(hid_t attr, hsize_t file_bytes, const std::string& where,
+                                      const std::string& what,
                                       const std::function<std::string()>& reason)
 {
     const Handle type(H5Aget_type(attr), H5Tclose);
@@ -161,6 +278,13 @@ std::vector<std::string> read_strings(hid_t attr, const std::string& where, cons
         return {};
     if (H5Tget_class(type.get()) != H5T_STRING)
         throw ModelError(where, what + ": strings expected, another type found");
+    // Every string takes at least its file type's size (a fixed length, or a heap reference)
+    // in the file: a header declaring more is damaged and must not size our buffers.
+    const hsize_t type_size = std::max<hsize_t>(H5Tget_size(type.get()), 1);
+    if (static_cast<hsize_t>(count) > file_bytes / type_size)
+        throw ModelError(where, what + ": " + std::to_string(count) + " strings of " +
+                                    std::to_string(type_size) + " bytes declared, more than the " +
+                                    std::to_string(file_bytes) + "-byte file holds");
     std::vector<std::string> out;
     out.reserve(static_cast<std::size_t>(count));
     if (H5Tis_variable_str(type.get()) > 0)
@@ -205,7 +329,7 @@ std::vector<std::string> H5File::string_attribute(const std::string& object_path
                           H5Aclose);
         if (!attr.valid())
             throw ModelError(m_where, what + ": cannot open it" + reason());
-        return read_strings(attr.get(), m_where, what, reason);
+        return read_strings(attr.get(), m_state->file_bytes(), m_where, what, reason);
     };
     if (!exists(object_path))
         throw ModelError(m_where, object_path + " is missing");
@@ -246,14 +370,29 @@ H5FloatArray H5File::float_dataset(const std::string& dataset_path) const
         throw ModelError(m_where, what + ": cannot read its shape" + m_state->reason());
     std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
     H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
-    H5FloatArray array;
-    std::size_t count = 1;
+    check_storage(dataset.get(), m_where, what);
+    // The declared shape must fit in what the file can hold (compressed chunks: at most 1100
+    // times their size, deflate's limit) before it sizes the buffer: a damaged or hostile header
+    // may declare terabytes.
+    const hsize_t element_bytes = std::max<hsize_t>(H5Tget_size(type.get()), 1);
+    const hsize_t budget =
+        m_state->file_bytes() * (is_compressed(dataset.get()) ? 1100 : 1) / element_bytes;
+    hsize_t count = 1;
+    std::string shape;
     for (const hsize_t d : dims)
     {
-        array.shape.push_back(static_cast<int>(d));
-        count *= static_cast<std::size_t>(d);
+        shape += (shape.empty() ? "" : ",") + std::to_string(d);
+        count = d == 0 ? 0 : count > budget / d ? budget + 1 : count * d;
     }
-    array.values.resize(count);
+    if (count > budget || count > static_cast<hsize_t>(std::numeric_limits<int>::max()))
+        throw ModelError(m_where, what + ": shape (" + shape + ") of " +
+                                      std::to_string(element_bytes) +
+                                      "-byte values declared, more than the " +
+                                      std::to_string(m_state->file_bytes()) + "-byte file holds");
+    H5FloatArray array;
+    for (const hsize_t d : dims)
+        array.shape.push_back(static_cast<int>(d));
+    array.values.resize(static_cast<std::size_t>(count));
     if (count > 0 && H5Dread(dataset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
                              array.values.data()) < 0)
         throw ModelError(m_where, what + ": cannot read it" + m_state->reason());

@@ -200,9 +200,7 @@ ModelSpec sequential_spec(const json& config, const std::string& where)
     return spec;
 }
 
-} // namespace
-
-ModelSpec spec_from_keras_config(const json& model_config, const std::string& source)
+ModelSpec spec_from_checked_json(const json& model_config, const std::string& source)
 {
     const std::string where = "model " + source;
     if (!model_config.is_object() || !model_config.contains("class_name") ||
@@ -220,6 +218,45 @@ ModelSpec spec_from_keras_config(const json& model_config, const std::string& so
     spec.source = source;
     sort_layers_topologically(spec);
     return spec;
+}
+
+} // namespace
+
+ModelSpec spec_from_keras_config(const json& model_config, const std::string& source)
+{
+    try
+    {
+        return spec_from_checked_json(model_config, source);
+    }
+    catch (const json::exception& e)
+    {
+        // A value of another JSON type than Keras writes (e.g. a number as class_name).
+        throw ModelError("model " + source, std::string("model_config is malformed: ") + e.what());
+    }
+}
+
+ModelSpec spec_from_model_config_text(const std::string& text, const std::string& source)
+{
+    json config;
+    try
+    {
+        config = json::parse(text,
+                             [&](int depth, json::parse_event_t, json&)
+                             {
+                                 if (depth > max_model_config_depth)
+                                     throw ModelError("model " + source,
+                                                      "model_config is not JSON: nested deeper "
+                                                      "than " +
+                                                          std::to_string(max_model_config_depth) +
+                                                          " levels");
+                                 return true;
+                             });
+    }
+    catch (const json::exception& e)
+    {
+        throw ModelError("model " + source, std::string("model_config is not JSON: ") + e.what());
+    }
+    return spec_from_keras_config(config, source);
 }
 
 void sort_layers_topologically(ModelSpec& spec)

@@ -23,6 +23,15 @@ namespace atrous::infer
 /// nested models, Lambda layers, or cycles.
 ModelSpec spec_from_keras_config(const nlohmann::json& model_config, const std::string& source);
 
+/// Parses the text of a `model_config` attribute and builds the graph as spec_from_keras_config.
+/// Throws ModelError ("model <source>: model_config is not JSON: ...") on text that is not JSON
+/// or nests deeper than max_model_config_depth, and on every malformed config (a value of the
+/// wrong JSON type included).
+ModelSpec spec_from_model_config_text(const std::string& text, const std::string& source);
+
+/// Keras configs nest about ten levels; deeper JSON is refused before it is walked (recursion).
+constexpr int max_model_config_depth = 128;
+
 /// Puts spec.layers in a topological order (stable: keeps the given order where it can) and
 /// checks the wiring: every input and output names a layer. Throws ModelError naming the layer
 /// with an unknown input, or the layers on a cycle.

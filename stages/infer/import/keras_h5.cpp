@@ -148,23 +148,8 @@ ModelSpec load_keras_h5(const std::filesystem::path& path,
     if (file.has_attribute("/", "model_config"))
     {
         const auto text = file.string_attribute("/", "model_config");
-        nlohmann::json config;
-        try
-        {
-            config = nlohmann::json::parse(text.empty() ? std::string() : text.front());
-        }
-        catch (const nlohmann::json::exception& e)
-        {
-            throw ModelError(file.where(), std::string("model_config is not JSON: ") + e.what());
-        }
-        try
-        {
-            spec = spec_from_keras_config(config, path.string());
-        }
-        catch (const nlohmann::json::exception& e)
-        {
-            throw ModelError(file.where(), std::string("model_config is malformed: ") + e.what());
-        }
+        spec =
+            spec_from_model_config_text(text.empty() ? std::string() : text.front(), path.string());
     }
     else if (architecture)
     {

@@ -162,6 +162,37 @@ TEST(KerasConfig, RejectsWhatCannotBeImported)
               "model m.h5: model_config lacks class_name or config");
 }
 
+TEST(KerasConfig, WrongJsonTypesAndDeepNestingAreModelErrors)
+{
+    // A number where Keras writes a string: nlohmann's type_error must not escape.
+    const std::string number_class = error_of(json::parse(R"({"class_name": 7, "config": {}})"));
+    EXPECT_EQ(number_class.rfind("model m.h5: model_config is malformed: ", 0), 0u) << number_class;
+    json tensor = json::object();
+    tensor["class_name"] = "__keras_tensor__";
+    tensor["config"]["keras_history"] = json::array({json::object()}); // a name expected
+    json node = json::object();
+    node["args"] = json::array({tensor});
+    json layer = json::object();
+    layer["class_name"] = "ReLU";
+    layer["name"] = "r";
+    layer["inbound_nodes"] = json::array({node});
+    const std::string bad_history = error_of(functional(json::array({layer}), "r", "r"));
+    EXPECT_EQ(bad_history.rfind("model m.h5: model_config is malformed: ", 0), 0u) << bad_history;
+
+    // Deep nesting is refused while parsing, before any recursive walk of it.
+    const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+    std::string message;
+    try
+    {
+        spec_from_model_config_text(deep, "m.h5");
+    }
+    catch (const ModelError& e)
+    {
+        message = e.what();
+    }
+    EXPECT_EQ(message, "model m.h5: model_config is not JSON: nested deeper than 128 levels");
+}
+
 TEST(KerasConfig, WeightNames)
 {
     EXPECT_EQ(short_weight_name("conv2d_3/kernel:0"), "kernel");

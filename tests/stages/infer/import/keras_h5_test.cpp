@@ -242,6 +242,26 @@ TEST(KerasH5, BrokenFilesNameTheCulprit)
         << json;
 }
 
+TEST(KerasH5, DamagedHeadersAreRefusedBeforeTheyCostMemoryOrTime)
+{
+    // Inputs the fuzz target keras_h5_fuzz found or needed (tests/fuzz/regressions/keras_h5/).
+    const auto regression = [](const std::string& n)
+    {
+        return std::filesystem::path(ATROUS_FIXTURES_DIR).parent_path() / "fuzz" / "regressions" /
+               "keras_h5" / n;
+    };
+    const auto huge = regression("huge_declared_dataset.h5");
+    EXPECT_EQ(model_error([&] { load_keras_h5(huge); }),
+              "model " + huge.string() +
+                  ": dataset /model_weights/conv2d_1/conv2d_1/kernel:0: shape (1000000,1000000,1,1)"
+                  " of 4-byte values declared, more than the 8875-byte file holds");
+    // HDF5 1.10 loops forever on this global heap (an object of size 0 at index 0).
+    const auto loop = regression("global_heap_endless_loop.h5");
+    EXPECT_EQ(model_error([&] { load_keras_h5(loop); }),
+              "model " + loop.string() +
+                  ": global heap at byte 2048: object 0 of 0 bytes does not fit; damaged file");
+}
+
 TEST(KerasH5, ModelConfigWinsOverTheGivenArchitecture)
 {
     // A model.save file describes itself; a mismatching architecture is ignored.

@@ -376,11 +376,10 @@ void gemm_conv(const Conv2dShape& s, const float* in, const float* packed_w, con
     groups = (blocks + per_group - 1) / per_group;
     const std::size_t panel_floats = mc * V::gemm_kc;
 
-    oneapi::tbb::enumerable_thread_specific<WinoScratch> scratches;
     oneapi::tbb::parallel_for(oneapi::tbb::blocked_range<std::size_t>(0, m_tasks * groups),
                               [&](const oneapi::tbb::blocked_range<std::size_t>& r)
                               {
-                                  float* panels = scratches.local().get(panel_floats);
+                                  float* panels = task_scratch(panel_floats);
                                   for (std::size_t i = r.begin(); i != r.end(); ++i)
                                   {
                                       const std::size_t mt = i / groups;

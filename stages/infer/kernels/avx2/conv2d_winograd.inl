@@ -121,6 +121,15 @@ struct WinoScratch
     }
 };
 
+/// This thread's scratch for one TBB task body: a body takes it, fills and uses it and is done
+/// before the thread runs another body (the bodies start no nested parallel work), so it is
+/// reused by every kernel call on the thread and the kernels allocate nothing in the steady state.
+inline float* task_scratch(std::size_t count)
+{
+    thread_local WinoScratch scratch;
+    return scratch.get(count);
+}
+
 template <typename V> struct WinoJob
 {
     const Conv2dShape* s;
@@ -415,11 +424,10 @@ void winograd_conv(const Conv2dShape& s, const float* in, const float* packed_w,
     {
         // Many blocks: one block per task, each on its thread's scratch (no nested parallelism,
         // so a thread never starts a second block while one is in flight on its scratch).
-        oneapi::tbb::enumerable_thread_specific<WinoScratch> scratches;
         oneapi::tbb::parallel_for(0, nblocks,
                                   [&](int b)
                                   {
-                                      float* buf = scratches.local().get(scratch);
+                                      float* buf = task_scratch(scratch);
                                       const int tb = b * T;
                                       wino_block<V, S>(job, tb, std::min(T, tiles - tb), buf,
                                                        buf + vsize);
@@ -427,28 +435,35 @@ void winograd_conv(const Conv2dShape& s, const float* in, const float* packed_w,
     }
     else
     {
-        // Few blocks: each stage in parallel over tiles, (point x cout block) and tiles.
-        WinoScratch buffer;
+        // Few blocks: each stage in parallel over tiles, (point x cout block) and tiles, on the
+        // calling thread's scratch. Isolated: while it waits, the thread runs only this call's
+        // tasks, never another kernel call (another tile's forward) that would reuse the scratch.
+        thread_local WinoScratch buffer;
         float* vbuf = buffer.get(scratch);
         float* mbuf = vbuf + vsize;
-        for (int tb = 0; tb < tiles; tb += T)
-        {
-            const int tn = std::min(T, tiles - tb);
-            oneapi::tbb::parallel_for(oneapi::tbb::blocked_range<int>(tb, tb + tn),
-                                      [&](const oneapi::tbb::blocked_range<int>& r)
-                                      { wino_input<V, S>(job, r.begin(), r.end(), tb, tn, vbuf); });
-            oneapi::tbb::parallel_for(oneapi::tbb::blocked_range<int>(0, k_points * blocks),
-                                      [&](const oneapi::tbb::blocked_range<int>& r)
-                                      {
-                                          for (int i = r.begin(); i != r.end(); ++i)
-                                              wino_gemm(job, i / blocks, i % blocks, tn, vbuf,
-                                                        mbuf);
-                                      });
-            oneapi::tbb::parallel_for(oneapi::tbb::blocked_range<int>(tb, tb + tn),
-                                      [&](const oneapi::tbb::blocked_range<int>& r) {
-                                          wino_output<V, S>(job, r.begin(), r.end(), tb, tn, mbuf);
-                                      });
-        }
+        oneapi::tbb::this_task_arena::isolate(
+            [&]
+            {
+                for (int tb = 0; tb < tiles; tb += T)
+                {
+                    const int tn = std::min(T, tiles - tb);
+                    oneapi::tbb::parallel_for(
+                        oneapi::tbb::blocked_range<int>(tb, tb + tn),
+                        [&](const oneapi::tbb::blocked_range<int>& r)
+                        { wino_input<V, S>(job, r.begin(), r.end(), tb, tn, vbuf); });
+                    oneapi::tbb::parallel_for(oneapi::tbb::blocked_range<int>(0, k_points * blocks),
+                                              [&](const oneapi::tbb::blocked_range<int>& r)
+                                              {
+                                                  for (int i = r.begin(); i != r.end(); ++i)
+                                                      wino_gemm(job, i / blocks, i % blocks, tn,
+                                                                vbuf, mbuf);
+                                              });
+                    oneapi::tbb::parallel_for(
+                        oneapi::tbb::blocked_range<int>(tb, tb + tn),
+                        [&](const oneapi::tbb::blocked_range<int>& r)
+                        { wino_output<V, S>(job, r.begin(), r.end(), tb, tn, mbuf); });
+                }
+            });
     }
     const bool fused = act.kind == ActivationKind::linear || act.kind == ActivationKind::relu;
     if (!fused) // softmax, sigmoid, tanh: a second pass once every channel of a pixel is there

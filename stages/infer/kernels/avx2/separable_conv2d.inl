@@ -56,12 +56,11 @@ void separable_conv(const Conv2dShape& s, int depth_multiplier, const float* in,
     const std::size_t band_floats = (static_cast<std::size_t>(band) * s.out_w * mid + 15) / 16 * 16;
     constexpr int k_tiles_per_pass = 16;
     const std::size_t mc = static_cast<std::size_t>(k_tiles_per_pass) * mr;
-    oneapi::tbb::enumerable_thread_specific<WinoScratch> scratches;
     oneapi::tbb::parallel_for(
         0, bands,
         [&](int b)
         {
-            float* depth = scratches.local().get(band_floats + mc * V::gemm_kc);
+            float* depth = task_scratch(band_floats + mc * V::gemm_kc);
             float* panels = depth + band_floats;
             const int r0 = b * band;
             const int r1 = std::min(rows, r0 + band);

@@ -13,22 +13,8 @@ SRC=$(cd "$(dirname "$0")/.." && pwd)
 W=$(mktemp -d "${ATROUS_BENCH_DIR:-$SRC/build}/atrous-progress.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 A=$B/atrous
-"$A" synth --out "$W/scene.tif" --truth "$W/truth.tif" --size "$SIZE" --seed 1 >/dev/null
-cat > "$W/run.yaml" <<EOC
-input:
-  path: $W/scene.tif
-  bands: [1]
-  normalize: {scale: 0.00392156862745098}
-model:
-  weights: $SRC/models/demo.h5
-tile:
-  size: $TILE
-output:
-  path: $W/out.h5
-  probabilities: uint8
-runtime:
-  threads: 0
-EOC
+STITCH=crop THREADS=0
+source "$SRC/bench/demo_scene.sh"
 echo "scene ${SIZE}x${SIZE}, tile $TILE, demo model, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)," \
      "file system $(df -T "$W" | awk 'NR==2 {print $2}')"
 for interval in ${INTERVALS:-1 0}; do

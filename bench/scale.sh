@@ -15,23 +15,8 @@ trap 'rm -rf "$W"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 A=$B/atrous
 CORES=$(nproc)
-"$A" synth --out "$W/scene.tif" --truth "$W/truth.tif" --size "$SIZE" --seed 1 >/dev/null
-cat > "$W/run.yaml" <<EOC
-input:
-  path: $W/scene.tif
-  bands: [1]
-  normalize: {scale: 0.00392156862745098}
-model:
-  weights: $SRC/models/demo.h5
-tile:
-  size: $TILE
-  stitch: $STITCH
-output:
-  path: $W/out.h5
-  probabilities: uint8
-runtime:
-  threads: 1
-EOC
+THREADS=1
+source "$SRC/bench/demo_scene.sh"
 echo "scene ${SIZE}x${SIZE}, tile $TILE, stitch $STITCH, demo model, 1 thread per rank," \
      "$CORES cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "wall = the whole command (model load and publishing included); per rank: tiles @ tiles/s" \

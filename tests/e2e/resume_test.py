@@ -122,6 +122,16 @@ def wait_for_progress(proc, partial, before, timeout=60):
         time.sleep(0.02)
 
 
+def interrupt_after_progress(ctx, out, seconds):
+    """Starts a run, lets it record progress, stops it with SIGTERM (exit 75)."""
+    proc = start(ctx, out)
+    wait_for_progress(proc, out + ".partial", 0)
+    time.sleep(0.1 * seconds)
+    os.kill(proc.pid, signal.SIGTERM)
+    proc.communicate(timeout=120)
+    check(proc.returncode == 75, f"exit status {proc.returncode}")
+
+
 def kill9(proc, mpi):
     if mpi:
         # Every rank at once (a node failing), then the launcher.
@@ -268,12 +278,7 @@ def test_resume_checks(args):
     ctx = setup(args, "resume_checks", sync_interval=0.1)
     ref, seconds = reference(ctx)
     out = ctx.path("out", "m.h5")
-    proc = start(ctx, out)
-    wait_for_progress(proc, out + ".partial", 0)
-    time.sleep(0.1 * seconds)
-    os.kill(proc.pid, signal.SIGTERM)
-    proc.communicate(timeout=120)
-    check(proc.returncode == 75, f"exit status {proc.returncode}")
+    interrupt_after_progress(ctx, out, seconds)
     proc = ctx.run("run", "run.yaml", "--set", f"output.path={out}", "--set",
                    "input.normalize.scale=0.002", expect_rc=5)
     e2e.one_line_error(proc, out + ".partial", "config.input.normalize.scale", "0.001", "0.002",
@@ -409,12 +414,7 @@ def test_vrt_member_changed(args):
     vrt = None
     ref, seconds = reference(ctx)
     out = ctx.path("out", "v.h5")
-    proc = start(ctx, out)
-    wait_for_progress(proc, out + ".partial", 0)
-    time.sleep(0.1 * seconds)
-    os.kill(proc.pid, signal.SIGTERM)
-    proc.communicate(timeout=120)
-    check(proc.returncode == 75, f"exit status {proc.returncode}")
+    interrupt_after_progress(ctx, out, seconds)
     with h5py.File(out + ".partial", "r") as f:
         fp = f.attrs["fingerprint"]
     check("input.member " + os.path.realpath(ctx.path("right.tif")) in fp,

@@ -72,4 +72,32 @@ infer::WeightArray weight(const std::string& name, std::vector<int> shape, Fn va
     return w;
 }
 
+/// A small U-Net with 2 input channels: a skip Concatenate, pooling, upsampling, dilated convs and
+/// a pass-through Dropout; `with_add` adds a residual Add over the concatenation before the head.
+inline infer::ModelSpec small_unet_spec(const std::string& name, bool with_add)
+{
+    SpecBuilder b(name);
+    b.input("input", {nullptr, nullptr, nullptr, 2});
+    b.conv("c1", "input", 6, 3);
+    b.conv("c2", "c1", 6, 3, 2);
+    b.add("pool", "MaxPooling2D", {{"pool_size", {2, 2}}}, {"c2"});
+    b.conv("c3", "pool", 12, 3, 2);
+    b.add("drop", "Dropout", {{"rate", 0.5}}, {"c3"});
+    b.add("up", "UpSampling2D", {{"size", {2, 2}}}, {"drop"});
+    b.conv("c4", "up", 6, 2);
+    b.add("cat", "Concatenate", {{"axis", -1}}, {"c2", "c4"});
+    if (with_add)
+    {
+        b.conv("c5", "cat", 12, 3);
+        b.add("sum", "Add", {}, {"cat", "c5"});
+        b.conv("out", "sum", 1, 1, 1, "sigmoid");
+    }
+    else
+    {
+        b.conv("c5", "cat", 6, 3);
+        b.conv("out", "c5", 1, 1, 1, "sigmoid");
+    }
+    return b.spec();
+}
+
 } // namespace atrous::test

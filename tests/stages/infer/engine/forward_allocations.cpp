@@ -132,23 +132,9 @@ namespace atrous::infer
 namespace
 {
 
-/// A small U-Net (skip Concatenate, pooling, upsampling, a pass-through layer) plus an Add.
 ModelSpec unet_spec()
 {
-    test::SpecBuilder b("alloc_unet");
-    b.input("input", {nullptr, nullptr, nullptr, 2});
-    b.conv("c1", "input", 6, 3);
-    b.conv("c2", "c1", 6, 3, 2);
-    b.add("pool", "MaxPooling2D", {{"pool_size", {2, 2}}}, {"c2"});
-    b.conv("c3", "pool", 12, 3, 2);
-    b.add("drop", "Dropout", {{"rate", 0.5}}, {"c3"});
-    b.add("up", "UpSampling2D", {{"size", {2, 2}}}, {"drop"});
-    b.conv("c4", "up", 6, 2);
-    b.add("cat", "Concatenate", {{"axis", -1}}, {"c2", "c4"});
-    b.conv("c5", "cat", 12, 3);
-    b.add("sum", "Add", {}, {"cat", "c5"});
-    b.conv("out", "sum", 1, 1, 1, "sigmoid");
-    return b.spec();
+    return test::small_unet_spec("alloc_unet", true);
 }
 
 long long allocations_of(const Model& model, const Tensor& input, KernelKind kind)

@@ -31,19 +31,7 @@ BuildOptions random_weights()
 
 ModelSpec unet_spec()
 {
-    SpecBuilder b("arena_unet");
-    b.input("input", {nullptr, nullptr, nullptr, 2});
-    b.conv("c1", "input", 6, 3);
-    b.conv("c2", "c1", 6, 3, 2);
-    b.add("pool", "MaxPooling2D", {{"pool_size", {2, 2}}}, {"c2"});
-    b.conv("c3", "pool", 12, 3, 2);
-    b.add("drop", "Dropout", {{"rate", 0.5}}, {"c3"});
-    b.add("up", "UpSampling2D", {{"size", {2, 2}}}, {"drop"});
-    b.conv("c4", "up", 6, 2);
-    b.add("cat", "Concatenate", {{"axis", -1}}, {"c2", "c4"});
-    b.conv("c5", "cat", 6, 3);
-    b.conv("out", "c5", 1, 1, 1, "sigmoid");
-    return b.spec();
+    return test::small_unet_spec("arena_unet", false);
 }
 
 /// Concatenations of concatenations, a value read by two Concatenates and a conv, a separable

@@ -8,6 +8,8 @@ ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
+# A fixed seed: every run tries the same inputs in the same order (FUZZ_SEED=0: a random seed).
+FUZZ_SEED ?= 1
 FUZZ_TARGETS := config model_config keras_h5
 DEMO_OUT ?= demo-out
 
@@ -55,7 +57,7 @@ fuzz: deps
 	    mkdir -p $(FUZZ_BUILD)/work/$$t $(FUZZ_BUILD)/artifacts/$$t; \
 	    echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
 	    LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp:print_suppressions=0 \
-	    $(FUZZ_BUILD)/tests/fuzz/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
+	    $(FUZZ_BUILD)/tests/fuzz/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -seed=$(FUZZ_SEED) -rss_limit_mb=2048 \
 	        -timeout=10 -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t/ \
 	        $(FUZZ_BUILD)/work/$$t tests/fuzz/corpus/$$t tests/fuzz/regressions/$$t \
 	        > $(FUZZ_BUILD)/$$t.log 2>&1 \

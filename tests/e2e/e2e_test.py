@@ -90,14 +90,16 @@ def write_geotiff(path, bands=3, nodata_rect=NODATA_RECT, seed=1):
 
 
 def write_config(ctx, name="run.yaml", input_path="scene.tif", weights=None, tile_size=64,
-                 output="out/mask.h5", extra=""):
+                 output="out/mask.h5", extra="", scale=0.001, offset=None, bands=None):
     weights = weights or ctx.model("unet_rgb3_full.h5")
+    sel = f"  bands: {list(bands)}\n" if bands else ""
+    off = f"    offset: {offset!r}\n" if offset is not None else ""
     text = f"""# e2e configuration
 input:
   path: {input_path}
-  normalize:
-    scale: 0.001
-model:
+{sel}  normalize:
+    scale: {scale!r}
+{off}model:
   weights: {weights}
 tile:
   size: {tile_size}

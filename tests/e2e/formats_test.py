@@ -76,29 +76,10 @@ def write_tif(path, data, dtype=gdal.GDT_Byte, options=("TILED=YES", "BLOCKXSIZE
 
 def write_config(ctx, input_path, weights="unet_d5_full.h5", scale=SCALE, offset=0.0,
                  bands=None, output="out/mask.h5"):
-    sel = f"  bands: {list(bands)}\n" if bands else ""
-    text = f"""# formats e2e configuration
-input:
-  path: {input_path}
-{sel}  normalize:
-    scale: {scale!r}
-    offset: {offset!r}
-model:
-  weights: {os.path.join(ctx.models, weights)}
-tile:
-  size: 64
-  halo: exact
-output:
-  path: {output}
-  probabilities: float32
-runtime:
-  threads: 2
-"""
-    name = ctx.path(os.path.basename(output) + ".yaml")
-    with open(name, "w") as f:
-        f.write(text)
     os.makedirs(os.path.dirname(ctx.path(output)), exist_ok=True)
-    return name
+    return e2e.write_config(ctx, os.path.basename(output) + ".yaml", input_path,
+                            ctx.model(weights), output=output, scale=scale, offset=offset,
+                            bands=bands)
 
 
 def run(ctx, input_path, name, **kw):

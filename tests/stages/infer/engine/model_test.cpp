@@ -4,6 +4,7 @@
 
 #include "stages/error.hpp"
 #include "stages/infer/engine/model.hpp"
+#include "tests/support/random_tensor.hpp"
 #include "tests/support/spec_builder.hpp"
 
 #include <gtest/gtest.h>
@@ -48,15 +49,7 @@ Model random_model(const ModelSpec& spec)
     return Model(spec, options);
 }
 
-Tensor random_tensor(Shape s, unsigned seed)
-{
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-    Tensor t(s);
-    for (std::size_t i = 0; i < t.size(); ++i)
-        t.data()[i] = dist(rng);
-    return t;
-}
+using test::random_tensor;
 
 float max_abs_diff(const Tensor& a, const Tensor& b)
 {

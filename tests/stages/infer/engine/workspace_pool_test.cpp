@@ -5,6 +5,7 @@
 
 #include "stages/infer/engine/graph.hpp"
 #include "stages/infer/engine/model.hpp"
+#include "tests/support/random_tensor.hpp"
 #include "tests/support/spec_builder.hpp"
 
 #include <gtest/gtest.h>
@@ -59,15 +60,7 @@ ModelSpec tangled_spec()
     return b.spec();
 }
 
-Tensor random_tensor(Shape s, unsigned seed)
-{
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-    Tensor t(s);
-    for (std::size_t i = 0; i < t.size(); ++i)
-        t.data()[i] = dist(rng);
-    return t;
-}
+using test::random_tensor;
 
 /// The engine before the arena: every layer into a fresh zeroed tensor, pass-through layers
 /// aliasing their input.

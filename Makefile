@@ -19,7 +19,7 @@ deps:
 	tools/install_deps.sh
 
 build: deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DATROUS_WERROR=ON
+	cmake --preset release -B $(BUILD)
 	cmake --build $(BUILD) -j$(JOBS)
 
 demo: build
@@ -32,7 +32,7 @@ test-release: build
 # labelled `slow` (shipped-model accuracy and the real-SLURM job: whole-model runs at -O0 that the
 # release pass already covers).
 test-asan: deps
-	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DATROUS_WERROR=ON -DATROUS_SANITIZE=ON
+	cmake --preset asan -B $(ASAN_BUILD)
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=0 ctest --output-on-failure -j$(JOBS) -LE slow
 
@@ -40,7 +40,7 @@ test-asan: deps
 # concurrent reads, parallel model runs), less `slow`. tests/tsan.supp says what TSan cannot
 # check with Debian's uninstrumented libtbb (races inside TBB tasks) and why.
 test-tsan: deps
-	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATROUS_WERROR=ON -DATROUS_SANITIZE=thread
+	cmake --preset tsan -B $(TSAN_BUILD)
 	cmake --build $(TSAN_BUILD) -j$(JOBS) --target atrous_tests
 	cd $(TSAN_BUILD) && TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp halt_on_error=1 second_deadlock_stack=1" \
 	    ctest --output-on-failure -j$(JOBS) -L threaded -LE slow
@@ -50,8 +50,7 @@ test-tsan: deps
 # hang (> 10 s) or 2 GiB of memory. The input lands in $(FUZZ_BUILD)/artifacts/<target>/: fix the
 # bug, then commit the input to tests/fuzz/regressions/<target>/.
 fuzz: deps
-	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATROUS_FUZZ=ON \
-	    -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14
+	cmake --preset fuzz -B $(FUZZ_BUILD)
 	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target $(FUZZ_TARGETS:%=%_fuzz)
 	set -e; for t in $(FUZZ_TARGETS); do \
 	    mkdir -p $(FUZZ_BUILD)/work/$$t $(FUZZ_BUILD)/artifacts/$$t; \

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <fstream>
 
 namespace atrous
@@ -18,18 +19,41 @@ namespace atrous
 
 namespace fs = std::filesystem;
 
-fs::path source_dir()
+namespace
 {
-    // This file is pipeline/demo.cpp of the source tree; CMake compiles it by absolute path.
-    return fs::path(__FILE__).parent_path().parent_path();
+
+bool holds_demo_config(const fs::path& dir)
+{
+    std::error_code ec;
+    return fs::is_regular_file(dir / "configs" / "demo.yaml", ec);
+}
+
+} // namespace
+
+fs::path data_dir()
+{
+    if (const char* env = std::getenv("ATROUS_DATA_DIR"); env != nullptr && *env != '\0')
+        return fs::path(env);
+    std::error_code ec;
+    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    if (!ec)
+    {
+        const fs::path installed = exe.parent_path().parent_path() / "share" / "atrous";
+        if (holds_demo_config(installed))
+            return installed;
+    }
+    // The build tree: CMake passes the source directory (not __FILE__, which a compiler cache
+    // may make relative).
+    return fs::path(ATROUS_SOURCE_DIR);
 }
 
 void run_demo(const DemoOptions& options, spdlog::logger& log, LogFormat format)
 {
-    const fs::path config_file = source_dir() / "configs" / "demo.yaml";
+    const fs::path config_file = data_dir() / "configs" / "demo.yaml";
     if (!fs::exists(config_file))
-        throw ConfigError(config_file.string(), "the demo configuration is missing from the "
-                                                "source tree atrous was built from");
+        throw ConfigError(config_file.string(),
+                          "the demo configuration is missing (looked in $ATROUS_DATA_DIR, "
+                          "<prefix>/share/atrous beside the binary, the source tree)");
     const fs::path out = fs::absolute(options.out).lexically_normal();
     std::error_code ec;
     fs::create_directories(out, ec);
@@ -39,7 +63,7 @@ void run_demo(const DemoOptions& options, spdlog::logger& log, LogFormat format)
     const fs::path scene = out / "scene.tif";
     const fs::path truth = out / "truth.tif";
     const fs::path mask = out / "mask.h5";
-    const fs::path model_file = source_dir() / "models" / "demo.h5";
+    const fs::path model_file = data_dir() / "models" / "demo.h5";
     const bool placeholder = !fs::exists(model_file);
 
     std::vector<std::string> overrides = {
@@ -65,6 +89,7 @@ void run_demo(const DemoOptions& options, spdlog::logger& log, LogFormat format)
     scene_options.nodata_region =
         SceneRect{options.size * 3 / 4, 0, options.size / 4, options.size / 4};
     scene_options.nodata_value = 0;
+    log.info("demo: configuration {}, model {}", config_file.string(), model_file.string());
     log.info("demo: writing a {} x {} synthetic scene to {}", options.size, options.size,
              scene.string());
     write_synthetic_scene(scene_options, scene, truth);

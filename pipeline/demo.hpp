@@ -17,8 +17,10 @@ struct DemoOptions
     std::optional<int> threads;                // runtime.threads override
 };
 
-/// The source tree atrous was built from (configs/, models/): where `demo` finds its files.
-std::filesystem::path source_dir();
+/// Where `demo` finds configs/demo.yaml and models/demo.h5, first match wins: $ATROUS_DATA_DIR;
+/// <prefix>/share/atrous beside an installed binary (<prefix>/bin/atrous, found through
+/// /proc/self/exe, so an installed tree can be moved); the source tree the binary was built from.
+std::filesystem::path data_dir();
 
 /// Writes <out>/scene.tif and <out>/truth.tif, runs configs/demo.yaml on the scene with
 /// models/demo.h5 (or a clearly labelled placeholder model with random weights when it does not

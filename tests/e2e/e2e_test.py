@@ -492,6 +492,34 @@ def test_demo(args):
     check(os.path.getsize(png) > 1000, "mask.png is implausibly small")
 
 
+def test_install_demo(args):
+    """`cmake --install` into a prefix, the prefix moved elsewhere, then `DIR/bin/atrous demo` from
+    an unrelated directory: the demo's config and model come from DIR/share/atrous."""
+    ctx = Context(args, "install_demo")
+    build = os.path.dirname(args.atrous)
+    proc = subprocess.run(["cmake", "--install", build, "--prefix", ctx.path("prefix")],
+                          capture_output=True, text=True, timeout=300)
+    print(proc.stdout, proc.stderr)
+    check(proc.returncode == 0, "cmake --install failed")
+    os.rename(ctx.path("prefix"), ctx.path("moved"))
+    share = ctx.path("moved", "share", "atrous")
+    for f in ["configs/demo.yaml", "models/demo.h5", "jobs/run.sbatch"]:
+        check(os.path.isfile(os.path.join(share, f)), f"install did not place share/atrous/{f}")
+    check(os.path.isfile(ctx.path("moved", "lib", "cmake", "atrous", "atrousConfig.cmake")),
+          "install did not place the CMake package config")
+    os.makedirs(ctx.path("elsewhere"))
+    env = dict(os.environ)
+    env.pop("ATROUS_DATA_DIR", None)
+    proc = subprocess.run([ctx.path("moved", "bin", "atrous"), "demo", "--out", "d", "--size",
+                           "256", "--threads", "2"], cwd=ctx.path("elsewhere"), env=env,
+                          capture_output=True, text=True, timeout=540, stdin=subprocess.DEVNULL)
+    print(proc.stdout, proc.stderr)
+    check(proc.returncode == 0, f"installed demo exit status {proc.returncode}")
+    check(f"configuration {share}/configs/demo.yaml" in proc.stdout + proc.stderr,
+          "the installed demo did not take its configuration from share/atrous")
+    check(os.path.isfile(ctx.path("elsewhere", "d", "mask.h5")), "installed demo wrote no mask")
+
+
 def run_named_test(tests, doc):
     """The command line every e2e script shares: --atrous/--source/--work and a test name; runs
     tests["test_" + name]. Returns the exit status (0 pass, 1 fail, 2 unknown test)."""

@@ -12,9 +12,11 @@ const std::vector<Entry>& entries()
 {
     static const std::vector<Entry> table = {
         {{"input", "section", "", "The raster to segment.", true}, nullptr},
-        {{"input.path", "path", "", "Input raster: any file GDAL opens (GeoTIFF, COG, VRT, ...).",
+        {{"input.path", "path", "",
+          "Input raster: any file GDAL opens (GeoTIFF, COG, VRT, ...), or a GDAL virtual path "
+          "(/vsicurl/https://..., /vsis3/, /vsigs/, /vsiaz/, /vsizip/, /vsigzip/), kept verbatim.",
           true},
-         [](const Value& v, Parsed& p) { p.cfg.input.path = v.as_path(); }},
+         [](const Value& v, Parsed& p) { p.cfg.input.path = v.as_dataset_path(); }},
         {{"input.bands", "list of integers >= 1", "all bands",
           "Bands fed to the model, 1-based, in this order; their count must equal the model's "
           "input channels."},

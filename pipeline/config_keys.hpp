@@ -5,6 +5,7 @@
 
 #include "pipeline/config.hpp"
 #include "stages/error.hpp"
+#include "stages/read/gdal_path.hpp"
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -121,12 +122,26 @@ public:
         fail("one of " + list);
     }
 
+    /// A local file: relative to the configuration's directory, normalized. GDAL's /vsi names
+    /// are refused here: HDF5 (model, output) reads and writes only local files.
     fs::path as_path() const
     {
         if (!m_node.IsScalar() || m_node.Scalar().empty())
             fail("a file path");
+        if (is_gdal_virtual_path(m_node.Scalar()))
+            fail("a local file path (GDAL's /vsi paths are read for input.path only)");
         fs::path p(m_node.Scalar());
         return (p.is_relative() ? m_base / p : p).lexically_normal();
+    }
+
+    /// A name GDAL opens: a local file as as_path(); a /vsi name (/vsicurl/https://..., /vsis3/,
+    /// /vsizip/a.zip/b.tif) verbatim: normalizing would merge the two slashes of "https://", and
+    /// a relative archive inside /vsizip/ is GDAL's to resolve (from the working directory).
+    fs::path as_dataset_path() const
+    {
+        if (m_node.IsScalar() && is_gdal_virtual_path(m_node.Scalar()))
+            return fs::path(m_node.Scalar());
+        return as_path();
     }
 
     std::vector<int> as_int_list(int min) const

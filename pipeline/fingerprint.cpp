@@ -1,20 +1,24 @@
 // SPDX-License-Identifier: Apache-2.0
-// Purpose: builds the run fingerprint from the input's files (stat of the file and of every member
-// GDAL lists), the plan and the normalized configuration (flattened YAML).
+// Purpose: builds the run fingerprint from the input's files (size and time of the file and of
+// every member GDAL lists, a sample of their bytes), the plan and the normalized configuration
+// (flattened YAML).
 #include "fingerprint.hpp"
 
 #include "pipeline/sha256.hpp"
 #include "stages/read/gdal_error.hpp"
+#include "stages/read/gdal_path.hpp"
 
 #include <cpl_string.h>
+#include <cpl_vsi.h>
 #include <fmt/format.h>
 #include <gdal.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <filesystem>
-#include <sys/stat.h>
+#include <memory>
 
 namespace atrous
 {
@@ -50,14 +54,107 @@ void flatten(const YAML::Node& node, const std::string& prefix, Fingerprint& out
 
 std::string stat_text(const std::string& path)
 {
-    struct stat st
-    {
-    };
-    if (::stat(path.c_str(), &st) != 0)
+    const std::optional<FileStat> st = stat_file(path);
+    if (!st)
         return "missing";
-    return fmt::format("{} bytes, modified {}.{:09d}", static_cast<long long>(st.st_size),
-                       static_cast<long long>(st.st_mtim.tv_sec),
-                       static_cast<long>(st.st_mtim.tv_nsec));
+    return fmt::format("{} bytes, modified {}", st->size, st->modified);
+}
+
+bool ends_with_nocase(std::string_view s, std::string_view tail)
+{
+    return s.size() >= tail.size() &&
+           std::equal(tail.begin(), tail.end(), s.end() - static_cast<std::ptrdiff_t>(tail.size()),
+                      [](char a, char b) { return std::tolower(a) == std::tolower(b); });
+}
+
+/// The file whose bytes stand for `path`'s: a member of a compressed archive
+/// (/vsigzip/x.gz, /vsizip/a.zip/b.tif) is sampled in its archive, as reaching the end of a
+/// deflated stream means inflating all of it; a changed member changes the archive's bytes.
+std::string sample_source(const std::string& path)
+{
+    const std::string_view gz = "/vsigzip/";
+    if (path.rfind(gz, 0) == 0)
+        return path.substr(gz.size());
+    const std::string_view zip = "/vsizip/";
+    if (path.rfind(zip, 0) != 0)
+        return path;
+    const std::string rest = path.substr(zip.size());
+    if (!rest.empty() && rest.front() == '{') // /vsizip/{archive}/member
+    {
+        const auto close = rest.find('}');
+        return close == std::string::npos ? path : rest.substr(1, close - 1);
+    }
+    for (std::size_t slash = rest.find('/');; slash = rest.find('/', slash + 1))
+    {
+        const std::string head = rest.substr(0, slash);
+        if (ends_with_nocase(head, ".zip"))
+            return head;
+        if (slash == std::string::npos)
+            return path;
+    }
+}
+
+} // namespace
+
+std::vector<std::pair<std::uint64_t, std::size_t>> sample_ranges(std::uint64_t size, int count)
+{
+    const std::uint64_t whole = static_cast<std::uint64_t>(count) * sample_range_bytes;
+    if (size <= whole || count < 2)
+        return {{0, static_cast<std::size_t>(std::min(size, whole))}};
+    std::vector<std::pair<std::uint64_t, std::size_t>> out;
+    const std::uint64_t last = size - sample_range_bytes;
+    for (int i = 0; i < count; ++i)
+        out.emplace_back(last / static_cast<std::uint64_t>(count - 1) *
+                                 static_cast<std::uint64_t>(i) +
+                             (i == count - 1 ? last % static_cast<std::uint64_t>(count - 1) : 0),
+                         sample_range_bytes);
+    return out;
+}
+
+std::string content_sample(const std::string& path, int ranges)
+{
+    gdal_register_once();
+    const std::string source = sample_source(path);
+    GdalErrorCollector errors;
+    VSIStatBufL st{};
+    if (VSIStatExL(source.c_str(), &st, VSI_STAT_EXISTS_FLAG | VSI_STAT_SIZE_FLAG) != 0)
+        return "not a file";
+    const auto size = static_cast<std::uint64_t>(st.st_size);
+    const auto plan = sample_ranges(size, ranges);
+    std::vector<std::vector<char>> buffers;
+    std::vector<void*> data;
+    std::vector<vsi_l_offset> offsets;
+    std::vector<std::size_t> sizes;
+    for (const auto& [offset, length] : plan)
+    {
+        buffers.emplace_back(length);
+        data.push_back(buffers.back().data());
+        offsets.push_back(offset);
+        sizes.push_back(length);
+    }
+    const auto close = [](VSILFILE* f) { VSIFCloseL(f); };
+    std::unique_ptr<VSILFILE, decltype(close)> file(VSIFOpenExL(source.c_str(), "rb", TRUE), close);
+    // One batch: over HTTP (/vsicurl/, /vsis3/, ...) GDAL fetches the ranges in parallel.
+    if (!file || VSIFReadMultiRangeL(static_cast<int>(plan.size()), data.data(), offsets.data(),
+                                     sizes.data(), file.get()) != 0)
+        return "unreadable: " + errors.message("read failed");
+    Sha256 h;
+    h.update(fmt::format("{} bytes\n", size));
+    for (std::size_t i = 0; i < plan.size(); ++i)
+    {
+        h.update(fmt::format("{}+{}\n", offsets[i], sizes[i]));
+        h.update(data[i], sizes[i]);
+    }
+    return h.hex_digest();
+}
+
+namespace
+{
+
+int ranges_per_file(std::size_t files)
+{
+    return static_cast<int>(std::clamp<std::size_t>(
+        sample_ranges_total / std::max<std::size_t>(files, 1), 2, sample_ranges_per_file));
 }
 
 } // namespace
@@ -73,17 +170,24 @@ std::vector<std::string> input_member_files(const std::string& path)
     std::vector<std::string> out;
     char** files = GDALGetFileList(ds);
     namespace fs = std::filesystem;
-    std::error_code ec;
-    const fs::path self = fs::weakly_canonical(path, ec);
+    // Absolute: the same run started from another directory has the same fields. /vsi names
+    // stay as GDAL spells them (canonicalizing "/vsicurl/https://" would merge its slashes).
+    const auto absolute = [](const std::string& file)
+    {
+        if (is_gdal_virtual_path(file))
+            return file;
+        std::error_code ec;
+        const fs::path canonical = fs::weakly_canonical(file, ec);
+        return ec ? file : canonical.string();
+    };
+    const std::string self = absolute(path);
     for (char** f = files; f != nullptr && *f != nullptr; ++f)
     {
         const std::string file = *f;
         if (file.size() >= 8 && file.compare(file.size() - 8, 8, ".aux.xml") == 0)
             continue; // GDAL's own metadata sidecar, not pixels (gdalinfo -stats writes it)
-        // Absolute: the same run started from another directory has the same fields.
-        const fs::path canonical = fs::weakly_canonical(file, ec);
-        const std::string name = ec ? file : canonical.string();
-        if (canonical == self)
+        const std::string name = absolute(file);
+        if (name == self)
             continue;
         if (std::find(out.begin(), out.end(), name) == out.end())
             out.push_back(name);
@@ -110,21 +214,42 @@ void add_member_fields(const std::vector<std::string>& members, std::size_t max_
                                members.size(), h.hex_digest()));
 }
 
+void add_sample_fields(const std::string& input, const std::vector<std::string>& members,
+                       std::size_t max_listed, Fingerprint& f)
+{
+    if (members.size() <= max_listed)
+    {
+        const int ranges = ranges_per_file(1 + members.size());
+        f.emplace_back("input.sample " + input, content_sample(input, ranges));
+        for (const std::string& m : members)
+            f.emplace_back("input.sample " + m, content_sample(m, ranges));
+        return;
+    }
+    // Thousands of members (a VRT over a tiled archive): the input and an evenly spread subset,
+    // two ranges each, so the cost stays bounded; the others are covered by size and time.
+    const int ranges = 2;
+    const std::size_t sampled =
+        std::min(members.size(), static_cast<std::size_t>(sample_ranges_total / ranges));
+    f.emplace_back("input.sample " + input, content_sample(input, ranges));
+    Sha256 h;
+    for (std::size_t i = 0; i < sampled; ++i)
+    {
+        const std::string& m = members[i * members.size() / sampled];
+        h.update(m + "\t" + content_sample(m, ranges) + "\n");
+    }
+    f.emplace_back("input.members.sample", h.hex_digest());
+}
+
 Fingerprint make_fingerprint(const RunConfig& effective, const RasterInfo& info,
                              const std::string& model_sha256, const TilePlan& plan)
 {
     Fingerprint f;
-    struct stat st
-    {
-    };
-    if (::stat(info.path.c_str(), &st) == 0)
-        f.emplace_back("input.file", fmt::format("{} bytes, modified {}.{:09d}",
-                                                 static_cast<long long>(st.st_size),
-                                                 static_cast<long long>(st.st_mtim.tv_sec),
-                                                 static_cast<long>(st.st_mtim.tv_nsec)));
-    else
-        f.emplace_back("input.file", "not a file");
-    add_member_fields(input_member_files(info.path), max_listed_members, f);
+    const std::optional<FileStat> st = stat_file(info.path);
+    f.emplace_back("input.file", st ? fmt::format("{} bytes, modified {}", st->size, st->modified)
+                                    : "not a file");
+    const std::vector<std::string> members = input_member_files(info.path);
+    add_member_fields(members, max_listed_members, f);
+    add_sample_fields(info.path, members, max_listed_members, f);
     f.emplace_back("input.raster",
                    fmt::format("{} x {} px, {} bands", info.width, info.height, info.bands));
     f.emplace_back("model.sha256", model_sha256);

@@ -5,6 +5,7 @@
 #include "pipeline/output_file.hpp"
 #include "stages/error.hpp"
 #include "stages/read/gdal_error.hpp"
+#include "stages/read/gdal_path.hpp"
 
 #include <gdal.h>
 #include <spdlog/spdlog.h>
@@ -94,7 +95,7 @@ std::optional<Image> read_image(const fs::path& path, std::vector<int> bands, in
 {
     GdalErrorCollector errors;
     std::error_code ec;
-    if (path.empty() || !fs::exists(path, ec))
+    if (path.empty() || !path_exists(path)) // /vsi inputs: VSIStatL
     {
         log.info("preview: input {} not found; drawing the mask only",
                  path.empty() ? std::string("(not recorded)") : path.string());
@@ -255,7 +256,7 @@ PreviewResult write_preview(const PreviewOptions& o, spdlog::logger& log)
     {
         GdalErrorCollector quiet;
         std::error_code ec;
-        Dataset ds(!input.empty() && fs::exists(input, ec)
+        Dataset ds(!input.empty() && path_exists(input)
                        ? GDALOpenEx(input.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY, nullptr,
                                     nullptr, nullptr)
                        : nullptr);

@@ -5,6 +5,7 @@
 
 #include "stages/error.hpp"
 #include "stages/read/gdal_error.hpp"
+#include "stages/read/gdal_path.hpp"
 #include "stages/read/make_reader.hpp"
 
 #include <cpl_conv.h>
@@ -226,7 +227,8 @@ void GdalReader::prepare(const RunContext& context)
     gdal_register_once();
     const std::string path = m_options.path.string();
     std::error_code ec;
-    if (!std::filesystem::exists(m_options.path, ec) && path.find("/vsi") != 0)
+    // A /vsi name is checked by GDAL itself when it opens it (see open_dataset).
+    if (!is_gdal_virtual_path(path) && !std::filesystem::exists(m_options.path, ec))
         throw InputError("read.gdal", path + ": no such file");
     if (std::filesystem::is_directory(m_options.path, ec))
         throw InputError("read.gdal", path + ": is a directory, not a raster");

@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 // Purpose: the fingerprint covers a VRT's member files (GDALGetFileList): a changed member changes
-// its field; many members fold into one digest.
+// its field; many members fold into one digest; a sample of each file's bytes catches a rewrite
+// that keeps size and time.
 #include "pipeline/fingerprint.hpp"
 #include "stages/read/gdal_error.hpp"
 #include "tests/stages/read/scratch_dir.hpp"
 
+#include <cpl_vsi.h>
 #include <gdal.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <fstream>
+#include <numeric>
 #include <sys/stat.h>
 #include <sys/time.h>
 
@@ -114,6 +117,121 @@ TEST(Fingerprint, AGeoTiffAloneHasNoMembers)
     write_tif(dir / "one.tif");
     EXPECT_TRUE(input_member_files((dir / "one.tif").string()).empty());
     EXPECT_TRUE(input_member_files((dir / "absent.tif").string()).empty());
+}
+
+TEST(Fingerprint, SampleRangesSpanTheFile)
+{
+    const std::size_t r = sample_range_bytes;
+    // Small: the whole file, one range.
+    EXPECT_EQ(sample_ranges(100, 8),
+              (std::vector<std::pair<std::uint64_t, std::size_t>>{{0, 100}}));
+    EXPECT_EQ(sample_ranges(8 * r, 8).size(), 1u);
+    // Large: `count` ranges, the first at 0, the last ending at the end, evenly spaced, disjoint.
+    for (const std::uint64_t size :
+         {std::uint64_t{8 * r + 1}, std::uint64_t{1} << 40, std::uint64_t{123456789}})
+    {
+        const auto ranges = sample_ranges(size, 8);
+        ASSERT_EQ(ranges.size(), 8u) << size;
+        EXPECT_EQ(ranges.front().first, 0u);
+        EXPECT_EQ(ranges.back().first + ranges.back().second, size);
+        for (std::size_t i = 1; i < ranges.size(); ++i)
+            EXPECT_GE(ranges[i].first, ranges[i - 1].first + ranges[i - 1].second) << size;
+        const std::uint64_t total =
+            std::accumulate(ranges.begin(), ranges.end(), std::uint64_t{0},
+                            [](std::uint64_t t, const auto& range) { return t + range.second; });
+        EXPECT_EQ(total, 8 * r);
+    }
+}
+
+void write_vsimem(const std::string& name, const std::vector<char>& bytes)
+{
+    gdal_register_once();
+    VSILFILE* f = VSIFOpenL(name.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    ASSERT_EQ(VSIFWriteL(bytes.data(), 1, bytes.size(), f), bytes.size());
+    VSIFCloseL(f);
+}
+
+TEST(Fingerprint, ContentSampleSeesAChangedByteInASampledRange)
+{
+    const std::string name = "/vsimem/fingerprint_test/big.bin";
+    std::vector<char> bytes(3 * 1024 * 1024);
+    std::iota(bytes.begin(), bytes.end(), char{0});
+    write_vsimem(name, bytes);
+    const std::string a = content_sample(name, 64);
+    EXPECT_EQ(a.size(), 64u);
+    EXPECT_EQ(content_sample(name, 64), a); // deterministic
+    // The same size, one byte changed in the last range: another digest.
+    bytes[bytes.size() - 1] ^= 1;
+    write_vsimem(name, bytes);
+    const std::string b = content_sample(name, 64);
+    EXPECT_NE(b, a);
+    // A byte between two ranges is not seen (a sample, not a hash of everything).
+    const auto ranges = sample_ranges(bytes.size(), 64);
+    bytes[ranges[0].second + 1] ^= 1;
+    write_vsimem(name, bytes);
+    EXPECT_EQ(content_sample(name, 64), b);
+    VSIUnlink(name.c_str());
+    EXPECT_EQ(content_sample(name, 64), "not a file");
+}
+
+TEST(Fingerprint, ArchiveMembersAreSampledInTheirArchive)
+{
+    ScratchDir dir;
+    write_tif(dir / "in.tif");
+    const std::string zip = (dir / "a.zip").string();
+    {
+        // A zip holding in.tif, written through GDAL's /vsizip/ writer.
+        VSILFILE* out = VSIFOpenL(("/vsizip/" + zip + "/in.tif").c_str(), "wb");
+        ASSERT_NE(out, nullptr);
+        std::ifstream in(dir / "in.tif", std::ios::binary);
+        const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), {});
+        ASSERT_EQ(VSIFWriteL(bytes.data(), 1, bytes.size(), out), bytes.size());
+        VSIFCloseL(out);
+    }
+    EXPECT_EQ(content_sample("/vsizip/" + zip + "/in.tif", 4), content_sample(zip, 4));
+    EXPECT_EQ(content_sample("/vsizip/{" + zip + "}/in.tif", 4), content_sample(zip, 4));
+    EXPECT_EQ(content_sample("/vsigzip/" + zip, 4), content_sample(zip, 4));
+    EXPECT_NE(content_sample(zip, 4), "not a file");
+}
+
+TEST(Fingerprint, SampleFieldsNameEachFile)
+{
+    ScratchDir dir;
+    write_tif(dir / "part0.tif");
+    write_tif(dir / "part1.tif");
+    write_vrt(dir / "mosaic.vrt");
+    const std::string vrt = (dir / "mosaic.vrt").string();
+    const std::vector<std::string> members = input_member_files(vrt);
+    ASSERT_EQ(members.size(), 2u);
+    Fingerprint f;
+    add_sample_fields(vrt, members, max_listed_members, f);
+    ASSERT_EQ(f.size(), 3u);
+    EXPECT_EQ(f[0].first, "input.sample " + vrt);
+    EXPECT_EQ(f[1].first, "input.sample " + members[0]);
+    EXPECT_EQ(f[2].first, "input.sample " + members[1]);
+    EXPECT_EQ(f[1].second, f[2].second); // the same bytes
+    // Above the listed limit: the input's field and one digest over the members.
+    Fingerprint folded;
+    add_sample_fields(vrt, members, 1, folded);
+    ASSERT_EQ(folded.size(), 2u);
+    EXPECT_EQ(folded[0], f[0]);
+    EXPECT_EQ(folded[1].first, "input.members.sample");
+    // A member rewritten with another pixel (same size): its field changes, the other's not.
+    GDALDatasetH ds = GDALOpen(members[1].c_str(), GA_Update);
+    ASSERT_NE(ds, nullptr);
+    GByte pixel = 7;
+    ASSERT_EQ(
+        GDALRasterIO(GDALGetRasterBand(ds, 1), GF_Write, 0, 0, 1, 1, &pixel, 1, 1, GDT_Byte, 0, 0),
+        CE_None);
+    GDALClose(ds);
+    Fingerprint after;
+    add_sample_fields(vrt, members, max_listed_members, after);
+    EXPECT_EQ(after[1], f[1]);
+    EXPECT_NE(after[2].second, f[2].second);
+    Fingerprint folded_after;
+    add_sample_fields(vrt, members, 1, folded_after);
+    EXPECT_NE(folded_after[1].second, folded[1].second);
 }
 
 } // namespace

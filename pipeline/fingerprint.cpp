@@ -102,12 +102,15 @@ std::vector<std::pair<std::uint64_t, std::size_t>> sample_ranges(std::uint64_t s
     if (size <= whole || count < 2)
         return {{0, static_cast<std::size_t>(std::min(size, whole))}};
     std::vector<std::pair<std::uint64_t, std::size_t>> out;
+    // Spacing >= one range, so the ranges are disjoint. All but the last start at a multiple of
+    // the range size: GDAL's /vsicurl/ fetches whole chunks of that size, one per range.
     const std::uint64_t last = size - sample_range_bytes;
-    for (int i = 0; i < count; ++i)
-        out.emplace_back(last / static_cast<std::uint64_t>(count - 1) *
-                                 static_cast<std::uint64_t>(i) +
-                             (i == count - 1 ? last % static_cast<std::uint64_t>(count - 1) : 0),
+    const std::uint64_t step = last / static_cast<std::uint64_t>(count - 1);
+    for (int i = 0; i + 1 < count; ++i)
+        out.emplace_back(step * static_cast<std::uint64_t>(i) / sample_range_bytes *
+                             sample_range_bytes,
                          sample_range_bytes);
+    out.emplace_back(last, sample_range_bytes);
     return out;
 }
 

@@ -40,7 +40,8 @@ constexpr std::size_t sample_ranges_per_file = 64;
 constexpr std::size_t sample_ranges_total = 256;
 
 /// The (offset, length) ranges sampled from a file of `size` bytes: the whole file when it is
-/// at most `count` ranges long, else `count` ranges evenly spaced from 0 to size - range.
+/// at most `count` ranges long, else `count` disjoint ranges evenly spaced from 0 to
+/// size - range, all but the last aligned to the range size.
 std::vector<std::pair<std::uint64_t, std::size_t>> sample_ranges(std::uint64_t size, int count);
 
 /// Hex SHA-256 of the size and `ranges` sampled ranges of the file's bytes, read through GDAL's

@@ -136,6 +136,15 @@ TEST(Fingerprint, SampleRangesSpanTheFile)
         EXPECT_EQ(ranges.back().first + ranges.back().second, size);
         for (std::size_t i = 1; i < ranges.size(); ++i)
             EXPECT_GE(ranges[i].first, ranges[i - 1].first + ranges[i - 1].second) << size;
+        for (std::size_t i = 0; i + 1 < ranges.size(); ++i)
+            EXPECT_EQ(ranges[i].first % r, 0u) << size; // whole /vsicurl/ chunks
+        // Evenly spread: range i starts within one range of i / 7 of the way to size - r.
+        for (std::size_t i = 0; i < ranges.size(); ++i)
+        {
+            const double even = static_cast<double>(size - r) * static_cast<double>(i) / 7.0;
+            EXPECT_NEAR(static_cast<double>(ranges[i].first), even, static_cast<double>(r))
+                << size << " range " << i;
+        }
         const std::uint64_t total =
             std::accumulate(ranges.begin(), ranges.end(), std::uint64_t{0},
                             [](std::uint64_t t, const auto& range) { return t + range.second; });

@@ -197,6 +197,24 @@ def test_vsicurl(args):
         check(ranged, "GDAL made no range request")
         print(f"{len(RangeHandler.requests)} requests, {len(ranged)} with Range")
 
+        # A local VRT whose source is the URL: the member keeps its spelling in the fingerprint.
+        vrt = gdal.BuildVRT(ctx.path("remote.vrt"), [ctx.path("cog.tif")])
+        vrt = None
+        with open(ctx.path("remote.vrt")) as f:
+            text = f.read()
+        text, n = re.subn(r'<SourceFilename relativeToVRT="1">cog\.tif</SourceFilename>',
+                          f'<SourceFilename relativeToVRT="0">{url}</SourceFilename>', text)
+        check(n == 3, f"{n} sources replaced in the VRT, expected one per band")
+        with open(ctx.path("remote.vrt"), "w") as f:
+            f.write(text)
+        out_vrt = ctx.path("out", "remote_vrt.h5")
+        ctx.run("run", "run.yaml", "--set", "input.path=remote.vrt", "--set",
+                f"output.path={out_vrt}", "--no-preview", expect_rc=0)
+        rt.same_output(ref, out_vrt)
+        fp, _ = fingerprint(out_vrt)
+        check(f'"input.member {url}"' in fp and f'"input.sample {url}"' in fp,
+              f"no member fields for the URL: {fp}")
+
         # SIGKILL mid-run, resume over /vsicurl/: the same bytes.
         killed = ctx.path("out", "killed.h5")
         done, total = kill_after_progress(ctx, killed)

@@ -64,7 +64,8 @@ bool ends_with_nocase(std::string_view s, std::string_view tail)
 {
     return s.size() >= tail.size() &&
            std::equal(tail.begin(), tail.end(), s.end() - static_cast<std::ptrdiff_t>(tail.size()),
-                      [](char a, char b) { return std::tolower(a) == std::tolower(b); });
+                      [](unsigned char a, unsigned char b)
+                      { return std::tolower(a) == std::tolower(b); });
 }
 
 /// The file whose bytes stand for `path`'s: a member of a compressed archive
@@ -123,6 +124,10 @@ std::string content_sample(const std::string& path, int ranges)
     if (VSIStatExL(source.c_str(), &st, VSI_STAT_EXISTS_FLAG | VSI_STAT_SIZE_FLAG) != 0)
         return "not a file";
     const auto size = static_cast<std::uint64_t>(st.st_size);
+    Sha256 h;
+    h.update(fmt::format("{} bytes\n", size));
+    if (size == 0)
+        return h.hex_digest();
     const auto plan = sample_ranges(size, ranges);
     std::vector<std::vector<char>> buffers;
     std::vector<void*> data;
@@ -141,8 +146,6 @@ std::string content_sample(const std::string& path, int ranges)
     if (!file || VSIFReadMultiRangeL(static_cast<int>(plan.size()), data.data(), offsets.data(),
                                      sizes.data(), file.get()) != 0)
         return "unreadable: " + errors.message("read failed");
-    Sha256 h;
-    h.update(fmt::format("{} bytes\n", size));
     for (std::size_t i = 0; i < plan.size(); ++i)
     {
         h.update(fmt::format("{}+{}\n", offsets[i], sizes[i]));

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
 # Purpose: end-to-end tests of GDAL virtual inputs (/vsicurl/ from a range-capable HTTP server on
-# 127.0.0.1, /vsizip/) and of the fingerprint's content sample (an input rewritten in place with
-# its size and time kept refuses the resume).
+# 127.0.0.1, /vsizip/, /vsigzip/) and of the fingerprint's content sample (an input rewritten in
+# place with its size and time kept refuses the resume).
 """atrous cloud and virtual input tests.
 
     cloud_inputs_test.py --atrous build/atrous --source . --work build/e2e-work TEST
@@ -12,6 +12,7 @@ Exit 0 = pass, 1 = fail, 77 = skipped.
 """
 
 import email.utils
+import gzip
 import http.server
 import os
 import re
@@ -232,15 +233,19 @@ def test_vsicurl(args):
 
 
 def test_vsizip(args):
-    """The scene inside a zip (/vsizip/, relative and absolute archive paths): the same bytes
-    as the local run; the fingerprint samples it; a killed run resumes."""
+    """The scene inside a zip (/vsizip/, relative and absolute archive paths) and gzipped
+    (/vsigzip/): the same bytes as the local run; the fingerprint samples it; a killed /vsizip/
+    run resumes."""
     ctx = rt.setup(args, "vsizip", sync_interval=0.1)
     ref = ctx.path("out", "local.h5")
     ctx.run("run", "run.yaml", "--set", f"output.path={ref}", "--no-preview", expect_rc=0)
     with zipfile.ZipFile(ctx.path("scene.zip"), "w", zipfile.ZIP_DEFLATED) as z:
         z.write(ctx.path("scene.tif"), "scene.tif")
+    with open(ctx.path("scene.tif"), "rb") as f, gzip.open(ctx.path("scene.tif.gz"), "wb") as g:
+        g.write(f.read())
     for name, path in (("rel", "/vsizip/scene.zip/scene.tif"),
-                       ("abs", "/vsizip/" + ctx.path("scene.zip") + "/scene.tif")):
+                       ("abs", "/vsizip/" + ctx.path("scene.zip") + "/scene.tif"),
+                       ("gz", "/vsigzip/" + ctx.path("scene.tif.gz"))):
         out = ctx.path("out", f"{name}.h5")
         proc = ctx.run("run", "run.yaml", "--set", f"input.path={path}", "--set",
                        f"output.path={out}", "--log-format", "plain", expect_rc=0)

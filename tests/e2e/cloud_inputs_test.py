@@ -200,7 +200,7 @@ def test_vsicurl(args):
 
         # A local VRT whose source is the URL: the member keeps its spelling in the fingerprint.
         vrt = gdal.BuildVRT(ctx.path("remote.vrt"), [ctx.path("cog.tif")])
-        vrt = None
+        del vrt  # closed: written to disk
         with open(ctx.path("remote.vrt")) as f:
             text = f.read()
         text, n = re.subn(r'<SourceFilename relativeToVRT="1">cog\.tif</SourceFilename>',

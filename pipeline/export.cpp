@@ -473,6 +473,16 @@ std::optional<std::string> option_value(const std::vector<std::string>& options,
     return std::nullopt;
 }
 
+/// GDAL's message with the staged path shown as the destination.
+std::string tidy(std::string message, const fs::path& staged, const fs::path& shown)
+{
+    const std::string from = staged.string();
+    for (std::size_t at = message.find(from); !from.empty() && at != std::string::npos;
+         at = message.find(from, at + shown.string().size()))
+        message.replace(at, from.size(), shown.string());
+    return message;
+}
+
 /// Overview factors 2, 4, ... until the long side fits one tile.
 std::vector<int> overview_factors(int width, int height, int block)
 {
@@ -485,7 +495,7 @@ std::vector<int> overview_factors(int width, int height, int block)
 
 /// `raster` -> `path` through GDALTranslate (then GTiff overviews).
 std::string write_raster(OutputRaster& raster, const ExportOptions& o, const fs::path& path,
-                         const fs::path& shown)
+                         const fs::path& shown, spdlog::logger& log)
 {
     const std::string format =
         resolve_format(o.cog ? std::string("COG") : o.raster_format, o.to, true, "GTiff", "-of");
@@ -526,8 +536,14 @@ std::string write_raster(OutputRaster& raster, const ExportOptions& o, const fs:
     {
         if (usage_error)
             throw ConfigError(where, "-of/-co: " + errors.message("GDAL refused the options"));
-        throw OutputError(where, shown.string() + ": " + errors.message(format + " failed"));
+        throw OutputError(where, shown.string() + ": " +
+                                     tidy(errors.message(format + " failed"), path, shown));
     }
+    // What a format cannot hold (a colour table in Zarr) is a warning, not a failed export.
+    if (errors.failed())
+        log.warn("export: {}: {} (written without it)", shown.string(),
+                 tidy(errors.message(""), path, shown));
+    errors.clear();
     GDALClose(out); // flushes: a failure is in `errors`
     if (errors.failed())
         throw OutputError(where, shown.string() + ": " + errors.message("close failed"));
@@ -622,7 +638,8 @@ std::string write_polygons(OutputRaster& mask, const ExportOptions& o, const Sta
         if (usage_error)
             throw ConfigError(where,
                               "-f/-lco/-dsco: " + errors.message("GDAL refused the options"));
-        throw OutputError(where, shown.string() + ": " + errors.message(format + " failed"));
+        throw OutputError(where, shown.string() + ": " +
+                                     tidy(errors.message(format + " failed"), path, shown));
     }
     GDALClose(out);
     if (errors.failed())
@@ -683,7 +700,7 @@ void export_output(const ExportOptions& o, spdlog::logger& log)
         StagingDir staging(o.to);
         RasterPtr raster(new OutputRaster(file, *d, o.block));
         const std::string format =
-            write_raster(static_cast<OutputRaster&>(*raster), o, staging.staged(), o.to);
+            write_raster(static_cast<OutputRaster&>(*raster), o, staging.staged(), o.to, log);
         staging.publish(input);
         log.info("export: wrote {} ({}, {} x {}, {} band{}, {})", o.to.string(), format, d->width,
                  d->height, d->bands, d->bands == 1 ? "" : "s", d->float32 ? "float32" : "uint8");

@@ -151,7 +151,7 @@ OutputBand::OutputBand(OutputRaster& ds, int band, int block) : m_raster(ds)
     m_colors = std::make_unique<GDALColorTable>();
     m_rat = std::make_unique<GDALDefaultRasterAttributeTable>();
     m_rat->CreateColumn("value", GFT_Integer, GFU_MinMax);
-    m_rat->CreateColumn("class", GFT_String, GFU_Name);
+    m_rat->CreateColumn(schema::class_field, GFT_String, GFU_Name);
     m_rat->CreateColumn("red", GFT_Integer, GFU_Red);
     m_rat->CreateColumn("green", GFT_Integer, GFU_Green);
     m_rat->CreateColumn("blue", GFT_Integer, GFU_Blue);
@@ -594,7 +594,7 @@ std::string write_polygons(OutputRaster& mask, const ExportOptions& o, const Sta
         OSRRelease(srs);
     if (layer == nullptr)
         throw OutputError(where, work.string() + ": " + errors.message("cannot create layer"));
-    OGRFieldDefnH field = OGR_Fld_Create("class", OFTInteger);
+    OGRFieldDefnH field = OGR_Fld_Create(schema::class_field, OFTInteger);
     const OGRErr field_err = OGR_L_CreateField(layer, field, TRUE);
     OGR_Fld_Destroy(field);
     if (field_err != OGRERR_NONE)
@@ -625,7 +625,7 @@ std::string write_polygons(OutputRaster& mask, const ExportOptions& o, const Sta
     if (o.skip_background)
     {
         argv.AddString("-where");
-        argv.AddString("class <> 0");
+        argv.AddString((std::string(schema::class_field) + " <> 0").c_str());
     }
     GDALVectorTranslateOptions* options = GDALVectorTranslateOptionsNew(argv.List(), nullptr);
     if (options == nullptr)

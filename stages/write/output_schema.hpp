@@ -48,6 +48,9 @@ inline constexpr char gdal_geotransform[] = "GeoTransform"; // GDAL's "x0 dx rx 
 inline constexpr char conventions[] = "Conventions";
 inline constexpr char cf_version[] = "CF-1.8";
 
+// `atrous export --polygons`: layer schema::mask, this integer field holds the class.
+inline constexpr char class_field[] = "class";
+
 // Nodata codes.
 inline constexpr std::uint8_t nodata_u8 = 255;
 inline constexpr float nodata_f32 = std::numeric_limits<float>::quiet_NaN();

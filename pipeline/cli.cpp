@@ -285,23 +285,34 @@ int run(int argc, char** argv)
         ->capture_default_str();
     // GDAL's own spellings (-of, -co, -lco, -dsco) are rewritten to --of, ... before parsing.
     export_cmd->add_option("--of", export_options.raster_format,
-                           "Raster format, a GDAL driver (as gdal_translate -of; default GTiff)");
-    export_cmd->add_option("--co", export_options.creation_options,
-                           "Raster creation option NAME=VALUE (as gdal_translate -co; repeatable)");
+                           "-of: raster format, a GDAL driver (as gdal_translate -of; default: by "
+                           "the extension, else GTiff)");
+    export_cmd
+        ->add_option("--co", export_options.creation_options,
+                     "-co: raster creation option NAME=VALUE (as gdal_translate -co; "
+                     "repeatable)")
+        ->allow_extra_args(false);
     export_cmd->add_flag("--cog", export_options.cog, "Cloud Optimized GeoTIFF (= -of COG)");
     export_cmd->add_option("--polygons", export_polygons,
                            "Vector file of the mask's polygons (layer mask, field class)");
     export_cmd->add_option("-f,--format", export_options.vector_format,
-                           "Vector format, a GDAL driver (as ogr2ogr -f; default GPKG)");
-    export_cmd->add_option("--lco", export_options.layer_options,
-                           "Layer creation option NAME=VALUE (as ogr2ogr -lco; repeatable)");
-    export_cmd->add_option("--dsco", export_options.dataset_options,
-                           "Vector dataset creation option NAME=VALUE (as ogr2ogr -dsco)");
+                           "Vector format, a GDAL driver (as ogr2ogr -f; default: by the "
+                           "extension, else GPKG)");
+    export_cmd
+        ->add_option("--lco", export_options.layer_options,
+                     "-lco: layer creation option NAME=VALUE (as ogr2ogr -lco; repeatable)")
+        ->allow_extra_args(false);
+    export_cmd
+        ->add_option("--dsco", export_options.dataset_options,
+                     "-dsco: vector dataset creation option NAME=VALUE (as ogr2ogr -dsco)")
+        ->allow_extra_args(false);
     export_cmd->add_flag("--skip-background", export_options.skip_background,
                          "No polygons of class 0");
-    export_cmd->add_option("--config", export_options.config,
-                           "GDAL configuration option KEY VALUE (as in gdal_translate; "
-                           "repeatable)");
+    export_cmd
+        ->add_option("--config", export_options.config,
+                     "GDAL configuration option KEY VALUE (as in gdal_translate; "
+                     "repeatable)")
+        ->allow_extra_args(false);
     export_cmd->add_flag("--allow-partial", export_options.allow_partial,
                          "Export an unfinished .partial output (unwritten tiles are nodata)");
     add_common(*export_cmd, common);

@@ -549,9 +549,9 @@ std::string write_raster(OutputRaster& raster, const ExportOptions& o, const fs:
         throw OutputError(where, shown.string() + ": " + errors.message("close failed"));
     if (EQUAL(format.c_str(), "GTiff"))
     {
-        const int edge = std::atoi(option_value(co, "BLOCKXSIZE").value_or(block).c_str()) > 0
-                             ? std::atoi(option_value(co, "BLOCKXSIZE").value_or(block).c_str())
-                             : o.block;
+        // Overviews down to one tile of the file's own block size (-co BLOCKXSIZE may change it).
+        const int asked = std::atoi(option_value(co, "BLOCKXSIZE").value_or(block).c_str());
+        const int edge = asked > 0 ? asked : o.block;
         std::vector<int> factors =
             overview_factors(raster.GetRasterXSize(), raster.GetRasterYSize(), edge);
         if (!factors.empty())

@@ -23,6 +23,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstring>
 #include <iostream>
 #include <thread>
@@ -205,6 +206,24 @@ bool wants_debug(int argc, char** argv)
     return false;
 }
 
+/// CLI11 takes no multi-letter single-dash options: GDAL's -of, -co, -lco and -dsco after
+/// `export` become --of, ... (CLI11 wants the arguments in reverse order).
+static std::vector<std::string> gdal_style_arguments(int argc, char** argv)
+{
+    std::vector<std::string> args;
+    bool in_export = false;
+    for (int i = 1; i < argc; ++i)
+    {
+        std::string a = argv[i];
+        in_export = in_export || a == "export";
+        if (in_export && (a == "-of" || a == "-co" || a == "-lco" || a == "-dsco"))
+            a = "-" + a;
+        args.push_back(std::move(a));
+    }
+    std::reverse(args.begin(), args.end());
+    return args;
+}
+
 int run(int argc, char** argv)
 {
     CLI::App app{"atrous: tiled dilated U-Net segmentation of huge rasters", "atrous"};
@@ -255,17 +274,47 @@ int run(int argc, char** argv)
     add_common(*demo_cmd, common);
 
     CLI::App* export_cmd = app.add_subcommand(
-        "export", "Export an output's mask or probabilities as GeoTIFF/COG, the mask as polygons");
+        "export", "Export an output's mask or probabilities through GDAL (GeoTIFF, COG, Zarr, any "
+                  "raster driver), the mask's polygons (GPKG, FlatGeobuf, any vector driver)");
     ExportOptions export_options;
     std::string export_in, export_to, export_polygons;
     export_cmd->add_option("output", export_in, "atrous HDF5 output")->required();
-    export_cmd->add_option("--to", export_to, "GeoTIFF to write");
+    export_cmd->add_option("--to", export_to, "Raster to write (format: -of, else by extension)");
     export_cmd->add_option("--what", export_options.what, "What to export")
         ->check(CLI::IsMember({"mask", "probability"}))
         ->capture_default_str();
-    export_cmd->add_flag("--cog", export_options.cog, "Cloud Optimized GeoTIFF (COG driver)");
+    // GDAL's own spellings (-of, -co, -lco, -dsco) are rewritten to --of, ... before parsing.
+    export_cmd->add_option("--of", export_options.raster_format,
+                           "-of: raster format, a GDAL driver (as gdal_translate -of; default: by "
+                           "the extension, else GTiff)");
+    export_cmd
+        ->add_option("--co", export_options.creation_options,
+                     "-co: raster creation option NAME=VALUE (as gdal_translate -co; "
+                     "repeatable)")
+        ->allow_extra_args(false);
+    export_cmd->add_flag("--cog", export_options.cog, "Cloud Optimized GeoTIFF (= -of COG)");
     export_cmd->add_option("--polygons", export_polygons,
-                           "GeoPackage of the mask's polygons (layer mask, field class)");
+                           "Vector file of the mask's polygons (layer mask, field class)");
+    export_cmd->add_option("-f,--format", export_options.vector_format,
+                           "Vector format, a GDAL driver (as ogr2ogr -f; default: by the "
+                           "extension, else GPKG)");
+    export_cmd
+        ->add_option("--lco", export_options.layer_options,
+                     "-lco: layer creation option NAME=VALUE (as ogr2ogr -lco; repeatable)")
+        ->allow_extra_args(false);
+    export_cmd
+        ->add_option("--dsco", export_options.dataset_options,
+                     "-dsco: vector dataset creation option NAME=VALUE (as ogr2ogr -dsco)")
+        ->allow_extra_args(false);
+    export_cmd->add_flag("--skip-background", export_options.skip_background,
+                         "No polygons of class 0");
+    export_cmd
+        ->add_option("--config", export_options.config,
+                     "GDAL configuration option KEY VALUE (as in gdal_translate; "
+                     "repeatable)")
+        ->allow_extra_args(false);
+    export_cmd->add_flag("--allow-partial", export_options.allow_partial,
+                         "Export an unfinished .partial output (unwritten tiles are nodata)");
     add_common(*export_cmd, common);
 
     CLI::App* preview_cmd = app.add_subcommand(
@@ -304,7 +353,8 @@ int run(int argc, char** argv)
 
     try
     {
-        app.parse(argc, argv);
+        std::vector<std::string> args = gdal_style_arguments(argc, argv);
+        app.parse(args);
     }
     catch (const CLI::CallForHelp&)
     {

@@ -3,9 +3,11 @@
 #include "output_file.hpp"
 
 #include "stages/error.hpp"
+#include "stages/write/output_schema.hpp"
 
 #include <hdf5.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace atrous
@@ -67,12 +69,32 @@ std::optional<std::string> string_attribute(hid_t obj, const char* name, const s
     return out;
 }
 
+/// A scalar integer attribute; nullopt when absent or not an integer.
+std::optional<int> int_attribute(hid_t obj, const char* name)
+{
+    if (H5Aexists(obj, name) <= 0)
+        return std::nullopt;
+    h5::Handle attr(H5Aopen(obj, name, H5P_DEFAULT));
+    if (!attr)
+        return std::nullopt;
+    h5::Handle type(H5Aget_type(attr.get()));
+    h5::Handle space(H5Aget_space(attr.get()));
+    if (!type || !space || H5Tget_class(type.get()) != H5T_INTEGER ||
+        H5Sget_simple_extent_npoints(space.get()) != 1)
+        return std::nullopt;
+    int value = 0;
+    if (H5Aread(attr.get(), H5T_NATIVE_INT, &value) < 0)
+        return std::nullopt;
+    return value;
+}
+
 std::optional<std::array<double, 6>> geotransform_attribute(hid_t obj, const std::string& where)
 {
-    if (H5Aexists(obj, "geotransform") <= 0)
+    if (H5Aexists(obj, schema::geotransform) <= 0)
         return std::nullopt;
-    h5::Handle attr = need(H5Aopen(obj, "geotransform", H5P_DEFAULT), where, "geotransform");
-    h5::Handle space = need(H5Aget_space(attr.get()), where, "geotransform");
+    h5::Handle attr =
+        need(H5Aopen(obj, schema::geotransform, H5P_DEFAULT), where, schema::geotransform);
+    h5::Handle space = need(H5Aget_space(attr.get()), where, schema::geotransform);
     if (H5Sget_simple_extent_npoints(space.get()) != 6)
         throw InputError(where, "attribute geotransform: 6 numbers expected");
     std::array<double, 6> gt{};
@@ -115,21 +137,21 @@ OutputFile::OutputFile(const std::filesystem::path& path) : m_path(path)
         throw InputError(where, "not an HDF5 file");
     m_file = need(H5Fopen(where.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), where, "cannot open");
     const hid_t f = m_file.get();
-    if (has_link(f, "mask"))
+    if (has_link(f, schema::mask))
     {
         m_spatial = true;
-        m_labels = describe(f, "mask", 2, where);
-        if (has_link(f, "probability"))
-            m_probabilities = describe(f, "probability", 3, where);
+        m_labels = describe(f, schema::mask, 2, where);
+        if (has_link(f, schema::probability))
+            m_probabilities = describe(f, schema::probability, 3, where);
         m_geotransform = geotransform_attribute(f, where);
     }
-    else if (has_link(f, "class"))
+    else if (has_link(f, schema::class_grid))
     {
         m_spatial = false;
-        m_labels = describe(f, "class", 2, where);
-        if (has_link(f, "class_probability"))
-            m_probabilities = describe(f, "class_probability", 3, where);
-        h5::Handle ds = need(H5Dopen2(f, "class", H5P_DEFAULT), where, "/class");
+        m_labels = describe(f, schema::class_grid, 2, where);
+        if (has_link(f, schema::class_probability))
+            m_probabilities = describe(f, schema::class_probability, 3, where);
+        h5::Handle ds = need(H5Dopen2(f, schema::class_grid, H5P_DEFAULT), where, "/class");
         m_geotransform = geotransform_attribute(ds.get(), where);
     }
     else
@@ -138,8 +160,27 @@ OutputFile::OutputFile(const std::filesystem::path& path) : m_path(path)
     }
     if (m_labels.float32)
         throw InputError(where, "/" + m_labels.name + ": uint8 expected, float found");
-    m_crs_wkt = string_attribute(f, "crs_wkt", where).value_or("");
-    m_config_yaml = string_attribute(f, "config_yaml", where).value_or("");
+    m_crs_wkt = string_attribute(f, schema::crs_wkt, where).value_or("");
+    m_config_yaml = string_attribute(f, schema::config_yaml, where).value_or("");
+    {
+        h5::Handle ds = need(H5Dopen2(f, m_labels.name.c_str(), H5P_DEFAULT), where, m_labels.name);
+        m_classes = int_attribute(ds.get(), schema::classes)
+                        .value_or(m_probabilities ? m_probabilities->bands : 0);
+    }
+    if (has_link(f, schema::progress_group) && has_link(f, schema::tile_done))
+    {
+        h5::Handle ds = need(H5Dopen2(f, schema::tile_done, H5P_DEFAULT), where,
+                             std::string("/") + schema::tile_done);
+        h5::Handle space = need(H5Dget_space(ds.get()), where, schema::tile_done);
+        const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+        std::vector<std::uint8_t> done(static_cast<std::size_t>(std::max<hssize_t>(n, 0)));
+        if (!done.empty())
+            need(H5Dread(ds.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, done.data()),
+                 where, std::string("/") + schema::tile_done);
+        m_tiles_total = static_cast<long long>(done.size());
+        m_tiles_done =
+            std::count_if(done.begin(), done.end(), [](std::uint8_t d) { return d != 0; });
+    }
 }
 
 void OutputFile::read_window(const OutputDataset& d, int band, int x, int y, int width, int height,
@@ -149,7 +190,7 @@ void OutputFile::read_window(const OutputDataset& d, int band, int x, int y, int
     h5::SilenceErrors quiet;
     h5::Handle ds = need(H5Dopen2(m_file.get(), d.name.c_str(), H5P_DEFAULT), where, d.name);
     h5::Handle space = need(H5Dget_space(ds.get()), where, d.name);
-    const bool cube = d.name == "probability" || d.name == "class_probability";
+    const bool cube = d.name == schema::probability || d.name == schema::class_probability;
     std::vector<hsize_t> start{static_cast<hsize_t>(y), static_cast<hsize_t>(x)};
     std::vector<hsize_t> count{static_cast<hsize_t>(height), static_cast<hsize_t>(width)};
     if (cube)

@@ -47,6 +47,13 @@ public:
     const std::string& crs_wkt() const { return m_crs_wkt; }
     /// The root attribute config_yaml ("" when absent).
     const std::string& config_yaml() const { return m_config_yaml; }
+    /// C, the model's classes (attribute `classes` of the labels; else the probabilities' bands,
+    /// else 0).
+    int classes() const { return m_classes; }
+    /// Tiles marked written in /progress/tile_done and the tile count (0 and 0 without it). A
+    /// published output has every tile; a ".partial" one may not.
+    long long tiles_done() const { return m_tiles_done; }
+    long long tiles_total() const { return m_tiles_total; }
 
     /// Reads band `band` (0-based) of `d` in the window into `out` (width * height values, row
     /// major): uint8 datasets as uint8, float32 ones as float. Throws InputError on HDF5 errors.
@@ -64,6 +71,9 @@ private:
     std::optional<std::array<double, 6>> m_geotransform;
     std::string m_crs_wkt;
     std::string m_config_yaml;
+    int m_classes = 0;
+    long long m_tiles_done = 0;
+    long long m_tiles_total = 0;
 
     void read_window(const OutputDataset& d, int band, int x, int y, int width, int height,
                      hid_t mem_type, void* out) const;

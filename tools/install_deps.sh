@@ -12,6 +12,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev clang-format
   clang-14 libclang-rt-14-dev
   python3 python3-numpy python3-h5py python3-torch python3-gdal python3-yaml
+  python3-netcdf4 python3-xarray python3-rioxarray
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

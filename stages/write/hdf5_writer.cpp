@@ -3,6 +3,7 @@
 #include "hdf5_writer.hpp"
 
 #include "stages/error.hpp"
+#include "stages/write/cf_metadata.hpp"
 #include "stages/write/h5_handle.hpp"
 #include "stages/write/make_writer.hpp"
 #include "stages/write/output_lock.hpp"
@@ -560,6 +561,10 @@ void publish_copy(const fs::path& partial, const fs::path& target, const WriteOp
     h5::check(H5Dwrite(out.tile_done.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT,
                        in.done.data()),
               where, what + ": progress");
+    // netCDF-4/CF (coordinates, grid mapping) only here: the partial file's metadata never
+    // changes while tiles are written.
+    write_cf_metadata(out.file.get(), out.labels.get(),
+                      out.probabilities ? out.probabilities.get() : H5I_INVALID_HID, l);
     h5::check(H5Fflush(out.file.get(), H5F_SCOPE_GLOBAL), where, target.string() + ": flush");
     // Durable before the rename publishes it.
     sync_file(out.file.get(), target.string());

@@ -11,6 +11,7 @@ Reuses e2e_test.py's generated GeoTIFF and configuration. Exit 0 = pass, 1 = fai
 import fcntl
 import json
 import os
+import stat
 import struct
 import subprocess
 import sys
@@ -140,6 +141,179 @@ def test_export_errors(args):
     proc = ctx.run("export", out, expect_rc=2)
     one_line_error(proc, "--to", "--polygons")
     check(not os.path.exists(ctx.path("x.tif")), "x.tif written after an error")
+
+
+def test_export_gdal_options(args):
+    """-of / -co / --config pass to GDALTranslate, -f / -lco to GDALVectorTranslate; the mask
+    carries a colour table, class names and a RAT; --skip-background drops class 0 polygons."""
+    ctx = Context(args, "export_gdal_options")
+    out = run_scene(ctx)
+    with h5py.File(out, "r") as f:
+        mask = f["mask"][()]
+    # -co overrides one default by name, the others stay (tiles of 256, nodata).
+    ctx.run("export", out, "--to", "lzw.tif", "-co", "COMPRESS=LZW", expect_rc=0)
+    info = gdalinfo_json(ctx.path("lzw.tif"))
+    check(info["metadata"]["IMAGE_STRUCTURE"]["COMPRESSION"] == "LZW", "-co COMPRESS=LZW ignored")
+    check(info["bands"][0]["block"] == [256, 256], "the other GTiff defaults were dropped")
+    check_georeferenced(info, "lzw.tif")
+    # Colour table, class names and RAT of the mask.
+    ds = gdal.Open(ctx.path("lzw.tif"))
+    band = ds.GetRasterBand(1)
+    check(band.GetColorInterpretation() == gdal.GCI_PaletteIndex, "mask: not a palette band")
+    ct = band.GetColorTable()
+    check(ct is not None and ct.GetColorEntry(1)[:3] == (230, 25, 75), "mask: colour table")
+    names = band.GetCategoryNames()
+    check(names is not None and names[:3] == ["background", "class 1", "class 2"],
+          f"mask: class names {names}")
+    rat = band.GetDefaultRAT()
+    check(rat is not None and rat.GetRowCount() == 3 and rat.GetValueAsString(2, 1) == "class 2",
+          "mask: raster attribute table")
+    ds = None
+    # --config KEY VALUE reaches GDAL: without PAM there is no .aux.xml (no names then).
+    check(os.path.exists(ctx.path("lzw.tif.aux.xml")), "class names: no .aux.xml by default")
+    ctx.run("export", out, "--to", "nopam.tif", "--config", "GDAL_PAM_ENABLED", "NO",
+            expect_rc=0)
+    check(not os.path.exists(ctx.path("nopam.tif.aux.xml")), "--config GDAL_PAM_ENABLED NO ignored")
+    # -of COG equals --cog.
+    ctx.run("export", out, "--to", "cog.tif", "-of", "COG", expect_rc=0)
+    check(gdalinfo_json(ctx.path("cog.tif"))["metadata"]["IMAGE_STRUCTURE"].get("LAYOUT") ==
+          "COG", "-of COG is not a COG")
+    # Any raster driver: Zarr (a directory), georeferenced.
+    if gdal.GetDriverByName("Zarr") is not None:
+        ctx.run("export", out, "--to", "mask.zarr", "-of", "Zarr", expect_rc=0)
+        zds = gdal.Open(ctx.path("mask.zarr"))
+        check(zds.GetGeoTransform() == e2e.GEOTRANSFORM, f"Zarr geotransform {zds.GetGeoTransform()}")
+        check("UTM zone 33N" in zds.GetProjectionRef(), "Zarr CRS")
+        check(np.array_equal(zds.ReadAsArray(), mask), "Zarr pixels")
+    # Vectors: the format from the extension (FlatGeobuf), -f and -lco, --skip-background.
+    ctx.run("export", out, "--polygons", "p.fgb", expect_rc=0)
+    vec = ogr.Open(ctx.path("p.fgb"))
+    check(vec.GetDriver().GetName() == "FlatGeobuf", f"p.fgb: {vec.GetDriver().GetName()}")
+    classes = {feat.GetField("class") for feat in vec.GetLayer(0)}
+    check(classes == {int(c) for c in np.unique(mask) if c != 255}, f"fgb classes {classes}")
+    vec = None
+    ctx.run("export", out, "--polygons", "fg.data", "-f", "GPKG", "-lco", "GEOMETRY_NAME=shape",
+            "--skip-background", expect_rc=0)
+    vec = ogr.Open(ctx.path("fg.data"))
+    check(vec.GetDriver().GetName() == "GPKG", "-f GPKG ignored")
+    layer = vec.GetLayerByName("mask")
+    check(layer.GetGeometryColumn() == "shape", f"-lco ignored: {layer.GetGeometryColumn()}")
+    classes = {feat.GetField("class") for feat in layer}
+    check(0 not in classes and classes, f"--skip-background: classes {classes}")
+    vec = None
+    # GDAL refuses: a usage error, one line, exit 2, nothing written.
+    proc = ctx.run("export", out, "--to", "bad.tif", "-of", "NoSuchDriver", expect_rc=2)
+    one_line_error(proc, "-of NoSuchDriver")
+    proc = ctx.run("export", out, "--to", "bad.tif", "-co", "NOEQUALS", expect_rc=2)
+    one_line_error(proc, "-co", "NOEQUALS")
+    check(not os.path.exists(ctx.path("bad.tif")), "bad.tif written after an error")
+    check_no_staging(ctx)
+
+
+# --- export never destroys what is not its own (issue 11) ---------------------------------------
+
+VICTIM = b"somebody else's file\n"
+
+
+def plant_victim(ctx):
+    with open(ctx.path("victim.txt"), "wb") as f:
+        f.write(VICTIM)
+
+
+def victim_intact(ctx):
+    with open(ctx.path("victim.txt"), "rb") as f:
+        check(f.read() == VICTIM, "the victim file was changed")
+
+
+def check_no_staging(ctx):
+    left = [n for n in os.listdir(ctx.dir) if ".atrous-" in n]
+    check(not left, f"staging directories left: {left}")
+
+
+def test_export_symlink_temp(args):
+    """A link planted at the temporary names export used to write (.partial) is never followed."""
+    ctx = Context(args, "export_symlink_temp")
+    out = run_scene(ctx)
+    plant_victim(ctx)
+    for name in ("m.tif.partial", "m.tif.partial.tif", "p.gpkg.partial", "p.gpkg.mask.tif"):
+        os.symlink(ctx.path("victim.txt"), ctx.path(name))
+    ctx.run("export", out, "--to", "m.tif", "--polygons", "p.gpkg", "--cog", expect_rc=0)
+    victim_intact(ctx)
+    check(os.path.isfile(ctx.path("m.tif")) and not os.path.islink(ctx.path("m.tif")), "m.tif")
+    check_no_staging(ctx)
+
+
+def test_export_symlink_destination(args):
+    """A destination (or its sidecar) that is a symbolic link is refused, the link kept."""
+    ctx = Context(args, "export_symlink_destination")
+    out = run_scene(ctx)
+    plant_victim(ctx)
+    os.symlink(ctx.path("victim.txt"), ctx.path("m.tif"))
+    proc = ctx.run("export", out, "--to", "m.tif", expect_rc=5)
+    one_line_error(proc, "m.tif", "symbolic link")
+    os.symlink(ctx.path("victim.txt"), ctx.path("n.tif.aux.xml"))
+    proc = ctx.run("export", out, "--to", "n.tif", expect_rc=5)
+    one_line_error(proc, "n.tif.aux.xml", "symbolic link")
+    check(not os.path.exists(ctx.path("n.tif")), "n.tif published beside a refused sidecar")
+    os.symlink(ctx.path("victim.txt"), ctx.path("p.gpkg"))
+    proc = ctx.run("export", out, "--polygons", "p.gpkg", expect_rc=5)
+    one_line_error(proc, "p.gpkg", "symbolic link")
+    victim_intact(ctx)
+    check(os.path.islink(ctx.path("m.tif")), "the link was replaced")
+    check_no_staging(ctx)
+
+
+def test_export_same_inode(args):
+    """The input under another spelling (a symlinked directory, a hard link) is never the
+    destination: identity is device + inode."""
+    ctx = Context(args, "export_same_inode")
+    out = run_scene(ctx)
+    with open(out, "rb") as f:
+        before = f.read()
+    os.symlink(ctx.dir, ctx.path("alias"))
+    proc = ctx.run("export", out, "--to", os.path.join("alias", "out", "mask.h5"), expect_rc=2)
+    one_line_error(proc, "mask.h5", "is the input file")
+    os.link(out, ctx.path("hard.h5"))
+    proc = ctx.run("export", out, "--polygons", "hard.h5", expect_rc=2)
+    one_line_error(proc, "hard.h5", "is the input file")
+    with open(out, "rb") as f:
+        check(f.read() == before, "the input .h5 was changed")
+    check_no_staging(ctx)
+
+
+def test_export_non_regular(args):
+    """A FIFO or a directory at the destination is never replaced."""
+    ctx = Context(args, "export_non_regular")
+    out = run_scene(ctx)
+    os.mkfifo(ctx.path("fifo.tif"))
+    proc = ctx.run("export", out, "--to", "fifo.tif", expect_rc=5)
+    one_line_error(proc, "fifo.tif", "not a regular file")
+    check(stat.S_ISFIFO(os.lstat(ctx.path("fifo.tif")).st_mode), "the FIFO was replaced")
+    os.makedirs(ctx.path("d.gpkg"))
+    proc = ctx.run("export", out, "--polygons", "d.gpkg", expect_rc=5)
+    one_line_error(proc, "d.gpkg", "is a directory")
+    check(os.path.isdir(ctx.path("d.gpkg")), "the directory was replaced")
+    check_no_staging(ctx)
+
+
+def test_export_partial(args):
+    """An unfinished .partial says how far it got and is refused unless --allow-partial."""
+    ctx = Context(args, "export_partial")
+    out = run_scene(ctx)
+    partial = ctx.path("out", "cut.h5.partial")
+    with open(out, "rb") as src, open(partial, "wb") as dst:
+        dst.write(src.read())
+    with h5py.File(partial, "r+") as f:
+        done = f["progress/tile_done"]
+        done[0:3] = 0
+        total = done.shape[0]
+    proc = ctx.run("export", partial, "--to", "cut.tif", expect_rc=3)
+    one_line_error(proc, "cut.h5.partial", f"incomplete: {total - 3} of {total} tiles done",
+                   "--allow-partial")
+    check(not os.path.exists(ctx.path("cut.tif")), "cut.tif written from an unfinished output")
+    proc = ctx.run("export", partial, "--to", "cut.tif", "--allow-partial", expect_rc=0)
+    check("incomplete" in proc.stdout + proc.stderr, "--allow-partial does not warn")
+    check(os.path.exists(ctx.path("cut.tif")), "--allow-partial wrote nothing")
 
 
 # --- quick-look PNG ------------------------------------------------------------------------------

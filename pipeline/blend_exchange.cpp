@@ -1,11 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// Purpose: BlendExchange: MPI_Isend of packed shares, a receiver thread with MPI_Improbe/Mrecv,
-// an end marker per rank pair.
+// Purpose: BlendExchange: non-blocking sends of packed shares, a receiver thread polling for
+// them, an end marker per rank pair.
 #include "blend_exchange.hpp"
 
 #include "stages/error.hpp"
-
-#include <mpi.h>
 
 #include <chrono>
 #include <cstring>
@@ -19,12 +17,6 @@ constexpr int share_tag = 7403; // shares and, as an empty message, "no more fro
 constexpr std::size_t header_values = 8;
 
 } // namespace
-
-struct BlendExchange::Pending
-{
-    std::vector<std::uint8_t> bytes;
-    MPI_Request request = MPI_REQUEST_NULL;
-};
 
 std::vector<std::uint8_t> BlendExchange::pack(const BlendShare& s)
 {
@@ -75,8 +67,9 @@ BlendShare BlendExchange::unpack(const std::vector<std::uint8_t>& bytes)
     return s;
 }
 
-BlendExchange::BlendExchange(BlendStitcher& stitcher, Deliver deliver, int rank, int ranks)
-    : m_stitcher(stitcher), m_deliver(std::move(deliver)), m_rank(rank), m_ranks(ranks)
+BlendExchange::BlendExchange(BlendStitcher& stitcher, Deliver deliver, Communicator& comm)
+    : m_stitcher(stitcher), m_deliver(std::move(deliver)), m_comm(comm), m_rank(comm.rank()),
+      m_ranks(comm.size())
 {
     if (m_ranks > 1)
         m_receiver = std::thread([this] { receive(); });
@@ -106,21 +99,16 @@ void BlendExchange::reap(bool wait_all)
 {
     for (auto it = m_pending.begin(); it != m_pending.end();)
     {
-        int flag = 0;
+        bool flag = (*it)->done();
         if (wait_all)
         {
-            // Polled, not MPI_Wait: a blocking wait spins a core the receiver thread needs.
+            // Polled, not a blocking wait: that spins a core the receiver thread needs.
             while (!flag && !m_failed.load())
             {
-                MPI_Test(&(*it)->request, &flag, MPI_STATUS_IGNORE);
-                if (!flag)
-                    std::this_thread::sleep_for(std::chrono::microseconds(200));
+                std::this_thread::sleep_for(std::chrono::microseconds(200));
+                flag = (*it)->done();
             }
             rethrow_receiver_error();
-        }
-        else
-        {
-            MPI_Test(&(*it)->request, &flag, MPI_STATUS_IGNORE);
         }
         it = flag ? m_pending.erase(it) : std::next(it);
     }
@@ -131,13 +119,10 @@ void BlendExchange::send(std::vector<BlendShare>&& shares)
     rethrow_receiver_error();
     for (const BlendShare& s : shares)
     {
-        auto p = std::make_unique<Pending>();
-        p->bytes = pack(s);
-        MPI_Isend(p->bytes.data(), static_cast<int>(p->bytes.size()), MPI_BYTE,
-                  m_stitcher.owner(s.target), share_tag, MPI_COMM_WORLD, &p->request);
+        std::vector<std::uint8_t> bytes = pack(s);
+        m_bytes_sent += static_cast<long long>(bytes.size());
+        m_pending.push_back(m_comm.isend(m_stitcher.owner(s.target), share_tag, std::move(bytes)));
         ++m_sent;
-        m_bytes_sent += static_cast<long long>(p->bytes.size());
-        m_pending.push_back(std::move(p));
     }
     reap(false);
 }
@@ -151,7 +136,7 @@ void BlendExchange::finish()
     for (int r = 0; r < m_ranks; ++r)
     {
         if (r != m_rank)
-            MPI_Send(nullptr, 0, MPI_BYTE, r, share_tag, MPI_COMM_WORLD);
+            m_comm.send(r, share_tag, {});
     }
     m_receiver.join();
     rethrow_receiver_error();
@@ -162,29 +147,16 @@ void BlendExchange::receive()
     int ended = 0; // ranks that said "no more from me"
     try
     {
-        std::vector<std::uint8_t> bytes;
         while (ended < m_ranks - 1)
         {
-            int flag = 0;
-            MPI_Message message;
-            MPI_Status status;
-            MPI_Improbe(MPI_ANY_SOURCE, share_tag, MPI_COMM_WORLD, &flag, &message, &status);
-            if (!flag)
-            {
-                std::this_thread::sleep_for(std::chrono::milliseconds(1));
-                continue;
-            }
-            int count = 0;
-            MPI_Get_count(&status, MPI_BYTE, &count);
-            bytes.resize(static_cast<std::size_t>(count));
-            MPI_Mrecv(bytes.data(), count, MPI_BYTE, &message, MPI_STATUS_IGNORE);
-            if (count == 0)
+            const Message m = m_comm.receive(Communicator::any_source, share_tag, 1000);
+            if (m.bytes.empty())
             {
                 ++ended;
                 continue;
             }
             m_received.fetch_add(1);
-            std::vector<OutputBlock> blocks = m_stitcher.accept(unpack(bytes));
+            std::vector<OutputBlock> blocks = m_stitcher.accept(unpack(m.bytes));
             if (!blocks.empty())
                 m_deliver(std::move(blocks));
         }

@@ -3,6 +3,7 @@
 // owns its core and feeds the shares other ranks send here to this rank's stitcher.
 #pragma once
 
+#include "pipeline/comm/communicator.hpp"
 #include "stages/stitch/blend_stitcher.hpp"
 
 #include <atomic>
@@ -17,11 +18,11 @@ namespace atrous
 {
 
 /// One per rank while the tiles run (several ranks only). send() posts non-blocking sends (called
-/// from the pipeline's serial stitch filter); a receiver thread polls for shares (MPI_Improbe
-/// every 1 ms when idle), hands them to BlendStitcher::accept() and passes completed cores to
+/// from the pipeline's serial stitch filter); a receiver thread polls for shares (every 1 ms when
+/// idle), hands them to BlendStitcher::accept() and passes completed cores to
 /// `deliver` (the writer; called from the receiver thread, so it must be thread-safe). finish():
 /// waits for this rank's sends, tells every other rank "no more from me" (a message after the
-/// shares on the same tag: MPI keeps their order), and returns once every other rank said the
+/// shares on the same tag: messages keep their order), and returns once every other rank said the
 /// same, so every share sent anywhere has been accepted. An error on the receiver thread is
 /// rethrown by the next send() or by finish().
 class BlendExchange
@@ -29,7 +30,8 @@ class BlendExchange
 public:
     using Deliver = std::function<void(std::vector<OutputBlock>&&)>;
 
-    BlendExchange(BlendStitcher& stitcher, Deliver deliver, int rank, int ranks);
+    /// `comm` (the run's ranks) must outlive the exchange.
+    BlendExchange(BlendStitcher& stitcher, Deliver deliver, Communicator& comm);
     /// Unwinding on an error: the receiver thread is left (the job is about to abort).
     ~BlendExchange();
     BlendExchange(const BlendExchange&) = delete;
@@ -51,16 +53,16 @@ public:
     static BlendShare unpack(const std::vector<std::uint8_t>& bytes);
 
 private:
-    struct Pending;
     void receive();
     void rethrow_receiver_error();
     void reap(bool wait_all);
 
     BlendStitcher& m_stitcher;
     Deliver m_deliver;
+    Communicator& m_comm;
     int m_rank;
     int m_ranks;
-    std::vector<std::unique_ptr<Pending>> m_pending; // sends in flight (pipeline thread only)
+    std::vector<std::unique_ptr<SendHandle>> m_pending; // sends in flight (pipeline thread only)
     long long m_sent = 0;
     long long m_bytes_sent = 0;
     std::atomic<long long> m_received{0};

@@ -85,7 +85,7 @@ int do_run(const fs::path& config_file, const std::vector<std::string>& sets,
             fmt::format("{} cores / {} ranks on this node", hw, mpi.local_size());
     }
     Runner runner(std::move(config), *log, format);
-    runner.set_ranks(mpi.rank(), mpi.size());
+    runner.set_communicator(mpi.communicator());
     RunReport r;
     try
     {

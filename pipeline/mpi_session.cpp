@@ -2,6 +2,7 @@
 // Purpose: MPI initialization, thread level check, finalize or abort.
 #include "mpi_session.hpp"
 
+#include "pipeline/comm/mpi_communicator.hpp"
 #include "stages/error.hpp"
 
 #include <mpi.h>
@@ -41,28 +42,40 @@ void MpiSession::abort(int status)
 MpiSession::MpiSession()
 {
     if (!launched_by_mpi())
+    {
+        m_comm = std::make_unique<SoloCommunicator>();
         return;
+    }
     int provided = 0;
     // MULTIPLE: rank 0 serves tile requests on its own thread while its workers write through
     // MPI-IO.
     if (MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS)
         throw Error("mpi", "MPI_Init_thread failed");
     m_active = true;
-    MPI_Comm_rank(MPI_COMM_WORLD, &m_rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &m_size);
+    check_mpi(MPI_Comm_rank(MPI_COMM_WORLD, &m_rank), "MPI_Comm_rank");
+    check_mpi(MPI_Comm_size(MPI_COMM_WORLD, &m_size), "MPI_Comm_size");
     if (provided < MPI_THREAD_MULTIPLE && m_size > 1)
         throw Error("mpi", "the MPI library provides thread level " + std::to_string(provided) +
                                ", MPI_THREAD_MULTIPLE (" + std::to_string(MPI_THREAD_MULTIPLE) +
                                ") needed");
     MPI_Comm local;
-    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &local);
-    MPI_Comm_size(local, &m_local_size);
-    MPI_Comm_free(&local);
+    check_mpi(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &local),
+              "MPI_Comm_split_type");
+    check_mpi(MPI_Comm_size(local, &m_local_size), "MPI_Comm_size");
+    check_mpi(MPI_Comm_free(&local), "MPI_Comm_free");
+    m_comm = std::make_unique<MpiCommunicator>();
 }
 
 MpiSession::~MpiSession()
 {
-    if (m_active && std::uncaught_exceptions() == 0 && running())
+    // Unwinding: main() aborts the job next; leave MPI's state alone.
+    if (std::uncaught_exceptions() > 0)
+    {
+        static_cast<void>(m_comm.release());
+        return;
+    }
+    m_comm.reset(); // frees its MPI communicator before MPI_Finalize
+    if (m_active && running())
         MPI_Finalize();
 }
 

@@ -3,6 +3,10 @@
 // launcher (mpirun, srun --mpi=pmix), so a plain run never starts MPI's machinery.
 #pragma once
 
+#include "pipeline/comm/communicator.hpp"
+
+#include <memory>
+
 namespace atrous
 {
 
@@ -23,6 +27,8 @@ public:
     int size() const { return m_size; }
     /// Ranks on this node (MPI_COMM_TYPE_SHARED); 1 when not active.
     int local_size() const { return m_local_size; }
+    /// The run's ranks: over MPI when active, else this process alone.
+    Communicator& communicator() const { return *m_comm; }
 
     /// The launcher's environment says this is one of several MPI processes (OMPI_COMM_WORLD_SIZE,
     /// PMIX_RANK, PMI_RANK).
@@ -37,6 +43,7 @@ private:
     int m_rank = 0;
     int m_size = 1;
     int m_local_size = 1;
+    std::unique_ptr<Communicator> m_comm;
 };
 
 } // namespace atrous

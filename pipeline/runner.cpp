@@ -19,7 +19,6 @@
 #include "stages/write/make_writer.hpp"
 
 #include <fmt/format.h>
-#include <mpi.h>
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/parallel_pipeline.h>
 #include <spdlog/spdlog.h>
@@ -129,23 +128,8 @@ std::vector<TileId> tiles_needed(const TilePlan& plan, const std::vector<std::ui
     return out;
 }
 
-long long sum_over_ranks(long long v, int ranks)
-{
-    if (ranks > 1)
-        MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
-    return v;
-}
-
-bool any_rank(bool v, int ranks)
-{
-    int x = v ? 1 : 0;
-    if (ranks > 1)
-        MPI_Allreduce(MPI_IN_PLACE, &x, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-    return x != 0;
-}
-
 /// Every rank's stats on rank 0 (by rank); the other ranks get their own only.
-std::vector<RankStats> gather_stats(const RankStats& mine, int rank, int ranks)
+std::vector<RankStats> gather_stats(const RankStats& mine, Communicator& comm)
 {
     constexpr int n = 11;
     const std::array<double, n> v{static_cast<double>(mine.tiles),
@@ -159,11 +143,11 @@ std::vector<RankStats> gather_stats(const RankStats& mine, int rank, int ranks)
                                   mine.peak_rss_mb,
                                   mine.infer_seconds,
                                   mine.write_seconds};
+    const int ranks = comm.size();
     if (ranks <= 1)
         return {mine};
-    std::vector<double> all(rank == 0 ? static_cast<std::size_t>(n * ranks) : 0);
-    MPI_Gather(v.data(), n, MPI_DOUBLE, all.data(), n, MPI_DOUBLE, 0, MPI_COMM_WORLD);
-    if (rank != 0)
+    const std::vector<double> all = comm.gather(v, 0);
+    if (comm.rank() != 0)
         return {mine};
     std::vector<RankStats> out;
     for (int r = 0; r < ranks; ++r)
@@ -360,7 +344,7 @@ RunReport Runner::run()
     const auto ns_since = [](Clock::time_point t)
     { return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t).count(); };
     std::atomic<long long> tiles_written{0};
-    TileDispenser dispenser(needed, watch, m_rank, m_ranks);
+    TileDispenser dispenser(needed, watch, *m_comm);
     const auto start = std::chrono::steady_clock::now();
 
     Reader* const rd = reader.get();
@@ -385,7 +369,7 @@ RunReport Runner::run()
     };
     std::optional<BlendExchange> exchange;
     if (blend != nullptr && m_ranks > 1)
-        exchange.emplace(*blend, deliver, m_rank, m_ranks);
+        exchange.emplace(*blend, deliver, *m_comm);
     // read: serial in tile order (one GDAL handle, so its cached blocks serve the neighbouring
     // windows); infer: parallel; stitch + write: serial.
     tbb::parallel_pipeline(
@@ -443,8 +427,8 @@ RunReport Runner::run()
     write_ns.fetch_add(ns_since(finish_start));
     reader->finish(ctx);
 
-    const bool interrupted = any_rank(dispenser.interrupted(), m_ranks);
-    const long long total = done_before + sum_over_ranks(tiles_written.load(), m_ranks);
+    const bool interrupted = m_comm->any(dispenser.interrupted());
+    const long long total = done_before + m_comm->sum(tiles_written.load());
     if (total != plan.count() || fs::exists(partial))
     {
         if (interrupted && total != plan.count())
@@ -457,7 +441,7 @@ RunReport Runner::run()
                           fmt::format("{}: incomplete, {} of {} tiles written", partial.string(),
                                       total, plan.count()));
     }
-    report.empty_tiles = sum_over_ranks(empty_tiles.load(), m_ranks);
+    report.empty_tiles = m_comm->sum(empty_tiles.load());
     report.rank_tiles = dispenser.taken();
     report.seconds = seconds;
     report.gflop = needed_gflop;
@@ -483,7 +467,7 @@ RunReport Runner::run()
     mine.progress_seconds = report.progress_seconds;
     mine.shares_sent = exchange ? exchange->shares_sent() : 0;
     mine.peak_rss_mb = static_cast<double>(peak_rss_bytes()) / (1024.0 * 1024.0);
-    report.per_rank = gather_stats(mine, m_rank, m_ranks);
+    report.per_rank = gather_stats(mine, *m_comm);
     return report;
 }
 

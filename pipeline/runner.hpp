@@ -4,6 +4,7 @@
 // read -> infer -> stitch -> write on a TBB pipeline.
 #pragma once
 
+#include "pipeline/comm/communicator.hpp"
 #include "pipeline/config.hpp"
 #include "pipeline/progress.hpp"
 #include "stages/stage.hpp"
@@ -70,14 +71,15 @@ public:
     Runner(RunConfig config, spdlog::logger& log, LogFormat format);
 
     void set_writer_factory(WriterFactory factory) { m_writer_factory = std::move(factory); }
-    /// MPI rank and size of this process (default 0 of 1). Several ranks share the tiles (handed
-    /// out one at a time by rank 0) and write one file through MPI-IO; with stitch blend each
-    /// core is owned by one rank (BlendStitcher::owner), which receives the other ranks' shares
-    /// of it (pipeline/blend_exchange) and writes it.
-    void set_ranks(int rank, int ranks)
+    /// The run's ranks (default: this process alone). Several ranks share the tiles (handed out
+    /// one at a time by rank 0) and write one file through MPI-IO; with stitch blend each core is
+    /// owned by one rank (BlendStitcher::owner), which receives the other ranks' shares of it
+    /// (pipeline/blend_exchange) and writes it. `comm` must outlive the runner.
+    void set_communicator(Communicator& comm)
     {
-        m_rank = rank;
-        m_ranks = ranks;
+        m_comm = &comm;
+        m_rank = comm.rank();
+        m_ranks = comm.size();
     }
 
     /// Runs to completion and returns only when the output is complete; throws the stages'
@@ -94,6 +96,8 @@ private:
     spdlog::logger& m_log;
     LogFormat m_format;
     WriterFactory m_writer_factory;
+    SoloCommunicator m_solo;
+    Communicator* m_comm = &m_solo;
     int m_rank = 0;
     int m_ranks = 1;
 };

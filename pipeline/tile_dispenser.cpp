@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// Purpose: the tile dispenser: a local list, or rank 0's request server over MPI point to point.
+// Purpose: the tile dispenser: a local list, or rank 0's request server over point-to-point
+// messages (a request: 1 byte, want a tile or interrupted; an answer: one int64, a tile id or
+// none_left / stopped).
 #include "tile_dispenser.hpp"
 
-#include <mpi.h>
+#include "stages/error.hpp"
 
 #include <chrono>
+#include <cstring>
 #include <exception>
 
 namespace atrous
@@ -16,14 +19,33 @@ constexpr int request_tag = 7401;
 constexpr int reply_tag = 7402;
 constexpr long long none_left = -1;
 constexpr long long stopped = -2;
-constexpr int want_tile = 0;
-constexpr int interrupt_here = 1;
+constexpr std::uint8_t want_tile = 0;
+constexpr std::uint8_t interrupt_here = 1;
+
+std::vector<std::uint8_t> encode(long long v)
+{
+    std::vector<std::uint8_t> bytes(sizeof v);
+    std::memcpy(bytes.data(), &v, sizeof v);
+    return bytes;
+}
+
+long long decode(const Message& m)
+{
+    long long v = 0;
+    if (m.bytes.size() != sizeof v)
+        throw Error("tile dispenser", "answer of " + std::to_string(m.bytes.size()) +
+                                          " bytes from rank " + std::to_string(m.source) +
+                                          ", 8 expected");
+    std::memcpy(&v, m.bytes.data(), sizeof v);
+    return v;
+}
 
 } // namespace
 
-TileDispenser::TileDispenser(std::vector<TileId> tiles, const InterruptWatch& watch, int rank,
-                             int ranks)
-    : m_tiles(std::move(tiles)), m_watch(watch), m_rank(rank), m_ranks(ranks)
+TileDispenser::TileDispenser(std::vector<TileId> tiles, const InterruptWatch& watch,
+                             Communicator& comm)
+    : m_tiles(std::move(tiles)), m_watch(watch), m_comm(comm), m_rank(comm.rank()),
+      m_ranks(comm.size())
 {
     if (m_ranks > 1 && m_rank == 0)
         m_server = std::thread([this] { serve(); });
@@ -63,19 +85,9 @@ void TileDispenser::serve()
     int finished = 0; // ranks told that nothing is left (or stopped)
     while (finished < m_ranks - 1)
     {
-        int message = 0;
-        MPI_Request request;
-        MPI_Irecv(&message, 1, MPI_INT, MPI_ANY_SOURCE, request_tag, MPI_COMM_WORLD, &request);
-        int flag = 0;
-        MPI_Status status;
-        for (;;)
-        {
-            MPI_Test(&request, &flag, &status);
-            if (flag)
-                break;
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        }
-        const std::optional<TileId> tile = take_local(message == interrupt_here);
+        const Message request = m_comm.receive(Communicator::any_source, request_tag, 1000);
+        const bool interrupt = !request.bytes.empty() && request.bytes[0] == interrupt_here;
+        const std::optional<TileId> tile = take_local(interrupt);
         long long reply = none_left;
         if (tile)
             reply = *tile;
@@ -83,31 +95,27 @@ void TileDispenser::serve()
             reply = stopped;
         if (reply < 0)
             ++finished;
-        MPI_Send(&reply, 1, MPI_LONG_LONG, status.MPI_SOURCE, reply_tag, MPI_COMM_WORLD);
+        m_comm.send(request.source, reply_tag, encode(reply));
     }
 }
 
 void TileDispenser::ask(bool interrupt)
 {
-    const int message = interrupt ? interrupt_here : want_tile;
-    MPI_Send(&message, 1, MPI_INT, 0, request_tag, MPI_COMM_WORLD);
-    MPI_Irecv(&m_reply, 1, MPI_LONG_LONG, 0, reply_tag, MPI_COMM_WORLD, &m_request);
+    m_request_send = m_comm.isend(0, request_tag, {interrupt ? interrupt_here : want_tile});
     m_asked = true;
 }
 
 long long TileDispenser::answer()
 {
     const auto t0 = std::chrono::steady_clock::now();
-    int flag = 0;
-    MPI_Test(&m_request, &flag, MPI_STATUS_IGNORE);
-    while (!flag)
-    {
-        std::this_thread::sleep_for(std::chrono::microseconds(100));
-        MPI_Test(&m_request, &flag, MPI_STATUS_IGNORE);
-    }
+    const Message m = m_comm.receive(0, reply_tag, 100);
     m_wait_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     m_asked = false;
-    return m_reply;
+    // Answered, so rank 0 received the request: its send completes at once.
+    while (m_request_send && !m_request_send->done())
+        std::this_thread::sleep_for(std::chrono::microseconds(50));
+    m_request_send.reset();
+    return decode(m);
 }
 
 std::optional<TileId> TileDispenser::next()

@@ -3,10 +3,9 @@
 // rank asks next, so ranks stay busy when tiles cost differently.
 #pragma once
 
+#include "pipeline/comm/communicator.hpp"
 #include "pipeline/interrupt_watch.hpp"
 #include "stages/tile.hpp"
-
-#include <mpi.h>
 
 #include <atomic>
 #include <mutex>
@@ -18,7 +17,7 @@ namespace atrous
 {
 
 /// One process: the list in order. Several ranks: rank 0 owns the list and serves requests on a
-/// thread of its own (MPI_Irecv polled every 1 ms: a blocking receive would spin a core);
+/// thread of its own (a receive polled every 1 ms: a blocking receive would spin a core);
 /// every rank's next() asks it (rank 0 takes from the list directly). The other ranks keep one
 /// request in flight: next() returns the tile received for the previous request and asks for the
 /// following one at once, so the round trip to rank 0 (up to a poll period plus the time the
@@ -26,12 +25,13 @@ namespace atrous
 /// of stalling a rank with one thread before every tile (wait_seconds() measures what is left:
 /// ~0.01-0.03 s per run in bench/scale.sh). A signal on any rank stops the dispensing on every
 /// rank: the signalled rank drops the tile it had prefetched (not started; the resumed run
-/// computes it) and tells rank 0, which answers "stopped" from then on. next() is called from one thread at a time (the pipeline's serial input
-/// filter).
+/// computes it) and tells rank 0, which answers "stopped" from then on. next() is called from one
+/// thread at a time (the pipeline's serial input filter).
 class TileDispenser
 {
 public:
-    TileDispenser(std::vector<TileId> tiles, const InterruptWatch& watch, int rank, int ranks);
+    /// `comm` (the run's ranks) must outlive the dispenser.
+    TileDispenser(std::vector<TileId> tiles, const InterruptWatch& watch, Communicator& comm);
     /// Rank 0: waits until every other rank was told that nothing is left, then joins the
     /// server thread.
     ~TileDispenser();
@@ -54,11 +54,12 @@ private:
     void serve();
     /// Ranks other than 0: sends a request and posts the receive of its answer.
     void ask(bool interrupt);
-    /// Waits for the answer of the request in flight (polled, not a spinning MPI_Wait).
+    /// Waits for the answer of the request in flight (polled, not a spinning wait).
     long long answer();
 
     std::vector<TileId> m_tiles;
     const InterruptWatch& m_watch;
+    Communicator& m_comm;
     int m_rank;
     int m_ranks;
     std::mutex m_mutex; // m_next, m_stopped (rank 0)
@@ -68,9 +69,8 @@ private:
     std::atomic<bool> m_interrupted{false};
     long long m_taken = 0;
     double m_wait_seconds = 0;
-    bool m_asked = false;   // a request is in flight (ranks other than 0)
-    long long m_reply = -1; // its answer's buffer
-    MPI_Request m_request = MPI_REQUEST_NULL;
+    bool m_asked = false;                       // a request is in flight (ranks other than 0)
+    std::unique_ptr<SendHandle> m_request_send; // the request in flight, while it travels
     std::thread m_server;
 };
 

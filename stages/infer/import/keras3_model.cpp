@@ -19,6 +19,10 @@ ModelSpec load_keras3_archive(const std::filesystem::path& path, const KerasArch
     const H5File weights(archive.weights_h5,
                          "model " + path.string() + ": entry " + keras_weights_entry);
     archive.weights_h5 = {}; // HDF5 holds its own copy of the image
+    if (weights.exists("/_layer_checkpoint_dependencies"))
+        throw ModelError(weights.where(),
+                         "tf.keras 2.13-2.15 layout (_layer_checkpoint_dependencies) "
+                         "is not supported; save with Keras 3, or as .h5");
     if (!is_keras3_weights_layout(weights))
         throw ModelError(weights.where(), "no /layers group; Keras 3's weights layout "
                                           "(layers/<name>/vars/0, ...) expected");

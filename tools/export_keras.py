@@ -212,8 +212,6 @@ def _keras3_layer_config(layer):
             cls = value["class_name"]
             value = _keras3_object("keras.initializers", cls,
                                    {"seed": None} if cls in _SEEDED_INITIALIZERS else {})
-        elif key == "axis" and value == 3:
-            value = -1  # keras.layers.concatenate's default; the same axis for NHWC
         out[key] = value
     return out
 

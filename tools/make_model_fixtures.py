@@ -274,8 +274,7 @@ def make_broken_keras3(out, layers):
     export_keras.write_keras3_archive(path("broken_no_weights.keras"), layers,
                                       entries=("metadata.json", "config.json"))
     # config.json declares 3 GiB uncompressed (a zip bomb's header); the data is the real one.
-    export_keras.write_keras3_archive(path("broken_bomb.keras"), layers,
-                                      entries=("metadata.json", "config.json"))
+    export_keras.write_keras3_archive(path("broken_bomb.keras"), layers)
     _deflate_all(path("broken_bomb.keras"))
     _declare_size(path("broken_bomb.keras"), "config.json", 3 << 30)
     # save_weights files of a model with one Conv2D less / one more than the tiny U-Net.

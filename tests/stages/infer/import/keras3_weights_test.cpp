@@ -113,10 +113,10 @@ TEST(Keras3Weights, FilesThatDoNotFitTheModelNameTheCulprit)
               "model " + extra +
                   ": /layers/conv2d_9 holds weights, but no layer of the model maps to it; the "
                   "model has fewer layers of that class than the file");
-    // The weights of another architecture: a count mismatch on the first differing layer.
+    // The weights of another architecture: its first weighted layer finds no group.
     EXPECT_EQ(model_error([&] { load_keras_h5(plain, ClassifierArchitecture{}); }),
-              "layer dense: no weights for it in " + plain +
-                  " (/layers/dense/vars is missing or empty)");
+              "layer separable_conv2d: no weights for it in " + plain +
+                  " (/layers/separable_conv2d/vars is missing or empty)");
 }
 
 } // namespace

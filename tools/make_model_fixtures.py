@@ -257,6 +257,10 @@ def make_broken_keras3(out, layers):
     def by_name(ls, n):
         return next(layer for layer in ls if layer["name"] == n)
 
+    # Not broken: the tiny U-Net built after others in one Keras session (layers conv2d_7, ...),
+    # whose weights tree still reads layers/conv2d, layers/conv2d_1, ... (class paths, not names).
+    export_keras.write_keras3_archive(path("tiny_renamed.keras"), rename_layers(layers, 7))
+    _deflate_all(path("tiny_renamed.keras"))
     # conv2d_1's kernel is (3,3,3,2) where the model needs (3,3,2,2).
     shape = copy.deepcopy(layers)
     by_name(shape, "conv2d_1")["weights"][0] = ("kernel", np.ones((3, 3, 3, 2), np.float32))

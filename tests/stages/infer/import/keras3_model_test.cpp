@@ -120,6 +120,7 @@ TEST(Keras3Model, ForwardEqualsTheLegacyFileExactly)
         {"classifier.weights.h5", "classifier_weights.h5", ClassifierArchitecture{},
          "classifier_io.h5"},
         {"tiny.keras", "tiny_full.h5", std::nullopt, "tiny_io.h5"},
+        {"tiny_renamed.keras", "tiny_full.h5", std::nullopt, "tiny_io.h5"},
     };
     for (const SameNetwork& c : cases)
     {

@@ -96,6 +96,24 @@ TEST(Keras3Weights, SaveWeightsFileEqualsTheLegacyOne)
     EXPECT_EQ(sep.weights[2].name, "bias");
 }
 
+TEST(Keras3Weights, PathsFollowClassesNotLayerNames)
+{
+    // Layers named conv2d_7, conv2d_8, ... (built after others in one Keras session) still
+    // store their weights under layers/conv2d, layers/conv2d_1, ...
+    const ModelSpec renamed = load_keras_h5(fixture("tiny_renamed.keras"));
+    const ModelSpec plain = load_keras_h5(fixture("tiny.keras"));
+    ASSERT_EQ(renamed.layers.size(), plain.layers.size());
+    EXPECT_EQ(renamed.layers[1].name, "conv2d_7");
+    for (std::size_t i = 0; i < plain.layers.size(); ++i)
+    {
+        EXPECT_EQ(renamed.layers[i].class_name, plain.layers[i].class_name);
+        ASSERT_EQ(renamed.layers[i].weights.size(), plain.layers[i].weights.size());
+        for (std::size_t j = 0; j < plain.layers[i].weights.size(); ++j)
+            EXPECT_EQ(renamed.layers[i].weights[j].values, plain.layers[i].weights[j].values)
+                << renamed.layers[i].name;
+    }
+}
+
 TEST(Keras3Weights, FilesThatDoNotFitTheModelNameTheCulprit)
 {
     const auto tiny = unet(2, 2, {1, 2});

@@ -314,32 +314,39 @@ bool H5File::has_attribute(const std::string& object_path, const std::string& na
                              H5P_DEFAULT) > 0;
 }
 
+namespace
+{
+
+/// H5Literate's callback: collects the member names. (HDF5 1.12 renamed the link info type.)
+template <typename LinkInfo>
+herr_t collect_name(hid_t /*group*/, const char* name, const LinkInfo* /*info*/, void* names)
+{
+    static_cast<std::vector<std::string>*>(names)->emplace_back(name);
+    return 0;
+}
+
+} // namespace
+
 std::vector<std::string> H5File::members(const std::string& group_path) const
 {
     if (!exists(group_path))
         throw ModelError(m_where, "group " + group_path + " is missing");
-    H5G_info_t info = {};
-    if (H5Gget_info_by_name(m_state->file, group_path.c_str(), &info, H5P_DEFAULT) < 0)
+    const Handle group(H5Gopen2(m_state->file, group_path.c_str(), H5P_DEFAULT), H5Gclose);
+    if (!group.valid())
         throw ModelError(m_where, group_path + " is not a group" + m_state->reason());
-    // Every link takes bytes of the file: a header declaring more is damaged.
-    if (info.nlinks > m_state->file_bytes())
-        throw ModelError(m_where, "group " + group_path + ": " + std::to_string(info.nlinks) +
-                                      " members declared, more than the file holds");
+    // One pass over the links (by-index lookups would rebuild the name index per member).
     std::vector<std::string> names;
-    names.reserve(static_cast<std::size_t>(info.nlinks));
-    for (hsize_t i = 0; i < info.nlinks; ++i)
-    {
-        const ssize_t length = H5Lget_name_by_idx(m_state->file, group_path.c_str(), H5_INDEX_NAME,
-                                                  H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
-        if (length < 0)
-            throw ModelError(m_where, "group " + group_path + ": cannot read the name of member " +
-                                          std::to_string(i) + m_state->reason());
-        std::string name(static_cast<std::size_t>(length) + 1, '\0');
-        H5Lget_name_by_idx(m_state->file, group_path.c_str(), H5_INDEX_NAME, H5_ITER_INC, i,
-                           name.data(), name.size(), H5P_DEFAULT);
-        name.resize(static_cast<std::size_t>(length));
-        names.push_back(std::move(name));
-    }
+    hsize_t at = 0;
+#if H5_VERSION_GE(1, 12, 0)
+    const herr_t status = H5Literate2(group.get(), H5_INDEX_NAME, H5_ITER_INC, &at,
+                                      collect_name<H5L_info2_t>, &names);
+#else
+    const herr_t status =
+        H5Literate(group.get(), H5_INDEX_NAME, H5_ITER_INC, &at, collect_name<H5L_info_t>, &names);
+#endif
+    if (status < 0)
+        throw ModelError(m_where,
+                         "group " + group_path + ": cannot list its members" + m_state->reason());
     return names;
 }
 

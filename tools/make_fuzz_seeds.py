@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
 # Purpose: write the small seed inputs of the fuzz targets (tests/fuzz/corpus/): tiny Keras HDF5
-# files (model.save and save_weights layouts, Keras 2 and 3) and model_config JSON texts.
+# files (model.save and save_weights layouts, Keras 2 and 3; Keras 3's .keras zip and .weights.h5)
+# and model_config JSON texts.
 """Writes tests/fuzz/corpus/{keras_h5,model_config}/ seeds (each a few KB) and the hand-made
 regression input tests/fuzz/regressions/keras_h5/huge_declared_dataset.h5.
 
@@ -119,6 +120,12 @@ def main(argv):
     export_keras.write_keras_h5(os.path.join(h5_dir, "tiny_keras3_split.h5"),
                                 tiny_layers("input_layer"), "full", keras3=True,
                                 split_layer_names=True, fixed_config=True)
+
+    # Keras 3's own formats: a .keras zip and a save_weights .weights.h5 (the built-in U-Net's).
+    export_keras.write_keras3_archive(os.path.join(h5_dir, "tiny.keras"),
+                                      tiny_layers("input_layer"))
+    export_keras.write_keras3_weights(os.path.join(h5_dir, "unet.weights.h5"),
+                                      builtin_unet_layers())
 
     write_json(os.path.join(json_dir, "functional_keras2.json"), export_keras.model_config(tiny))
     write_json(os.path.join(json_dir, "functional_keras3.json"),

@@ -5,7 +5,8 @@
 """Regenerate with:  tools/make_model_fixtures.py [--out tests/fixtures/models]
 
 Per golden case <case>: <case>_weights.h5 (save_weights layout), <case>_full.h5 (model.save
-layout), for some cases <case>_keras3.h5 (Keras 3 names, variable-length strings), and
+layout), for some cases <case>_keras3.h5 (Keras 3 names, variable-length strings), <case>.keras
+and <case>.weights.h5 (Keras 3's own model.save and save_weights formats), and
 <case>_io.h5 with datasets `input` and `output` (float32 NHWC; the classifier's output is
 n x 1 x 1 x classes), computed by PyTorch in float64. Weights are He-normal with small random
 biases so activations neither vanish nor explode through the relus.
@@ -17,7 +18,9 @@ import copy
 import json
 import os
 import re
+import struct
 import sys
+import zipfile
 
 import h5py
 import numpy as np
@@ -32,9 +35,9 @@ SEED = 20240611
 # name: (constructor, kwargs, input NHWC shape, layouts)
 CASES = {
     "tiny": (seed_models.SeedUnet, dict(filters=2, depth=2, dilation=[1, 2]), (1, 8, 12, 1),
-             ["weights", "full"]),
+             ["weights", "full", "keras"]),
     "unet_d5": (seed_models.SeedUnet, dict(filters=2, depth=5, dilation=[1, 1, 1, 2, 2]),
-                (1, 48, 32, 1), ["weights", "full", "keras3"]),
+                (1, 48, 32, 1), ["weights", "full", "keras3", "keras", "keras3_weights"]),
     "unet_rgb3": (seed_models.SeedUnet,
                   dict(filters=4, depth=4, dilation=[1, 1, 2, 2], in_channels=3, classes=3),
                   (2, 16, 24, 3), ["full"]),
@@ -42,7 +45,7 @@ CASES = {
                  dict(filters=4, depth=5, dilation=[1, 1, 1, 2, 2], separable=True),
                  (1, 48, 32, 1), ["full"]),
     "classifier": (seed_models.SeedClassifier, dict(classes=10), (4, 28, 28, 1),
-                   ["weights", "full"]),
+                   ["weights", "full", "keras", "keras3_weights"]),
 }
 
 
@@ -134,6 +137,14 @@ def make_case(out, name, gen):
     if "keras3" in layouts:
         export_keras.write_keras_h5(base + "_keras3.h5", model.keras_layers("input_layer"),
                                     "full", keras3=True, vlen=True)
+    if "keras" in layouts:
+        # The classifier as Keras' own SeparableConv2D example writes it: a Sequential model.
+        sequential = isinstance(model, seed_models.SeedClassifier)
+        export_keras.write_keras3_archive(base + ".keras", model.keras_layers("input_layer"),
+                                          "sequential" if sequential else "functional",
+                                          sequential=sequential)
+    if "keras3_weights" in layouts:
+        export_keras.write_keras3_weights(base + ".weights.h5", model.keras_layers("input_layer"))
     write_io(base + "_io.h5", x.numpy(), y)
     return model, layers
 
@@ -179,6 +190,7 @@ def make_broken(out, layers):
     dangling = copy.deepcopy(layers)
     by_name(dangling, "concatenate")["inputs"][0] = "conv2d_42"
     write(path("broken_unknown_input_full.h5"), dangling, "full")
+    make_broken_keras3(out, rename_layers_keras3(layers))
     # model_config that is not JSON.
     with h5py.File(path("broken_json_full.h5"), "w", libver="latest") as f:
         f.attrs["model_config"] = b'{"class_name": "Functional", "config": {'
@@ -193,6 +205,90 @@ def make_broken(out, layers):
         f.write(data[: len(data) * 6 // 10])
     with open(path("not_hdf5.h5"), "w") as f:
         f.write("this is a text file, not HDF5\n")
+
+
+def rename_layers_keras3(layers):
+    """Keras 3 names the input layer "input_layer" (Keras 2 "input_1")."""
+    out = copy.deepcopy(layers)
+    for layer in out:
+        if layer["name"] == "input_1":
+            layer["name"] = layer["config"]["name"] = "input_layer"
+        layer["inputs"] = ["input_layer" if i == "input_1" else i for i in layer["inputs"]]
+    return out
+
+
+def _deflate_all(path):
+    """Rewrites a zip with every entry deflated (what a user's `zip -r` gives)."""
+    with zipfile.ZipFile(path) as z:
+        items = [(info, z.read(info)) for info in z.infolist()]
+    with zipfile.ZipFile(path, "w") as z:
+        for info, data in items:
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+
+
+def _declare_size(path, entry, size):
+    """Patches the uncompressed size of `entry` in its local header and in the central
+    directory (both must agree): a header that declares more than the data holds."""
+    data = bytearray(open(path, "rb").read())
+    name = entry.encode()
+    local = data.find(b"PK\x03\x04")
+    while local >= 0:
+        n, m = struct.unpack_from("<HH", data, local + 26)
+        if data[local + 30:local + 30 + n] == name:
+            struct.pack_into("<I", data, local + 22, size)
+        local = data.find(b"PK\x03\x04", local + 30 + n + m)
+    central = data.find(b"PK\x01\x02")
+    while central >= 0:
+        n = struct.unpack_from("<H", data, central + 28)[0]
+        if data[central + 46:central + 46 + n] == name:
+            struct.pack_into("<I", data, central + 24, size)
+        central = data.find(b"PK\x01\x02", central + 46)
+    open(path, "wb").write(bytes(data))
+
+
+def make_broken_keras3(out, layers):
+    """Error paths of the Keras 3 formats, all from the tiny U-Net. Broken .keras files are
+    deflated (smaller fixtures; the loader reads both methods). Truncated and damaged copies of
+    tiny.keras are made by the tests themselves."""
+    def path(n):
+        return os.path.join(out, n)
+
+    def by_name(ls, n):
+        return next(layer for layer in ls if layer["name"] == n)
+
+    # Not broken: the tiny U-Net built after others in one Keras session (layers conv2d_7, ...),
+    # whose weights tree still reads layers/conv2d, layers/conv2d_1, ... (class paths, not names).
+    export_keras.write_keras3_archive(path("tiny_renamed.keras"), rename_layers(layers, 7))
+    _deflate_all(path("tiny_renamed.keras"))
+    # conv2d_1's kernel is (3,3,3,2) where the model needs (3,3,2,2).
+    shape = copy.deepcopy(layers)
+    by_name(shape, "conv2d_1")["weights"][0] = ("kernel", np.ones((3, 3, 3, 2), np.float32))
+    export_keras.write_keras3_archive(path("broken_wrong_shape.keras"), shape)
+    _deflate_all(path("broken_wrong_shape.keras"))
+    # A class atrous does not know (its weights group is named after it: fancy_pooling2d).
+    unknown = copy.deepcopy(layers)
+    by_name(unknown, "max_pooling2d")["class_name"] = "FancyPooling2D"
+    config = export_keras.keras3_model_config(layers)
+    by_name_k3 = {e["name"]: e for e in config["config"]["layers"]}
+    by_name_k3["max_pooling2d"]["class_name"] = "FancyPooling2D"
+    export_keras.write_keras3_archive(path("broken_unknown_class.keras"), unknown, config=config)
+    _deflate_all(path("broken_unknown_class.keras"))
+    # A .keras file saved without its weights entry.
+    export_keras.write_keras3_archive(path("broken_no_weights.keras"), layers,
+                                      entries=("metadata.json", "config.json"))
+    # config.json declares 3 GiB uncompressed (a zip bomb's header); the data is the real one.
+    export_keras.write_keras3_archive(path("broken_bomb.keras"), layers)
+    _deflate_all(path("broken_bomb.keras"))
+    _declare_size(path("broken_bomb.keras"), "config.json", 3 << 30)
+    # save_weights files of a model with one Conv2D less / one more than the tiny U-Net.
+    fewer = [layer for layer in layers if layer["name"] != "conv2d_8"]
+    export_keras.write_keras3_weights(path("broken_missing_layer.weights.h5"), fewer)
+    more = copy.deepcopy(layers)
+    more.append(copy.deepcopy(by_name(layers, "conv2d_8")))
+    more[-1]["name"] = "conv2d_9"
+    more[-1]["inputs"] = ["conv2d_8"]
+    export_keras.write_keras3_weights(path("broken_extra_layer.weights.h5"), more)
 
 
 def main(argv):

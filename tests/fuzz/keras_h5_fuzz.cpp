@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Purpose: libFuzzer target for the Keras HDF5 loader: the input is written to a file (the loader
-// reads HDF5 by path) and loaded as model weights (model.save or save_weights layout) with the
-// graph of its model_config.
+// reads HDF5 by path) and loaded as model weights (model.save or save_weights layout, or Keras 3's
+// .keras zip or .weights.h5, told apart by content) with the graph of its model_config.
 #include "stages/infer/import/keras_h5.hpp"
 #include "tests/fuzz/fuzz_guard.hpp"
 

@@ -100,27 +100,10 @@ std::uint64_t decode_le(const unsigned char* p, std::size_t bytes)
 /// object larger than the collection. Variable-length strings (model_config, layer_names) live
 /// in such collections, so every collection the file could hold (each "GCOL" signature of
 /// version 1) is walked the same way first: a damaged one is a ModelError, not a hang.
-void check_global_heaps(const std::filesystem::path& path, std::size_t sizeof_size,
+void check_global_heaps(const unsigned char* bytes, std::size_t size, std::size_t sizeof_size,
                         const std::string& where)
 {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return; // H5Fopen read it a moment ago; HDF5 reports what follows
-    struct stat st = {};
-    if (::fstat(fd, &st) != 0 || st.st_size <= 0)
-    {
-        ::close(fd);
-        return;
-    }
-    const auto size = static_cast<std::size_t>(st.st_size);
-    void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    ::close(fd);
-    if (map == MAP_FAILED)
-        return;
-    const std::unique_ptr<void, std::function<void(void*)>> unmap(map, [size](void* p)
-                                                                  { ::munmap(p, size); });
-    const auto* bytes = static_cast<const unsigned char*>(map);
-    const std::string_view view(static_cast<const char*>(map), size);
+    const std::string_view view(reinterpret_cast<const char*>(bytes), size);
     const std::uint64_t header = (8 + sizeof_size + 7) / 8 * 8; // signature, version, size
     const std::uint64_t object_header = 8 + sizeof_size;        // index, refs, reserved, size
     for (auto at = view.find("GCOL"); at != std::string_view::npos; at = view.find("GCOL", at + 1))
@@ -151,6 +134,50 @@ void check_global_heaps(const std::filesystem::path& path, std::size_t sizeof_si
             offset += need;
         }
     }
+}
+
+/// check_global_heaps over the file at `path`, mapped read-only.
+void check_global_heaps(const std::filesystem::path& path, std::size_t sizeof_size,
+                        const std::string& where)
+{
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return; // H5Fopen read it a moment ago; HDF5 reports what follows
+    struct stat st = {};
+    if (::fstat(fd, &st) != 0 || st.st_size <= 0)
+    {
+        ::close(fd);
+        return;
+    }
+    const auto size = static_cast<std::size_t>(st.st_size);
+    void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    ::close(fd);
+    if (map == MAP_FAILED)
+        return;
+    const std::unique_ptr<void, std::function<void(void*)>> unmap(map, [size](void* p)
+                                                                  { ::munmap(p, size); });
+    check_global_heaps(static_cast<const unsigned char*>(map), size, sizeof_size, where);
+}
+
+/// HDF5 looks for its superblock signature at byte 0, 512, 1024, 2048, ... (a user block may
+/// precede it); H5Fis_hdf5 does the same for a file on disk.
+bool has_hdf5_signature(const std::vector<unsigned char>& image)
+{
+    static constexpr unsigned char signature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    for (std::size_t at = 0; at + sizeof signature <= image.size(); at = at == 0 ? 512 : at * 2)
+        if (std::equal(std::begin(signature), std::end(signature),
+                       image.begin() + static_cast<std::ptrdiff_t>(at)))
+            return true;
+    return false;
+}
+
+std::size_t sizeof_size_of(hid_t file)
+{
+    std::size_t sizeof_size = 8;
+    const Handle plist(H5Fget_create_plist(file), H5Pclose);
+    if (plist.valid())
+        H5Pget_sizes(plist.get(), nullptr, &sizeof_size);
+    return sizeof_size;
 }
 
 } // namespace
@@ -201,16 +228,44 @@ H5File::H5File(const std::filesystem::path& path)
         if (m_state->file < 0)
             throw ModelError(m_where,
                              "cannot be opened as HDF5; truncated or damaged?" + m_state->reason());
-        std::size_t sizeof_size = 8;
-        const Handle plist(H5Fget_create_plist(m_state->file), H5Pclose);
-        if (plist.valid())
-            H5Pget_sizes(plist.get(), nullptr, &sizeof_size);
-        check_global_heaps(path, sizeof_size, m_where);
+        check_global_heaps(path, sizeof_size_of(m_state->file), m_where);
     }
     catch (...)
     {
         // The destructor does not run for a constructor that throws: close and restore here,
         // or HDF5 keeps an error handler pointing into the freed State.
+        if (m_state->file >= 0)
+            H5Fclose(m_state->file);
+        H5Eset_auto2(H5E_DEFAULT, m_state->saved_func, m_state->saved_data);
+        throw;
+    }
+}
+
+H5File::H5File(const std::vector<unsigned char>& image, std::string where)
+    : m_where(std::move(where)), m_state(std::make_unique<State>())
+{
+    H5Eget_auto2(H5E_DEFAULT, &m_state->saved_func, &m_state->saved_data);
+    H5Eset_auto2(H5E_DEFAULT, collect_stack, &m_state->messages);
+    try
+    {
+        if (!has_hdf5_signature(image))
+            throw ModelError(m_where, "not an HDF5 file (no HDF5 signature)");
+        const Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+        // The core driver serves the file from memory; no backing store: nothing touches disk.
+        if (!fapl.valid() || H5Pset_fapl_core(fapl.get(), 1 << 20, 0) < 0 ||
+            H5Pset_file_image(fapl.get(), const_cast<unsigned char*>(image.data()), image.size()) <
+                0)
+            throw ModelError(m_where, "cannot hand the HDF5 image to HDF5" + m_state->reason());
+        // The name only labels HDF5's own messages: with a file image the core driver opens
+        // nothing.
+        m_state->file = H5Fopen("atrous-in-memory.h5", H5F_ACC_RDONLY, fapl.get());
+        if (m_state->file < 0)
+            throw ModelError(m_where,
+                             "cannot be opened as HDF5; truncated or damaged?" + m_state->reason());
+        check_global_heaps(image.data(), image.size(), sizeof_size_of(m_state->file), m_where);
+    }
+    catch (...)
+    {
         if (m_state->file >= 0)
             H5Fclose(m_state->file);
         H5Eset_auto2(H5E_DEFAULT, m_state->saved_func, m_state->saved_data);
@@ -257,6 +312,42 @@ bool H5File::has_attribute(const std::string& object_path, const std::string& na
     // Keras splits attributes over 64 KiB into name0, name1, ...
     return H5Aexists_by_name(m_state->file, object_path.c_str(), (name + "0").c_str(),
                              H5P_DEFAULT) > 0;
+}
+
+namespace
+{
+
+/// H5Literate's callback: collects the member names. (HDF5 1.12 renamed the link info type.)
+template <typename LinkInfo>
+herr_t collect_name(hid_t /*group*/, const char* name, const LinkInfo* /*info*/, void* names)
+{
+    static_cast<std::vector<std::string>*>(names)->emplace_back(name);
+    return 0;
+}
+
+} // namespace
+
+std::vector<std::string> H5File::members(const std::string& group_path) const
+{
+    if (!exists(group_path))
+        throw ModelError(m_where, "group " + group_path + " is missing");
+    const Handle group(H5Gopen2(m_state->file, group_path.c_str(), H5P_DEFAULT), H5Gclose);
+    if (!group.valid())
+        throw ModelError(m_where, group_path + " is not a group" + m_state->reason());
+    // One pass over the links (by-index lookups would rebuild the name index per member).
+    std::vector<std::string> names;
+    hsize_t at = 0;
+#if H5_VERSION_GE(1, 12, 0)
+    const herr_t status = H5Literate2(group.get(), H5_INDEX_NAME, H5_ITER_INC, &at,
+                                      collect_name<H5L_info2_t>, &names);
+#else
+    const herr_t status =
+        H5Literate(group.get(), H5_INDEX_NAME, H5_ITER_INC, &at, collect_name<H5L_info_t>, &names);
+#endif
+    if (status < 0)
+        throw ModelError(m_where,
+                         "group " + group_path + ": cannot list its members" + m_state->reason());
+    return names;
 }
 
 namespace

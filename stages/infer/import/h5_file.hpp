@@ -28,6 +28,10 @@ class H5File
 public:
     /// Opens `path`; ModelError when it does not exist, is not HDF5, or is truncated.
     explicit H5File(const std::filesystem::path& path);
+    /// Opens an HDF5 file held in memory (an entry of a Keras 3 .keras zip) through HDF5's core
+    /// driver, which copies `image`: nothing is written to disk. `where` prefixes every error
+    /// ("model m.keras: entry model.weights.h5").
+    H5File(const std::vector<unsigned char>& image, std::string where);
     ~H5File();
     H5File(const H5File&) = delete;
     H5File& operator=(const H5File&) = delete;
@@ -38,6 +42,10 @@ public:
     /// True when every component of `object_path` exists (a group or a dataset).
     bool exists(const std::string& object_path) const;
     bool has_attribute(const std::string& object_path, const std::string& name) const;
+
+    /// The names of the members (groups, datasets) of the group `group_path`, sorted by name;
+    /// throws when it is not a group.
+    std::vector<std::string> members(const std::string& group_path) const;
 
     /// A string attribute, scalar or 1-D, fixed-length or variable-length, as a list of
     /// strings. Attributes Keras split because of the 64 KiB header limit (`name0`, `name1`,

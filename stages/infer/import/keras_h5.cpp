@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Purpose: Keras HDF5 (save_weights or model.save layout; Keras 2 or Keras 3 legacy names) ->
-// ModelSpec with weights attached.
+// ModelSpec with weights attached; Keras 3 .keras and .weights.h5 files are handed to
+// keras3_model.cpp.
 //
 // Layouts (keras/src/legacy/saving/legacy_h5_format.py, tf.keras hdf5_format.py):
 //   save_weights: /            attrs layer_names, backend, keras_version
@@ -13,6 +14,9 @@
 
 #include "stages/error.hpp"
 #include "stages/infer/import/h5_file.hpp"
+#include "stages/infer/import/keras3_archive.hpp"
+#include "stages/infer/import/keras3_model.hpp"
+#include "stages/infer/import/keras3_weights.hpp"
 #include "stages/infer/import/keras_config.hpp"
 
 #include <algorithm>
@@ -134,7 +138,13 @@ void attach_weights(ModelSpec& spec, std::vector<FileLayer>&& file_layers, const
 ModelSpec load_keras_h5(const std::filesystem::path& path,
                         const std::optional<Architecture>& architecture)
 {
+    // Told apart by content, not by name: a zip is a Keras 3 .keras file; an HDF5 file with a
+    // /layers group and no layer_names is Keras 3's own weights layout.
+    if (is_zip_file(path))
+        return load_keras3_archive(path);
     const H5File file(path);
+    if (is_keras3_weights_layout(file))
+        return load_keras3_weights_file(file, path, architecture);
     std::string root;
     if (file.has_attribute("/", "layer_names"))
         root = "/";

@@ -66,6 +66,12 @@ std::vector<GoldenCase> golden_cases()
         {"unet_sep_full.h5", std::nullopt, "unet_sep_io.h5"},
         {"classifier_weights.h5", ClassifierArchitecture{}, "classifier_io.h5"},
         {"classifier_full.h5", std::nullopt, "classifier_io.h5"},
+        // Keras 3's own formats: .keras (model.save) and .weights.h5 (save_weights).
+        {"tiny.keras", std::nullopt, "tiny_io.h5"},
+        {"unet_d5.keras", std::nullopt, "unet_d5_io.h5"},
+        {"unet_d5.weights.h5", unet(2, 5, {1, 1, 1, 2, 2}), "unet_d5_io.h5"},
+        {"classifier.keras", std::nullopt, "classifier_io.h5"},
+        {"classifier.weights.h5", ClassifierArchitecture{}, "classifier_io.h5"},
     };
 }
 
@@ -94,8 +100,11 @@ TEST_P(ModelGolden, MatchesPyTorch)
 std::string case_name(const ::testing::TestParamInfo<ModelGolden::ParamType>& info)
 {
     std::string name = std::get<0>(info.param).model;
-    name = name.substr(0, name.size() - 3); // ".h5"
-    std::replace(name.begin(), name.end(), '.', '_');
+    if (name.size() > 3 && name.compare(name.size() - 3, 3, ".h5") == 0)
+        name.resize(name.size() - 3);
+    // "unet_d5.weights" and "unet_d5_weights" must stay apart.
+    for (auto dot = name.find('.'); dot != std::string::npos; dot = name.find('.', dot))
+        name.replace(dot, 1, "_dot_");
     return name + (std::get<1>(info.param) == KernelKind::reference ? "_reference" : "_fast");
 }
 

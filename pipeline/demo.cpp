@@ -7,11 +7,10 @@
 #include "pipeline/runner.hpp"
 #include "stages/error.hpp"
 #include "stages/read/synthetic_scene.hpp"
+#include "stages/write/safe_file.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
-
-#include <fstream>
 
 namespace atrous
 {
@@ -73,9 +72,11 @@ void run_demo(const DemoOptions& options, spdlog::logger& log, LogFormat format)
     const RunReport report = runner.run();
     if (!placeholder)
     {
-        std::ofstream(out / "run.yaml") << "# atrous demo: the configuration used; rerun with\n"
-                                        << "#   atrous run " << (out / "run.yaml").string() << "\n"
-                                        << config.normalized_yaml();
+        const std::string head = "# atrous demo: the configuration used; rerun with\n";
+        safe_file::write_atomically(out / "run.yaml",
+                                    head + "#   atrous run " + (out / "run.yaml").string() + "\n" +
+                                        config.normalized_yaml(),
+                                    safe_file::empty_or_starting_with(head), "demo");
     }
     // The quick look is a convenience: its failure does not fail the finished demo.
     std::string preview_line;

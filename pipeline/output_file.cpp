@@ -6,7 +6,9 @@
 
 #include <hdf5.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <sys/stat.h>
 
 namespace atrous
 {
@@ -107,9 +109,13 @@ OutputDataset describe(hid_t file, const char* name, int rank, const std::string
 OutputFile::OutputFile(const std::filesystem::path& path) : m_path(path)
 {
     const std::string where = path.string();
-    std::error_code ec;
-    if (!std::filesystem::exists(path, ec))
+    struct stat st
+    {
+    };
+    if (::stat(where.c_str(), &st) != 0)
         throw InputError(where, "no such file");
+    if (!S_ISREG(st.st_mode))
+        throw InputError(where, "not a regular file");
     h5::SilenceErrors quiet;
     if (H5Fis_hdf5(where.c_str()) <= 0)
         throw InputError(where, "not an HDF5 file");
@@ -140,6 +146,19 @@ OutputFile::OutputFile(const std::filesystem::path& path) : m_path(path)
         throw InputError(where, "/" + m_labels.name + ": uint8 expected, float found");
     m_crs_wkt = string_attribute(f, "crs_wkt", where).value_or("");
     m_config_yaml = string_attribute(f, "config_yaml", where).value_or("");
+    if (H5Lexists(f, "progress", H5P_DEFAULT) > 0 && has_link(f, "progress/tile_done"))
+    {
+        h5::Handle ds =
+            need(H5Dopen2(f, "progress/tile_done", H5P_DEFAULT), where, "/progress/tile_done");
+        h5::Handle space = need(H5Dget_space(ds.get()), where, "/progress/tile_done");
+        const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+        std::vector<std::uint8_t> done(static_cast<std::size_t>(std::max<hssize_t>(n, 0)));
+        need(H5Dread(ds.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, done.data()), where,
+             "/progress/tile_done");
+        m_tiles_total = static_cast<long long>(done.size());
+        m_tiles_done =
+            std::count_if(done.begin(), done.end(), [](std::uint8_t d) { return d != 0; });
+    }
 }
 
 void OutputFile::read_window(const OutputDataset& d, int band, int x, int y, int width, int height,

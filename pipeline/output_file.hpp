@@ -30,8 +30,8 @@ struct OutputDataset
 class OutputFile
 {
 public:
-    /// Throws InputError("<path>: ...") when the file is missing, not HDF5, or holds neither
-    /// /mask nor /class.
+    /// Throws InputError("<path>: ...") when the file is missing, not a regular file (a FIFO would
+    /// block), not HDF5, or holds neither /mask nor /class.
     explicit OutputFile(const std::filesystem::path& path);
 
     const std::filesystem::path& path() const { return m_path; }
@@ -45,6 +45,11 @@ public:
     /// cell per tile); empty when the input had none.
     const std::optional<std::array<double, 6>>& geotransform() const { return m_geotransform; }
     const std::string& crs_wkt() const { return m_crs_wkt; }
+    /// Tiles in /progress/tile_done and how many of them are done: fewer done than total is an
+    /// incomplete output (a ".partial" file of a run still writing it, or interrupted). Both 0
+    /// when the file has no progress record.
+    long long tiles_total() const { return m_tiles_total; }
+    long long tiles_done() const { return m_tiles_done; }
     /// The root attribute config_yaml ("" when absent).
     const std::string& config_yaml() const { return m_config_yaml; }
 
@@ -64,6 +69,8 @@ private:
     std::optional<std::array<double, 6>> m_geotransform;
     std::string m_crs_wkt;
     std::string m_config_yaml;
+    long long m_tiles_total = 0;
+    long long m_tiles_done = 0;
 
     void read_window(const OutputDataset& d, int band, int x, int y, int width, int height,
                      hid_t mem_type, void* out) const;

@@ -5,6 +5,7 @@
 #include "pipeline/blend_exchange.hpp"
 #include "pipeline/fingerprint.hpp"
 #include "pipeline/interrupt_watch.hpp"
+#include "pipeline/output_guard.hpp"
 #include "pipeline/run_report.hpp"
 #include "pipeline/sha256.hpp"
 #include "pipeline/tile_dispenser.hpp"
@@ -214,6 +215,17 @@ RunReport Runner::run()
     std::unique_ptr<Reader> reader = make_gdal_reader(cfg.input);
     reader->prepare(ctx);
     const RasterInfo info = reader->info();
+    if (m_rank == 0)
+    {
+        // Nothing this run creates may be a file it reads, under any spelling; the names of the
+        // report and the quick look must be free for atrous (the writer checks its own).
+        refuse_overwriting(files_created_by_run(cfg.output.path, m_preview),
+                           files_read_by_run(info.path, cfg.model.placeholder_seed
+                                                            ? fs::path()
+                                                            : cfg.model.weights),
+                           "output.path");
+        check_side_files(cfg.output.path, m_preview);
+    }
 
     InferStage inferer(cfg.model);
     inferer.prepare(ctx);
@@ -415,19 +427,19 @@ RunReport Runner::run()
                                                          infer_ns.fetch_add(ns_since(t0));
                                                          return p;
                                                      }) &
-                               tbb::make_filter<Prediction, void>(
-                                   tbb::filter_mode::serial_out_of_order,
-                                   [&](Prediction p)
-                                   {
-                                       const double g = p.empty ? 0.0 : flops.of(p.task.window);
-                                       const auto t0 = Clock::now();
-                                       std::vector<OutputBlock> blocks = st->add(std::move(p));
-                                       stitch_s += static_cast<double>(ns_since(t0)) * 1e-9;
-                                       deliver(std::move(blocks));
-                                       if (exchange)
-                                           exchange->send(blend->take_outgoing());
-                                       progress.advance(0, g);
-                                   }));
+            tbb::make_filter<Prediction, void>(
+                tbb::filter_mode::serial_out_of_order,
+                [&](Prediction p)
+                {
+                    const double g = p.empty ? 0.0 : flops.of(p.task.window);
+                    const auto t0 = Clock::now();
+                    std::vector<OutputBlock> blocks = st->add(std::move(p));
+                    stitch_s += static_cast<double>(ns_since(t0)) * 1e-9;
+                    deliver(std::move(blocks));
+                    if (exchange)
+                        exchange->send(blend->take_outgoing());
+                    progress.advance(0, g);
+                }));
     // Blend under MPI: every share sent anywhere is accepted (and its core written) before the
     // writer closes.
     if (exchange)

@@ -74,6 +74,9 @@ public:
     /// out one at a time by rank 0) and write one file through MPI-IO; with stitch blend each
     /// core is owned by one rank (BlendStitcher::owner), which receives the other ranks' shares
     /// of it (pipeline/blend_exchange) and writes it.
+    /// Whether the caller writes the quick-look "<output stem>.png" after the run (default: yes):
+    /// its name is then checked with the output's before any work.
+    void set_preview(bool preview) { m_preview = preview; }
     void set_ranks(int rank, int ranks)
     {
         m_rank = rank;
@@ -96,6 +99,7 @@ private:
     WriterFactory m_writer_factory;
     int m_rank = 0;
     int m_ranks = 1;
+    bool m_preview = true;
 };
 
 } // namespace atrous

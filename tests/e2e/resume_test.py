@@ -295,9 +295,13 @@ def test_resume_checks(args):
     proc = ctx.run("run", "run.yaml", "--set", f"output.path={out}", expect_rc=0)
     check("nothing to do" in proc.stdout, "no 'nothing to do'")
     check(os.stat(out).st_mtime_ns == mtime, "a complete output was rewritten")
-    # A different configuration replaces a complete output (as before resume existed).
+    # A different configuration replaces a complete output only with --restart.
     proc = ctx.run("run", "run.yaml", "--set", f"output.path={out}", "--set",
-                   "output.threshold=0.4", expect_rc=0)
+                   "output.threshold=0.4", expect_rc=5)
+    e2e.one_line_error(proc, out, "different run", "config.output.threshold", "--restart")
+    check(os.stat(out).st_mtime_ns == mtime, "a complete output was replaced without --restart")
+    proc = ctx.run("run", "run.yaml", "--set", f"output.path={out}", "--set",
+                   "output.threshold=0.4", "--restart", expect_rc=0)
     check("nothing to do" not in proc.stdout, "a different run found nothing to do")
     # Garbage as partial file: a warning, then a fresh run.
     out2 = ctx.path("out", "g.h5")

@@ -172,8 +172,8 @@ TEST(SafeFile, RenameIntoPlaceOnlyOverRegularFilesAndSaysTheRealErrno)
     // The failing rename's own errno, never a stale one ("cannot rename: Success").
     const std::string what =
         output_error([&] { safe_file::rename_into_place(dir / "gone", dir / "b", "w"); });
-    EXPECT_EQ(what, "w: " + (dir / "gone").string() + ": cannot rename to " +
-                        (dir / "b").string() + ": No such file or directory");
+    EXPECT_EQ(what, "w: " + (dir / "gone").string() + ": cannot rename to " + (dir / "b").string() +
+                        ": No such file or directory");
     // Over a link: refused, the target untouched.
     put(dir / "victim", "precious");
     fs::create_symlink(dir / "victim", dir / "c");
@@ -198,18 +198,18 @@ TEST(SafeFile, WriteAtomicallyReplacesARegularFileAndNeverALinkOrDevice)
     safe_file::write_atomically(dir / "r.json", "{}\n", json, "report");
     put(dir / "victim", "precious");
     fs::create_symlink(dir / "victim", dir / "r.json.partial");
-    EXPECT_NE(output_error([&]
-                           { safe_file::write_atomically(dir / "r.json", "{}\n", json, "report"); })
-                  .find("symbolic link"),
-              std::string::npos);
+    EXPECT_NE(
+        output_error([&] { safe_file::write_atomically(dir / "r.json", "{}\n", json, "report"); })
+            .find("symbolic link"),
+        std::string::npos);
     EXPECT_EQ(get(dir / "victim"), "precious");
     fs::remove(dir / "r.json.partial");
     // The final name a link: refused before anything is written.
     fs::remove(dir / "r.json");
     fs::create_symlink(dir / "victim", dir / "r.json");
-    EXPECT_NE(output_error([&]
-                           { safe_file::write_atomically(dir / "r.json", "{}\n", json, "report"); }),
-              "");
+    EXPECT_NE(
+        output_error([&] { safe_file::write_atomically(dir / "r.json", "{}\n", json, "report"); }),
+        "");
     EXPECT_EQ(get(dir / "victim"), "precious");
     EXPECT_FALSE(fs::exists(dir / "r.json.partial"));
 }

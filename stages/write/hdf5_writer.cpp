@@ -751,6 +751,13 @@ void Hdf5Writer::prepare(const RunContext& context)
                                              "--restart to start over)");
             if (p.kind == safe_file::Entry::Kind::regular && !o.restart)
             {
+                // Another program's file there is kept (an HDF5 file HDF5 cannot open is taken
+                // for a damaged partial file of atrous').
+                if (!hdf5_leftover()(partial))
+                    throw OutputError(where, partial.string() +
+                                                 ": exists and is not an HDF5 file atrous left; "
+                                                 "not resumed nor replaced (remove it, or run "
+                                                 "with --restart to discard it)");
                 const Inspection pi = inspect(partial, o, l);
                 if (!pi.usable)
                     warn(context, std::string(where) + ": " + partial.string() +

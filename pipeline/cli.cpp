@@ -224,7 +224,7 @@ int run(int argc, char** argv)
     bool restart = false;
     run_cmd->add_flag("--restart", restart,
                       "Discard <output>.partial left by an earlier run instead of resuming it "
-                      "(and recompute a complete output)");
+                      "(and recompute a complete output, or replace one of a different run)");
     bool force = false;
     run_cmd->add_flag("--force", force,
                       "Replace an existing output.path even when it is not an atrous output (never "

@@ -384,8 +384,13 @@ void sync_file(hid_t file, const std::string& what)
 {
     void* handle = nullptr;
     h5::check(H5Fget_vfd_handle(file, H5P_DEFAULT, &handle), where, what + ": H5Fget_vfd_handle");
-    if (handle == nullptr || ::fsync(*static_cast<int*>(handle)) != 0)
-        throw OutputError(where, what + ": fsync: " + std::strerror(errno));
+    if (handle == nullptr)
+        throw OutputError(where, what + ": fsync: HDF5 gave no file descriptor");
+    if (::fsync(*static_cast<int*>(handle)) != 0)
+    {
+        const int err = errno;
+        throw OutputError(where, what + ": fsync: " + safe_file::errno_text(err));
+    }
 }
 
 /// Writes 1 into tile_done at each id, one contiguous hyperslab per run of consecutive ids (no
@@ -963,7 +968,10 @@ void Hdf5Writer::commit(const std::string& what)
         if (f.mpi)
         {
             if (::fsync(f.sync_fd) != 0)
-                throw OutputError(where, what + ": fsync: " + std::strerror(errno));
+            {
+                const int err = errno;
+                throw OutputError(where, what + ": fsync: " + safe_file::errno_text(err));
+            }
         }
         else
         {
@@ -1022,7 +1030,10 @@ void Hdf5Writer::finish(const RunContext& context)
             if (m_file->mpi)
             {
                 if (::fsync(m_file->sync_fd) != 0)
-                    throw OutputError(where, partial + ": fsync: " + std::strerror(errno));
+                {
+                    const int err = errno;
+                    throw OutputError(where, partial + ": fsync: " + safe_file::errno_text(err));
+                }
             }
             else
             {

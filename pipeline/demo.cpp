@@ -66,6 +66,9 @@ void run_demo(const DemoOptions& options, spdlog::logger& log, LogFormat format)
     scene_options.nodata_value = 0;
     log.info("demo: writing a {} x {} synthetic scene to {}", options.size, options.size,
              scene.string());
+    // GDAL creates these itself: at least never through a link, never over a device or FIFO.
+    safe_file::require_replaceable(scene, "demo");
+    safe_file::require_replaceable(truth, "demo");
     write_synthetic_scene(scene_options, scene, truth);
 
     Runner runner(config, log, format);

@@ -14,7 +14,9 @@ Uses e2e_test.py's generated GeoTIFF and configuration. Exit 0 = pass, 1 = fail,
 import hashlib
 import os
 import shutil
+import socket
 import stat
+import subprocess
 import sys
 
 import h5py
@@ -272,6 +274,47 @@ def test_preview_hostile(args):
         one_line_error(proc, link + ": is a symbolic link")
         unchanged(target, link)
         os.remove(ctx.path(link))
+
+
+# --- issue 14 section 6: a file system without flock ---------------------------------------------
+
+NO_FLOCK_C = """#include <errno.h>
+/* flock as Lustre mounted without it answers. */
+int flock(int fd, int operation) { (void)fd; (void)operation; errno = ENOSYS; return -1; }
+"""
+
+
+def test_no_flock(args):
+    """Without flock: one warning, the exclusive lock file instead; a live holder refuses the
+    second run, a dead one on this host is taken over."""
+    ctx = Context(args, "no_flock")
+    linked = subprocess.run(["ldd", ctx.atrous], capture_output=True, text=True).stdout
+    if "libasan" in linked or "libtsan" in linked or shutil.which("cc") is None:
+        print("SKIP: needs a C compiler and a binary without sanitizers (LD_PRELOAD)")
+        sys.exit(77)
+    with open(ctx.path("no_flock.c"), "w") as f:
+        f.write(NO_FLOCK_C)
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", ctx.path("no_flock.so"), ctx.path("no_flock.c")],
+                   check=True)
+    os.environ["LD_PRELOAD"] = ctx.path("no_flock.so")  # the runs inherit it
+    scene(ctx)
+    out = ctx.path("out", "o.h5")
+    proc = ctx.run("run", "run.yaml", "--no-preview", expect_rc=0)
+    warnings = [l for l in proc.stderr.splitlines() if "does not support flock" in l]
+    check(len(warnings) == 1, "no single warning about flock")
+    check(not os.path.exists(out + ".lock"), "the lock file is left")
+    # Another run holds the lock file (a live process on this host): refused, exit 5.
+    with open(out + ".lock", "w") as f:
+        f.write(f"{os.getpid()} {socket.gethostname()}\n")
+    proc = ctx.run("run", "run.yaml", "--no-preview", "--restart", expect_rc=5)
+    one_line_error(proc, "another run", f"pid {os.getpid()}", "remove the lock file")
+    # Left by a killed run on this host: taken over.
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    with open(out + ".lock", "w") as f:
+        f.write(f"{dead.pid} {socket.gethostname()}\n")
+    ctx.run("run", "run.yaml", "--no-preview", "--restart", expect_rc=0)
+    check(not os.path.exists(out + ".lock"), "the lock file is left after the take-over")
 
 
 if __name__ == "__main__":

@@ -427,19 +427,19 @@ RunReport Runner::run()
                                                          infer_ns.fetch_add(ns_since(t0));
                                                          return p;
                                                      }) &
-            tbb::make_filter<Prediction, void>(
-                tbb::filter_mode::serial_out_of_order,
-                [&](Prediction p)
-                {
-                    const double g = p.empty ? 0.0 : flops.of(p.task.window);
-                    const auto t0 = Clock::now();
-                    std::vector<OutputBlock> blocks = st->add(std::move(p));
-                    stitch_s += static_cast<double>(ns_since(t0)) * 1e-9;
-                    deliver(std::move(blocks));
-                    if (exchange)
-                        exchange->send(blend->take_outgoing());
-                    progress.advance(0, g);
-                }));
+                               tbb::make_filter<Prediction, void>(
+                                   tbb::filter_mode::serial_out_of_order,
+                                   [&](Prediction p)
+                                   {
+                                       const double g = p.empty ? 0.0 : flops.of(p.task.window);
+                                       const auto t0 = Clock::now();
+                                       std::vector<OutputBlock> blocks = st->add(std::move(p));
+                                       stitch_s += static_cast<double>(ns_since(t0)) * 1e-9;
+                                       deliver(std::move(blocks));
+                                       if (exchange)
+                                           exchange->send(blend->take_outgoing());
+                                       progress.advance(0, g);
+                                   }));
     // Blend under MPI: every share sent anywhere is accepted (and its core written) before the
     // writer closes.
     if (exchange)

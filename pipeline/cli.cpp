@@ -64,7 +64,7 @@ void add_common(CLI::App& app, CommonOptions& o)
 }
 
 int do_run(const fs::path& config_file, const std::vector<std::string>& sets,
-           const CommonOptions& common, bool restart, bool preview)
+           const CommonOptions& common, bool restart, bool force, bool preview)
 {
     // mpirun / srun --mpi=pmix: one process per rank; a plain run never initializes MPI.
     const MpiSession mpi;
@@ -76,6 +76,7 @@ int do_run(const fs::path& config_file, const std::vector<std::string>& sets,
     auto log = make_logger(format);
     RunConfig config = load_config(config_file, sets);
     config.output.restart = restart;
+    config.output.force = force;
     if (mpi.size() > 1 && config.runtime.threads_from == "all cores")
     {
         // Every core would be claimed by every rank of the node: share them.
@@ -86,6 +87,7 @@ int do_run(const fs::path& config_file, const std::vector<std::string>& sets,
     }
     Runner runner(std::move(config), *log, format);
     runner.set_communicator(mpi.communicator());
+    runner.set_preview(preview);
     RunReport r;
     try
     {
@@ -241,7 +243,11 @@ int run(int argc, char** argv)
     bool restart = false;
     run_cmd->add_flag("--restart", restart,
                       "Discard <output>.partial left by an earlier run instead of resuming it "
-                      "(and recompute a complete output)");
+                      "(and recompute a complete output, or replace one of a different run)");
+    bool force = false;
+    run_cmd->add_flag("--force", force,
+                      "Replace an existing output.path even when it is not an atrous output (never "
+                      "a link, directory, device, FIFO or socket)");
     bool no_preview = false;
     run_cmd->add_flag("--no-preview", no_preview, "Do not write the quick-look <output stem>.png");
     add_common(*run_cmd, common);
@@ -328,6 +334,9 @@ int run(int argc, char** argv)
     preview_cmd->add_option("--size", preview_options.max_side, "Long side in pixels")
         ->check(CLI::Range(16, 16384))
         ->capture_default_str();
+    preview_cmd->add_flag("--allow-partial", preview_options.allow_partial,
+                          "Draw an incomplete output (a .partial file) too; its missing tiles "
+                          "show as nodata");
     add_common(*preview_cmd, common);
 
     CLI::App* keys_cmd =
@@ -388,7 +397,7 @@ int run(int argc, char** argv)
     }
 
     if (run_cmd->parsed())
-        return do_run(config_file, sets, common, restart, !no_preview);
+        return do_run(config_file, sets, common, restart, force, !no_preview);
     if (info_cmd->parsed())
         return do_info(model_file, tile, info_config, info_sets);
     if (demo_cmd->parsed())

@@ -7,6 +7,7 @@
 #include "pipeline/runner.hpp"
 #include "stages/error.hpp"
 #include "stages/read/synthetic_scene.hpp"
+#include "stages/write/safe_file.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -92,15 +93,20 @@ void run_demo(const DemoOptions& options, spdlog::logger& log, LogFormat format)
     log.info("demo: configuration {}, model {}", config_file.string(), model_file.string());
     log.info("demo: writing a {} x {} synthetic scene to {}", options.size, options.size,
              scene.string());
+    // GDAL creates these itself: at least never through a link, never over a device or FIFO.
+    safe_file::require_replaceable(scene, "demo");
+    safe_file::require_replaceable(truth, "demo");
     write_synthetic_scene(scene_options, scene, truth);
 
     Runner runner(config, log, format);
     const RunReport report = runner.run();
     if (!placeholder)
     {
-        std::ofstream(out / "run.yaml") << "# atrous demo: the configuration used; rerun with\n"
-                                        << "#   atrous run " << (out / "run.yaml").string() << "\n"
-                                        << config.normalized_yaml();
+        const std::string head = "# atrous demo: the configuration used; rerun with\n";
+        safe_file::write_atomically(out / "run.yaml",
+                                    head + "#   atrous run " + (out / "run.yaml").string() + "\n" +
+                                        config.normalized_yaml(),
+                                    safe_file::empty_or_starting_with(head), "demo");
     }
     // The quick look is a convenience: its failure does not fail the finished demo.
     std::string preview_line;

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <sys/stat.h>
 
 namespace atrous
 {
@@ -129,9 +130,13 @@ OutputDataset describe(hid_t file, const char* name, int rank, const std::string
 OutputFile::OutputFile(const std::filesystem::path& path) : m_path(path)
 {
     const std::string where = path.string();
-    std::error_code ec;
-    if (!std::filesystem::exists(path, ec))
+    struct stat st
+    {
+    };
+    if (::stat(where.c_str(), &st) != 0)
         throw InputError(where, "no such file");
+    if (!S_ISREG(st.st_mode))
+        throw InputError(where, "not a regular file");
     h5::SilenceErrors quiet;
     if (H5Fis_hdf5(where.c_str()) <= 0)
         throw InputError(where, "not an HDF5 file");

@@ -30,8 +30,8 @@ struct OutputDataset
 class OutputFile
 {
 public:
-    /// Throws InputError("<path>: ...") when the file is missing, not HDF5, or holds neither
-    /// /mask nor /class.
+    /// Throws InputError("<path>: ...") when the file is missing, not a regular file (a FIFO would
+    /// block), not HDF5, or holds neither /mask nor /class.
     explicit OutputFile(const std::filesystem::path& path);
 
     const std::filesystem::path& path() const { return m_path; }

@@ -3,18 +3,22 @@
 #include "preview.hpp"
 
 #include "pipeline/output_file.hpp"
+#include "pipeline/output_guard.hpp"
 #include "stages/error.hpp"
 #include "stages/read/gdal_error.hpp"
 #include "stages/read/gdal_path.hpp"
 
+#include <cpl_vsi.h>
 #include <gdal.h>
 #include <spdlog/spdlog.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <optional>
+#include <sys/stat.h>
 #include <vector>
 
 namespace atrous
@@ -82,6 +86,18 @@ InputHints hints_of(const std::string& config_yaml)
     return h;
 }
 
+/// Whether the input may be opened: a regular file (links followed) or a GDAL virtual path; a FIFO
+/// or a device would block or never end.
+bool openable(const fs::path& path)
+{
+    if (is_gdal_virtual_path(path))
+        return true;
+    struct stat st
+    {
+    };
+    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
 /// The input read downsampled to pw x ph and stretched to 0..255 per band (2nd..98th
 /// percentile); `valid` is cleared where the input is nodata or not finite.
 struct Image
@@ -99,6 +115,11 @@ std::optional<Image> read_image(const fs::path& path, std::vector<int> bands, in
     {
         log.info("preview: input {} not found; drawing the mask only",
                  path.empty() ? std::string("(not recorded)") : path.string());
+        return std::nullopt;
+    }
+    if (!openable(path))
+    {
+        log.warn("preview: input {} is not a regular file; drawing the mask only", path.string());
         return std::nullopt;
     }
     Dataset ds(
@@ -244,8 +265,27 @@ PreviewResult write_preview(const PreviewOptions& o, spdlog::logger& log)
         throw ConfigError(where, "max_side " + std::to_string(o.max_side) + ": >= 1 expected");
     gdal_register_once();
     const OutputFile file(o.output);
+    if (file.tiles_done() < file.tiles_total() && !o.allow_partial)
+        throw InputError(where, o.output.string() + ": incomplete, " +
+                                    std::to_string(file.tiles_done()) + " of " +
+                                    std::to_string(file.tiles_total()) +
+                                    " tiles written (resume the run, or --allow-partial to draw "
+                                    "it with the missing tiles as nodata)");
     const InputHints hints = hints_of(file.config_yaml());
     const fs::path input = o.input.empty() ? hints.path : o.input;
+    const fs::path png = o.png.empty() ? default_preview_path(o.output) : o.png;
+    {
+        // Never over the output it previews nor the raster it reads, under any spelling.
+        std::vector<NamedFile> read{{o.output, "the output it previews"}};
+        if (!input.empty() && openable(input))
+            for (NamedFile& f : files_read_by_run(input.string(), {}))
+                read.push_back(std::move(f));
+        const std::string remedy = "choose another --out";
+        refuse_overwriting(
+            {{png, "the preview", remedy}, {png.string() + ".partial", "the preview", remedy}},
+            read, where);
+        safe_file::require_replaceable(png, where);
+    }
 
     // The image's size: the mask's, or for a classifier the input's (else the class grid).
     const OutputDataset& labels = file.labels();
@@ -256,7 +296,7 @@ PreviewResult write_preview(const PreviewOptions& o, spdlog::logger& log)
     {
         GdalErrorCollector quiet;
         std::error_code ec;
-        Dataset ds(!input.empty() && path_exists(input)
+        Dataset ds(!input.empty() && path_exists(input) && openable(input)
                        ? GDALOpenEx(input.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY, nullptr,
                                     nullptr, nullptr)
                        : nullptr);
@@ -299,8 +339,10 @@ PreviewResult write_preview(const PreviewOptions& o, spdlog::logger& log)
             planes[i * n + k] = static_cast<std::uint8_t>(c[i]);
     }
 
-    const fs::path png = o.png.empty() ? default_preview_path(o.output) : o.png;
-    const fs::path partial(png.string() + ".partial");
+    // Encoded in memory, then written by atrous itself: GDAL never opens a file on disk here.
+    static std::atomic<int> serial{0};
+    const std::string mem_png = "/vsimem/atrous_preview_" + std::to_string(serial++) + ".png";
+    std::string bytes;
     {
         GdalErrorCollector errors;
         Dataset mem(GDALCreate(GDALGetDriverByName("MEM"), "", pw, ph, 3, GDT_Byte, nullptr));
@@ -308,24 +350,25 @@ PreviewResult write_preview(const PreviewOptions& o, spdlog::logger& log)
             GDALDatasetRasterIO(mem.get(), GF_Write, 0, 0, pw, ph, planes.data(), pw, ph, GDT_Byte,
                                 3, nullptr, 0, 0, 0) != CE_None)
             throw OutputError(where, errors.message("in-memory image failed"));
-        Dataset out(GDALCreateCopy(GDALGetDriverByName("PNG"), partial.c_str(), mem.get(), FALSE,
-                                   nullptr, nullptr, nullptr));
-        if (out.get() == nullptr || errors.failed())
         {
-            std::error_code ec;
-            fs::remove(partial, ec);
-            throw OutputError(where, png.string() + ": " + errors.message("cannot write"));
+            Dataset out(GDALCreateCopy(GDALGetDriverByName("PNG"), mem_png.c_str(), mem.get(),
+                                       FALSE, nullptr, nullptr, nullptr));
+            if (out.get() == nullptr || errors.failed())
+            {
+                VSIUnlink(mem_png.c_str());
+                throw OutputError(where, png.string() + ": " + errors.message("cannot encode"));
+            }
         }
+        vsi_l_offset length = 0;
+        GByte* data = VSIGetMemFileBuffer(mem_png.c_str(), &length, FALSE);
+        if (data != nullptr)
+            bytes.assign(reinterpret_cast<const char*>(data), static_cast<std::size_t>(length));
+        VSIUnlink(mem_png.c_str());
+        VSIUnlink((mem_png + ".aux.xml").c_str());
+        if (bytes.empty())
+            throw OutputError(where, png.string() + ": " + errors.message("cannot encode"));
     }
-    // The PNG driver leaves an .aux.xml beside the file only for metadata it cannot hold.
-    std::error_code ec;
-    fs::remove(fs::path(partial.string() + ".aux.xml"), ec);
-    fs::rename(partial, png, ec);
-    if (ec)
-    {
-        fs::remove(partial, ec);
-        throw OutputError(where, png.string() + ": cannot rename: " + ec.message());
-    }
+    safe_file::write_atomically(png, bytes, png_leftover(), where);
     return {png, pw, ph, image.has_value()};
 }
 

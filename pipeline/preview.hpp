@@ -21,6 +21,8 @@ struct PreviewOptions
     /// be opened, the preview shows the mask only.
     std::filesystem::path input;
     int max_side = 1024; // long side of the PNG in pixels (never upsampled)
+    /// Draw an incomplete output (tiles_done < tiles_total) too; else InputError.
+    bool allow_partial = false;
 };
 
 struct PreviewResult
@@ -39,7 +41,10 @@ std::filesystem::path default_preview_path(const std::filesystem::path& output);
 /// whole image), stretched from its 2nd to 98th percentile; mask classes >= 1 overlaid in a
 /// translucent colour (class 1 red, then green, blue, ...), nodata darkened. The mask is read from
 /// the HDF5 file in strips of rows. Without the input: classes on grey, nodata black. Written as
-/// "<png>.partial" and renamed. Throws InputError (the HDF5 file), OutputError (the PNG).
+/// "<png>.partial" and renamed (stages/write/safe_file.hpp: never through a link, only over a
+/// regular file). Only regular files are opened (a FIFO named in config_yaml would block).
+/// Throws InputError (the HDF5 file; an incomplete one unless allow_partial), ConfigError (the PNG
+/// would be the output or the input raster), OutputError (the PNG).
 PreviewResult write_preview(const PreviewOptions& options, spdlog::logger& log);
 
 } // namespace atrous

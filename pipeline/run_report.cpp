@@ -2,12 +2,10 @@
 // Purpose: run report: RunReport + getrusage -> JSON file.
 #include "run_report.hpp"
 
+#include "pipeline/output_guard.hpp"
 #include "pipeline/version.hpp"
-#include "stages/error.hpp"
+#include "stages/write/safe_file.hpp"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <sys/resource.h>
 
 namespace atrous
@@ -93,24 +91,8 @@ nlohmann::json run_report_json(const RunReport& r)
 
 void write_run_report(const RunReport& report, const fs::path& path)
 {
-    const fs::path partial(path.string() + ".partial");
-    {
-        std::ofstream out(partial);
-        if (!out)
-            throw OutputError("report", partial.string() + ": " + std::strerror(errno));
-        out << run_report_json(report).dump(2) << "\n";
-        out.close();
-        if (!out)
-        {
-            std::error_code ec;
-            fs::remove(partial, ec);
-            throw OutputError("report", partial.string() + ": write failed");
-        }
-    }
-    std::error_code ec;
-    fs::rename(partial, path, ec);
-    if (ec)
-        throw OutputError("report", path.string() + ": cannot rename: " + ec.message());
+    safe_file::write_atomically(path, run_report_json(report).dump(2) + "\n", json_leftover(),
+                                "report");
 }
 
 } // namespace atrous

@@ -28,7 +28,8 @@ long long peak_rss_bytes();
 /// peak_rss_mb}] (one entry per MPI rank, gathered on rank 0).
 nlohmann::json run_report_json(const RunReport& report);
 
-/// Writes run_report_json(report) to `path` (via "<path>.partial" and a rename). Throws
+/// Writes run_report_json(report) to `path` (via "<path>.partial" and a rename,
+/// safe_file::write_atomically: never through a link, only over a regular file). Throws
 /// OutputError naming the file.
 void write_run_report(const RunReport& report, const std::filesystem::path& path);
 

@@ -5,6 +5,7 @@
 #include "pipeline/blend_exchange.hpp"
 #include "pipeline/fingerprint.hpp"
 #include "pipeline/interrupt_watch.hpp"
+#include "pipeline/output_guard.hpp"
 #include "pipeline/run_report.hpp"
 #include "pipeline/sha256.hpp"
 #include "pipeline/tile_dispenser.hpp"
@@ -198,6 +199,17 @@ RunReport Runner::run()
     std::unique_ptr<Reader> reader = make_gdal_reader(cfg.input);
     reader->prepare(ctx);
     const RasterInfo info = reader->info();
+    if (m_rank == 0)
+    {
+        // Nothing this run creates may be a file it reads, under any spelling; the names of the
+        // report and the quick look must be free for atrous (the writer checks its own).
+        refuse_overwriting(files_created_by_run(cfg.output.path, m_preview),
+                           files_read_by_run(info.path, cfg.model.placeholder_seed
+                                                            ? fs::path()
+                                                            : cfg.model.weights),
+                           "output.path");
+        check_side_files(cfg.output.path, m_preview);
+    }
 
     InferStage inferer(cfg.model);
     inferer.prepare(ctx);

@@ -71,6 +71,9 @@ public:
     Runner(RunConfig config, spdlog::logger& log, LogFormat format);
 
     void set_writer_factory(WriterFactory factory) { m_writer_factory = std::move(factory); }
+    /// Whether the caller writes the quick-look "<output stem>.png" after the run (default: yes):
+    /// its name is then checked with the output's before any work.
+    void set_preview(bool preview) { m_preview = preview; }
     /// The run's ranks (default: this process alone). Several ranks share the tiles (handed out
     /// one at a time by rank 0) and write one file through MPI-IO; with stitch blend each core is
     /// owned by one rank (BlendStitcher::owner), which receives the other ranks' shares of it
@@ -100,6 +103,7 @@ private:
     Communicator* m_comm = &m_solo;
     int m_rank = 0;
     int m_ranks = 1;
+    bool m_preview = true;
 };
 
 } // namespace atrous

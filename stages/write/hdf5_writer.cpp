@@ -7,6 +7,7 @@
 #include "stages/write/h5_handle.hpp"
 #include "stages/write/make_writer.hpp"
 #include "stages/write/output_lock.hpp"
+#include "stages/write/safe_file.hpp"
 
 #include <fmt/format.h>
 #include <hdf5.h>
@@ -39,7 +40,27 @@ std::filesystem::path partial_of(const std::filesystem::path& path)
     return std::filesystem::path(path.string() + ".partial");
 }
 
-/// Fails before any work when the output cannot be created, naming the culprit.
+/// A leftover of a killed run at one of the writer's temporary names: an HDF5 file (its superblock
+/// is written right after creation) or an empty one.
+const safe_file::Recognizer& hdf5_leftover()
+{
+    static const safe_file::Recognizer ours =
+        safe_file::empty_or_starting_with(std::string(safe_file::hdf5_signature));
+    return ours;
+}
+
+std::filesystem::path staging_of(const std::filesystem::path& path)
+{
+    return std::filesystem::path(path.string() + ".partial.new");
+}
+
+std::filesystem::path packing_of(const std::filesystem::path& path)
+{
+    return std::filesystem::path(path.string() + ".packing");
+}
+
+/// Fails before anything is written when the output cannot be created, naming the culprit: the
+/// directory, the output itself when it is no regular file (a device, FIFO, link, ...).
 void check_target(const std::filesystem::path& path)
 {
     namespace fs = std::filesystem;
@@ -49,21 +70,33 @@ void check_target(const std::filesystem::path& path)
         throw OutputError(where, dir.string() + ": no such directory");
     if (!fs::is_directory(dir, ec))
         throw OutputError(where, dir.string() + ": not a directory");
-    if (fs::is_directory(path, ec))
+    if (safe_file::entry(path).kind == safe_file::Entry::Kind::directory)
         throw OutputError(where, path.string() + ": is a directory");
-    // A real probe (access() says yes to root even on read-only places).
+    safe_file::require_replaceable(path, where);
+}
+
+/// Then (under the lock): the temporary names free or atrous' leftovers, and the directory
+/// writable (a real probe: access() says yes to root even on read-only places).
+void probe_target(const std::filesystem::path& path)
+{
+    namespace fs = std::filesystem;
+    const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+    safe_file::require_free_or_leftover(packing_of(path), hdf5_leftover(), where);
     // The probe is the staging name (never the partial file: that may be resumed).
-    const fs::path partial = fs::path(path.string() + ".partial.new");
-    const int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const fs::path staging = staging_of(path);
+    safe_file::clear_leftover(staging, hdf5_leftover(), where);
+    const int fd =
+        ::open(staging.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0)
     {
         const int err = errno;
         if (err == EACCES || err == EPERM || err == EROFS)
-            throw OutputError(where, dir.string() + ": not writable (" + std::strerror(err) + ")");
-        throw OutputError(where, partial.string() + ": " + std::strerror(err));
+            throw OutputError(where,
+                              dir.string() + ": not writable (" + safe_file::errno_text(err) + ")");
+        throw OutputError(where, staging.string() + ": " + safe_file::errno_text(err));
     }
     ::close(fd);
-    ::unlink(partial.c_str());
+    ::unlink(staging.c_str());
 }
 
 hsize_t chunk_edge(int tile, int dim)
@@ -149,16 +182,6 @@ namespace
 {
 
 namespace fs = std::filesystem;
-
-fs::path staging_of(const fs::path& path)
-{
-    return fs::path(path.string() + ".partial.new");
-}
-
-fs::path packing_of(const fs::path& path)
-{
-    return fs::path(path.string() + ".packing");
-}
 
 /// partial: contiguous, allocated and filled at creation, no filters (block writes then never
 /// touch metadata). Else the published layout: chunked (when `chunk` is given), filters.
@@ -362,8 +385,13 @@ void sync_file(hid_t file, const std::string& what)
 {
     void* handle = nullptr;
     h5::check(H5Fget_vfd_handle(file, H5P_DEFAULT, &handle), where, what + ": H5Fget_vfd_handle");
-    if (handle == nullptr || ::fsync(*static_cast<int*>(handle)) != 0)
-        throw OutputError(where, what + ": fsync: " + std::strerror(errno));
+    if (handle == nullptr)
+        throw OutputError(where, what + ": fsync: HDF5 gave no file descriptor");
+    if (::fsync(*static_cast<int*>(handle)) != 0)
+    {
+        const int err = errno;
+        throw OutputError(where, what + ": fsync: " + safe_file::errno_text(err));
+    }
 }
 
 /// Writes 1 into tile_done at each id, one contiguous hyperslab per run of consecutive ids (no
@@ -425,6 +453,7 @@ bool open_layout(OutputFile& f, const WriteOptions& o, const OutputLayout& l, st
 struct Inspection
 {
     bool usable = false;            // opens, has every dataset and a fingerprint
+    bool atrous = false;            // an HDF5 file with atrous' fingerprint attribute
     std::string why;                // when not usable
     std::string difference;         // first fingerprint field that differs; empty = same run
     std::vector<std::uint8_t> done; // tile_done
@@ -447,6 +476,7 @@ Inspection inspect(const fs::path& path, const WriteOptions& o, const OutputLayo
         r.why = "no fingerprint attribute";
         return r;
     }
+    r.atrous = true;
     r.difference = fingerprint_difference(*stored, o);
     if (!r.difference.empty())
     {
@@ -458,6 +488,37 @@ Inspection inspect(const fs::path& path, const WriteOptions& o, const OutputLayo
     r.usable = true;
     r.done = std::move(f.done);
     return r;
+}
+
+/// Why an existing regular <path> may not be replaced by this run; empty when it may.
+/// `resuming`: a partial file of this very run exists (it was allowed to replace <path>).
+std::string replacement_refusal(const WriteOptions& o, const Inspection& existing, bool resuming)
+{
+    if (o.force)
+        return "";
+    if (existing.atrous)
+    {
+        if (o.restart || resuming || existing.difference.empty())
+            return "";
+        return "an atrous output of a different run (" + existing.difference +
+               "); run with --restart to replace it";
+    }
+    return "exists and is not an atrous output (" + existing.why +
+           "); atrous does not replace it: remove it, choose another output.path, or run with "
+           "--force";
+}
+
+/// Creates `path` as a new HDF5 file: a leftover of a killed run there is removed first, then
+/// H5F_ACC_EXCL (open with O_CREAT | O_EXCL: never through a link, never over a file). The
+/// superblock is written at once, so that a leftover of this file is recognisable.
+h5::Handle create_hdf5(const fs::path& path)
+{
+    safe_file::clear_leftover(path, hdf5_leftover(), where);
+    h5::Handle fapl = file_access(false);
+    h5::Handle file = h5::check(H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.get()),
+                                where, path.string() + ": cannot create");
+    h5::check(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), where, path.string() + ": flush");
+    return file;
 }
 
 void write_hyperslab(hid_t dataset, hid_t mem_type, const std::vector<hsize_t>& start,
@@ -490,8 +551,9 @@ void read_hyperslab(hid_t dataset, hid_t mem_type, const std::vector<hsize_t>& s
 
 /// Copies a complete partial file into `target` with the published layout (chunked by tile,
 /// filters), block by block (one tile core = one chunk).
+/// `created` is set once `target` exists as this run's file (so that a failure removes it).
 void publish_copy(const fs::path& partial, const fs::path& target, const WriteOptions& o,
-                  const OutputLayout& l)
+                  const OutputLayout& l, bool& created)
 {
     OutputFile in;
     {
@@ -503,11 +565,8 @@ void publish_copy(const fs::path& partial, const fs::path& target, const WriteOp
     if (!open_layout(in, o, l, why))
         throw OutputError(where, partial.string() + ": " + why);
     OutputFile out;
-    {
-        h5::Handle fapl = file_access(false);
-        out.file = h5::check(H5Fcreate(target.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()),
-                             where, target.string() + ": cannot create");
-    }
+    out.file = create_hdf5(target);
+    created = true;
     create_layout(out, o, l, false);
     const std::string what = "publishing " + target.string();
     const hid_t prob_type =
@@ -605,6 +664,12 @@ Hdf5Writer::~Hdf5Writer()
     }
 }
 
+std::vector<std::filesystem::path> Hdf5Writer::files_of(const std::filesystem::path& output)
+{
+    return {output, output.string() + ".lock", partial_of(output), staging_of(output),
+            packing_of(output)};
+}
+
 std::filesystem::path Hdf5Writer::partial_path() const
 {
     return partial_of(m_options.path);
@@ -661,65 +726,95 @@ void Hdf5Writer::prepare(const RunContext& context)
     {
         // Refuse a second run on the same output before touching anything (rank 0 holds the
         // lock for the whole job).
-        if (!m_lock)
-            m_lock = OutputLock::acquire(o.path, where);
         check_target(o.path);
-        if (!o.restart && fs::exists(o.path))
+        if (!m_lock)
+            m_lock =
+                OutputLock::acquire(o.path, where, [&](const std::string& m) { warn(context, m); });
+        probe_target(o.path);
+        const safe_file::Entry existing = safe_file::entry(o.path);
+        std::optional<Inspection> final_file;
+        if (existing.kind == safe_file::Entry::Kind::regular)
         {
-            const Inspection final_file = inspect(o.path, o, l);
-            if (final_file.usable && final_file.difference.empty() &&
-                std::all_of(final_file.done.begin(), final_file.done.end(),
+            final_file = inspect(o.path, o, l);
+            if (!o.restart && final_file->usable && final_file->difference.empty() &&
+                std::all_of(final_file->done.begin(), final_file->done.end(),
                             [](std::uint8_t d) { return d != 0; }))
             {
                 state = 2;
-                done = final_file.done;
+                done = final_file->done;
             }
         }
-        if (state == 0 && !o.restart && fs::exists(partial))
+        if (state == 0)
         {
-            const Inspection p = inspect(partial, o, l);
-            if (!p.usable)
-                warn(context, std::string(where) + ": " + partial.string() +
-                                  " cannot be resumed (" + p.why + "); starting over");
-            else if (!p.difference.empty())
-                throw OutputError(where, partial.string() +
-                                             ": left by a different run, not resumed: " +
-                                             p.difference + "; run with --restart to discard it");
-            else
+            // Resumed only when it is a regular file with one name: writing into it then changes
+            // nothing else.
+            const safe_file::Entry p = safe_file::entry(partial);
+            if (p.kind != safe_file::Entry::Kind::absent &&
+                p.kind != safe_file::Entry::Kind::regular)
+                throw OutputError(where, partial.string() + ": is " + p.what +
+                                             "; atrous resumes or replaces only a regular file "
+                                             "(remove it)");
+            if (p.kind == safe_file::Entry::Kind::regular && p.links != 1 && !o.restart)
+                throw OutputError(where, partial.string() + ": has " + std::to_string(p.links) +
+                                             " hard links; atrous resumes only a partial file "
+                                             "with one name (remove the others, or run with "
+                                             "--restart to start over)");
+            if (p.kind == safe_file::Entry::Kind::regular && !o.restart)
             {
-                state = 1;
-                done = p.done;
+                // Another program's file there is kept (an HDF5 file HDF5 cannot open is taken
+                // for a damaged partial file of atrous').
+                if (!hdf5_leftover()(partial))
+                    throw OutputError(where, partial.string() +
+                                                 ": exists and is not an HDF5 file atrous left; "
+                                                 "not resumed nor replaced (remove it, or run "
+                                                 "with --restart to discard it)");
+                const Inspection pi = inspect(partial, o, l);
+                if (!pi.usable)
+                    warn(context, std::string(where) + ": " + partial.string() +
+                                      " cannot be resumed (" + pi.why + "); starting over");
+                else if (!pi.difference.empty())
+                    throw OutputError(
+                        where, partial.string() + ": left by a different run, not resumed: " +
+                                   pi.difference + "; run with --restart to discard it");
+                else
+                {
+                    state = 1;
+                    done = pi.done;
+                }
             }
+        }
+        if (final_file && state != 2)
+        {
+            const std::string refusal = replacement_refusal(o, *final_file, state == 1);
+            if (!refusal.empty())
+                throw OutputError(where, o.path.string() + ": " + refusal);
+            m_replaceable = existing.id;
         }
         if (state == 0)
         {
             // Made under another name and renamed once closed: a "<path>.partial" always has
             // its complete layout.
             const fs::path staging = staging_of(o.path);
+            bool created = false; // remove only a file this run made
             try
             {
                 File f;
-                h5::Handle fapl = file_access(false);
-                f.file =
-                    h5::check(H5Fcreate(staging.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()),
-                              where, staging.string() + ": cannot create");
+                f.file = create_hdf5(staging);
+                created = true;
                 create_layout(f, o, l, true);
                 const bool closed = f.labels.close() && f.probabilities.close() &&
                                     f.tile_done.close() && f.file.close();
                 if (!closed)
                     throw OutputError(where, staging.string() + ": close: " + h5::error_stack());
+                safe_file::rename_into_place(staging, partial, where);
+                created = false;
             }
             catch (...)
             {
-                std::error_code ec;
-                fs::remove(staging, ec);
+                if (created)
+                    ::unlink(staging.c_str());
                 throw;
             }
-            std::error_code ec;
-            fs::rename(staging, partial, ec);
-            if (ec)
-                throw OutputError(where, staging.string() + ": cannot rename to " +
-                                             partial.string() + ": " + ec.message());
         }
     }
     if (mpi)
@@ -750,7 +845,7 @@ void Hdf5Writer::prepare(const RunContext& context)
     {
         // fsync(2) on any descriptor of a file flushes its dirty pages, whichever descriptor
         // (here: MPI-IO's pwrite) wrote them; MPI_File_sync would be collective.
-        f->sync_fd = ::open(partial.c_str(), O_RDWR | O_CLOEXEC);
+        f->sync_fd = ::open(partial.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
         if (f->sync_fd < 0)
         {
             const int err = errno;
@@ -878,7 +973,10 @@ void Hdf5Writer::commit(const std::string& what)
         if (f.mpi)
         {
             if (::fsync(f.sync_fd) != 0)
-                throw OutputError(where, what + ": fsync: " + std::strerror(errno));
+            {
+                const int err = errno;
+                throw OutputError(where, what + ": fsync: " + safe_file::errno_text(err));
+            }
         }
         else
         {
@@ -937,7 +1035,10 @@ void Hdf5Writer::finish(const RunContext& context)
             if (m_file->mpi)
             {
                 if (::fsync(m_file->sync_fd) != 0)
-                    throw OutputError(where, partial + ": fsync: " + std::strerror(errno));
+                {
+                    const int err = errno;
+                    throw OutputError(where, partial + ": fsync: " + safe_file::errno_text(err));
+                }
             }
             else
             {
@@ -985,22 +1086,33 @@ void Hdf5Writer::finish(const RunContext& context)
     if (context.rank == 0)
     {
         h5::SilenceErrors quiet;
-        const fs::path packing = packing_of(m_options.path);
+        const fs::path& path = m_options.path;
+        // Something may have appeared at <path> during the run: the rule of prepare() again.
+        const safe_file::Entry now = safe_file::entry(path);
+        safe_file::require_replaceable(path, where);
+        if (now.kind == safe_file::Entry::Kind::regular &&
+            !(m_replaceable && *m_replaceable == now.id))
+        {
+            const std::string refusal =
+                replacement_refusal(m_options, inspect(path, m_options, m_layout), false);
+            if (!refusal.empty())
+                throw OutputError(where, path.string() + ": " + refusal +
+                                             "; the complete result stays in " + partial);
+        }
+        const fs::path packing = packing_of(path);
+        bool created = false; // remove only a file this run made
         try
         {
-            publish_copy(partial_path(), packing, m_options, m_layout);
+            publish_copy(partial_path(), packing, m_options, m_layout, created);
+            safe_file::rename_into_place(packing, path, where);
         }
         catch (...)
         {
-            std::error_code ec;
-            fs::remove(packing, ec);
+            if (created)
+                ::unlink(packing.c_str());
             throw;
         }
         std::error_code ec;
-        fs::rename(packing, m_options.path, ec);
-        if (ec)
-            throw OutputError(where, packing.string() + ": cannot rename to " +
-                                         m_options.path.string() + ": " + ec.message());
         fs::remove(partial_path(), ec);
     }
     if (f->mpi)

@@ -3,12 +3,14 @@
 #pragma once
 
 #include "stages/stage.hpp"
+#include "stages/write/safe_file.hpp"
 #include "stages/write/write_options.hpp"
 
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 namespace atrous
@@ -47,6 +49,17 @@ class OutputLock;
 /// removing the partial file; a kill during that copy leaves the complete partial file, and the
 /// next run publishes it.
 ///
+/// What it will and will not overwrite (stages/write/safe_file.hpp). Every file it makes
+/// ("<path>.partial.new", "<path>.packing") is created exclusively (O_EXCL, never through a link);
+/// a leftover of a killed run there (a regular HDF5 file with one name) is removed first, anything
+/// else there (a link, another program's file) is an OutputError naming it, found in prepare()
+/// before any tile. "<path>.partial" is resumed only when it is a regular file with one name. An
+/// existing <path> is replaced only when it is a regular file and either an atrous output of this
+/// run (same fingerprint: nothing to do), of another run when options.restart or a resumable
+/// partial file of this run says so, or anything regular when options.force; never a link,
+/// directory, device, FIFO or socket. The rule is checked in prepare() and again just before the
+/// rename.
+///
 /// MPI (context.ranks > 1): rank 0 decides (resume, create) and broadcasts; every rank opens the
 /// partial file with the MPI-IO driver and writes its blocks independently (disjoint regions);
 /// finish() is collective and rank 0 publishes. write() is thread-safe: calls are serialized (the
@@ -73,6 +86,9 @@ public:
     std::vector<TileId> done_tiles() const override;
 
     std::filesystem::path partial_path() const;
+    /// Every file the writer creates or writes for `output`: the output, "<output>.lock",
+    /// ".partial", ".partial.new" and ".packing".
+    static std::vector<std::filesystem::path> files_of(const std::filesystem::path& output);
     /// Tiles written so far (marked done or waiting for the next commit), and whether finish()
     /// published the file.
     long long tiles_written() const;
@@ -97,6 +113,8 @@ private:
     mutable std::mutex m_mutex;
     std::unique_ptr<File> m_file;
     std::unique_ptr<OutputLock> m_lock; // "<path>.lock", held from prepare() to destruction
+    /// The existing <path> prepare() found replaceable (device, inode); none when there was none.
+    std::optional<safe_file::FileId> m_replaceable;
     bool m_published = false;
     bool m_already_complete = false;
     long long m_written_at_finish = 0;

@@ -34,8 +34,12 @@ struct WriteOptions
     /// ("model.sha256", "ab12..."). Stored as the root attribute `fingerprint` (a JSON object); an
     /// existing "<path>.partial" is resumed only when every field matches.
     std::vector<std::pair<std::string, std::string>> fingerprint;
-    /// Discard an existing "<path>.partial" (or a complete <path>) instead of resuming it.
+    /// Discard an existing "<path>.partial" (or a complete <path>) instead of resuming it; an
+    /// existing <path> that is an atrous output of another run may be replaced.
     bool restart = false;
+    /// An existing <path> that is not an atrous output (a GeoTIFF, ...) may be replaced too. Never
+    /// a link, directory, device, FIFO or socket.
+    bool force = false;
     /// Progress is recorded (fsync of the data, then the tile_done marks) at most this often:
     /// at the first block written this many seconds after the previous commit (or 100 times the
     /// previous commit's duration, if longer: a slow fsync is spread out to keep recording near

@@ -295,14 +295,23 @@ def test_resume_checks(args):
     proc = ctx.run("run", "run.yaml", "--set", f"output.path={out}", expect_rc=0)
     check("nothing to do" in proc.stdout, "no 'nothing to do'")
     check(os.stat(out).st_mtime_ns == mtime, "a complete output was rewritten")
-    # A different configuration replaces a complete output (as before resume existed).
+    # A different configuration replaces a complete output only with --restart.
     proc = ctx.run("run", "run.yaml", "--set", f"output.path={out}", "--set",
-                   "output.threshold=0.4", expect_rc=0)
+                   "output.threshold=0.4", expect_rc=5)
+    e2e.one_line_error(proc, out, "different run", "config.output.threshold", "--restart")
+    check(os.stat(out).st_mtime_ns == mtime, "a complete output was replaced without --restart")
+    proc = ctx.run("run", "run.yaml", "--set", f"output.path={out}", "--set",
+                   "output.threshold=0.4", "--restart", expect_rc=0)
     check("nothing to do" not in proc.stdout, "a different run found nothing to do")
-    # Garbage as partial file: a warning, then a fresh run.
+    # Not even HDF5 at the partial file's name: not atrous', kept (exit 5) unless --restart.
     out2 = ctx.path("out", "g.h5")
     with open(out2 + ".partial", "wb") as f:
         f.write(b"not hdf5 at all" * 100)
+    proc = ctx.run("run", "run.yaml", "--set", f"output.path={out2}", expect_rc=5)
+    e2e.one_line_error(proc, out2 + ".partial", "not an HDF5 file atrous left", "--restart")
+    # A damaged partial file (HDF5's signature, then garbage): a warning, then a fresh run.
+    with open(out2 + ".partial", "wb") as f:
+        f.write(b"\x89HDF\r\n\x1a\n" + b"not hdf5 at all" * 100)
     proc = ctx.run("run", "run.yaml", "--set", f"output.path={out2}", expect_rc=0)
     check("cannot be resumed" in proc.stderr and "starting over" in proc.stderr,
           "no warning about the unreadable partial file")

@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <sys/stat.h>
 
 namespace
 {
@@ -428,6 +429,90 @@ TEST(Hdf5Writer, TargetErrorsNameTheCulprit)
         EXPECT_STREQ(e.what(),
                      "write.hdf5: output.compression: 'lzf' given, 'deflate' or 'none' expected");
     }
+}
+
+std::string text_of(const std::filesystem::path& p)
+{
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+TEST(Hdf5Writer, PlantedLinksAndForeignTemporaryFilesAreRefusedInPrepare)
+{
+    ScratchDir dir;
+    std::ofstream(dir / "victim") << "precious";
+    for (const char* suffix : {".packing", ".partial.new", ".partial", ".lock", ""})
+    {
+        const auto link = dir / (std::string("out.h5") + suffix);
+        std::filesystem::create_symlink(dir / "victim", link);
+        const std::string message =
+            output_error(*writer(dir / "out.h5", ProbabilityFormat::none, 1));
+        EXPECT_NE(
+            message.find(link.string() + ": is a symbolic link to " + (dir / "victim").string()),
+            std::string::npos)
+            << message;
+        EXPECT_EQ(text_of(dir / "victim"), "precious") << suffix;
+        EXPECT_TRUE(std::filesystem::is_symlink(link));
+        std::filesystem::remove(link);
+    }
+    // Another program's file at a temporary name: kept.
+    std::ofstream(dir / "out.h5.packing") << "notes";
+    auto w = writer(dir / "out.h5", ProbabilityFormat::none, 1);
+    EXPECT_NE(output_error(*w).find("not a file atrous left"), std::string::npos);
+    EXPECT_EQ(text_of(dir / "out.h5.packing"), "notes");
+    EXPECT_FALSE(std::filesystem::exists(dir / "out.h5.partial"));
+}
+
+TEST(Hdf5Writer, AnExistingOutputIsReplacedOnlyWhenAtrousOrForced)
+{
+    ScratchDir dir;
+    const auto path = dir / "out.h5";
+    std::ofstream(path) << "a GeoTIFF, say";
+    // (Each writer in a scope: a writer holds the output's lock until it is destroyed.)
+    const std::string message = output_error(*writer(path, ProbabilityFormat::none, 1));
+    EXPECT_NE(message.find(path.string() + ": exists and is not an atrous output ("),
+              std::string::npos)
+        << message;
+    EXPECT_NE(message.find("--force"), std::string::npos) << message;
+    EXPECT_EQ(text_of(path), "a GeoTIFF, say");
+
+    WriteOptions o;
+    o.path = path;
+    o.force = true;
+    {
+        Hdf5Writer forced(o, layout(1));
+        forced.prepare(RunContext{});
+        for (const OutputBlock& b : blocks(1))
+            forced.write(b);
+        forced.finish(RunContext{});
+        EXPECT_TRUE(forced.published());
+    }
+    EXPECT_GE(H5File(path).id(), 0);
+
+    // An atrous output of another run: --restart (options.restart) replaces it.
+    o.force = false;
+    o.threshold = 0.25;
+    o.fingerprint = {{"config.output.threshold", "0.25"}};
+    {
+        Hdf5Writer other(o, layout(1));
+        EXPECT_NE(output_error(other).find("an atrous output of a different run"),
+                  std::string::npos);
+    }
+    o.restart = true;
+    {
+        Hdf5Writer restarted(o, layout(1));
+        EXPECT_NO_THROW(restarted.prepare(RunContext{}));
+    }
+
+    // Never a FIFO or a device, even forced.
+    ASSERT_EQ(::mkfifo((dir / "fifo.h5").c_str(), 0600), 0);
+    o.path = dir / "fifo.h5";
+    o.force = true;
+    Hdf5Writer fifo(o, layout(1));
+    EXPECT_NE(output_error(fifo).find("is a FIFO"), std::string::npos);
+    EXPECT_FALSE(std::filesystem::exists(dir / "fifo.h5.lock"));
 }
 
 TEST(Hdf5Writer, RejectsABlockOutsideTheImage)

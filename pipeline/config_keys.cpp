@@ -55,7 +55,9 @@ const std::vector<Entry>& entries()
          }},
         {{"model", "section", "", "The network.", true}, nullptr},
         {{"model.weights", "path", "",
-          "Keras HDF5 file (model.save or save_weights layout, Keras 2 or 3).", true},
+          "Keras model file: HDF5 (model.save or save_weights layout, Keras 2 or 3), Keras 3 "
+          ".keras (zip) or .weights.h5.",
+          true},
          [](const Value& v, Parsed& p) { p.cfg.model.weights = v.as_path(); }},
         {{"model.architecture", "section", "from the file",
           "The built-in architecture, needed only when the weights file has no model_config "

@@ -8,6 +8,7 @@
 #include "stages/error.hpp"
 #include "stages/read/gdal_error.hpp"
 #include "stages/write/output_schema.hpp"
+#include "stages/write/safe_file.hpp"
 
 #include <cpl_string.h>
 #include <fmt/format.h>
@@ -254,23 +255,10 @@ struct CloseDataset
 using RasterPtr = std::unique_ptr<GDALDataset, CloseDataset>;
 
 // --- safe destinations --------------------------------------------------------------------------
-// A small local helper; the writer's shared safe-creation module (stages/write/) may replace it.
+// GDAL creates the files itself, so they are made in a private directory and moved into place
+// under the rules of stages/write/safe_file (identity by device + inode, regular files only).
 
-struct FileId
-{
-    dev_t dev = 0;
-    ino_t ino = 0;
-};
-
-std::optional<FileId> identity(const fs::path& path)
-{
-    struct stat st
-    {
-    };
-    if (::stat(path.c_str(), &st) != 0)
-        return std::nullopt;
-    return FileId{st.st_dev, st.st_ino};
-}
+using safe_file::FileId;
 
 fs::path parent_of(const fs::path& path)
 {
@@ -282,29 +270,25 @@ fs::path parent_of(const fs::path& path)
 bool check_destination(const fs::path& dest, const FileId& input, bool directory = false)
 {
     const fs::path dir = parent_of(dest);
-    struct stat st
-    {
-    };
-    if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec))
         throw OutputError(where, dir.string() + ": no such directory");
-    if (::lstat(dest.c_str(), &st) != 0)
-    {
-        if (errno == ENOENT)
-            return false;
-        throw OutputError(where, dest.string() + ": " + std::strerror(errno));
-    }
-    if (st.st_dev == input.dev && st.st_ino == input.ino)
+    const safe_file::Entry e = safe_file::entry(dest);
+    using Kind = safe_file::Entry::Kind;
+    if (e.kind == Kind::absent)
+        return false;
+    if (e.id == input)
         throw ConfigError(where, dest.string() + ": is the input file");
-    if (S_ISLNK(st.st_mode))
+    if (e.kind == Kind::symlink)
         throw OutputError(where, dest.string() +
                                      ": is a symbolic link; not replaced (remove it or choose "
                                      "another name)");
-    if (S_ISDIR(st.st_mode))
+    if (e.kind == Kind::directory)
         throw OutputError(where, dest.string() +
                                      (directory ? ": exists; not replaced" : ": is a directory"));
-    if (!S_ISREG(st.st_mode))
-        throw OutputError(where, dest.string() + ": not a regular file (device, FIFO or socket); "
-                                                 "not replaced");
+    if (e.kind != Kind::regular)
+        throw OutputError(where,
+                          dest.string() + ": not a regular file (" + e.what + "); not replaced");
     if (directory)
         throw OutputError(where, dest.string() + ": exists as a file; not replaced");
     return true;
@@ -667,7 +651,7 @@ void export_output(const ExportOptions& o, spdlog::logger& log)
     gdal_register_once();
     const ConfigOptions config(o.config);
     const OutputFile file(o.input);
-    const FileId input = identity(o.input).value_or(FileId{});
+    const FileId input = safe_file::identity(o.input).value_or(FileId{});
     if (file.tiles_total() > 0 && file.tiles_done() < file.tiles_total())
     {
         const std::string state =

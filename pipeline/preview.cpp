@@ -90,7 +90,7 @@ InputHints hints_of(const std::string& config_yaml)
 /// or a device would block or never end.
 bool openable(const fs::path& path)
 {
-    if (is_gdal_virtual_path(path))
+    if (is_gdal_virtual_path(path.string()))
         return true;
     struct stat st
     {

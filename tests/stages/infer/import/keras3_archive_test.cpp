@@ -6,6 +6,7 @@
 #include "stages/error.hpp"
 #include "stages/infer/import/keras3_archive.hpp"
 #include "stages/infer/import/keras_h5.hpp"
+#include "tests/support/model_fixtures.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -19,23 +20,9 @@ namespace atrous::infer
 namespace
 {
 
-std::filesystem::path fixture(const std::string& name)
-{
-    return std::filesystem::path(ATROUS_FIXTURES_DIR) / "models" / name;
-}
+using test::fixture;
 
-template <typename F> std::string model_error(F&& f)
-{
-    try
-    {
-        f();
-    }
-    catch (const ModelError& e)
-    {
-        return e.what();
-    }
-    return "";
-}
+using test::model_error;
 
 std::vector<char> bytes_of(const std::filesystem::path& path)
 {

@@ -7,6 +7,7 @@
 #include "stages/infer/import/h5_file.hpp"
 #include "stages/infer/import/keras3_model.hpp"
 #include "stages/infer/import/keras_h5.hpp"
+#include "tests/support/model_fixtures.hpp"
 
 #include <gtest/gtest.h>
 
@@ -23,23 +24,9 @@ namespace atrous::infer
 namespace
 {
 
-std::filesystem::path fixture(const std::string& name)
-{
-    return std::filesystem::path(ATROUS_FIXTURES_DIR) / "models" / name;
-}
+using test::fixture;
 
-template <typename F> std::string model_error(F&& f)
-{
-    try
-    {
-        f();
-    }
-    catch (const ModelError& e)
-    {
-        return e.what();
-    }
-    return "";
-}
+using test::model_error;
 
 Tensor read_input(const std::string& io_file)
 {

@@ -5,6 +5,7 @@
 #include "stages/error.hpp"
 #include "stages/infer/import/keras3_weights.hpp"
 #include "stages/infer/import/keras_h5.hpp"
+#include "tests/support/model_fixtures.hpp"
 
 #include <gtest/gtest.h>
 
@@ -15,23 +16,9 @@ namespace atrous::infer
 namespace
 {
 
-std::filesystem::path fixture(const std::string& name)
-{
-    return std::filesystem::path(ATROUS_FIXTURES_DIR) / "models" / name;
-}
+using test::fixture;
 
-template <typename F> std::string model_error(F&& f)
-{
-    try
-    {
-        f();
-    }
-    catch (const ModelError& e)
-    {
-        return e.what();
-    }
-    return "";
-}
+using test::model_error;
 
 UnetArchitecture unet(int filters, int depth, std::vector<int> dilation)
 {

@@ -3,6 +3,7 @@
 // broken files fail with a ModelError naming the culprit. Fixtures: tools/make_model_fixtures.py.
 #include "stages/error.hpp"
 #include "stages/infer/import/keras_h5.hpp"
+#include "tests/support/model_fixtures.hpp"
 
 #include <gtest/gtest.h>
 
@@ -14,10 +15,7 @@ namespace atrous::infer
 namespace
 {
 
-std::filesystem::path fixture(const std::string& name)
-{
-    return std::filesystem::path(ATROUS_FIXTURES_DIR) / "models" / name;
-}
+using test::fixture;
 
 UnetArchitecture tiny_arch()
 {
@@ -84,19 +82,7 @@ void expect_same_graph(const ModelSpec& a, const ModelSpec& b)
     EXPECT_EQ(a.outputs, b.outputs);
 }
 
-/// Runs `f` and returns the ModelError's message ("" when it did not throw one).
-template <typename F> std::string model_error(F&& f)
-{
-    try
-    {
-        f();
-    }
-    catch (const ModelError& e)
-    {
-        return e.what();
-    }
-    return "";
-}
+using test::model_error;
 
 TEST(KerasH5, SaveWeightsLayoutTakesTheBuiltinGraph)
 {

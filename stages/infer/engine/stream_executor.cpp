@@ -45,8 +45,9 @@ struct RowBuffer
 
 } // namespace
 
-StreamExecutor::StreamExecutor(const Model& model, Shape input, int band_rows, KernelKind kernels)
-    : m_plan(model, input, band_rows), m_kernels(kernels)
+StreamExecutor::StreamExecutor(const Model& model, Shape input, int band_rows, KernelKind kernels,
+                               bool bit_identical)
+    : m_plan(model, input, band_rows, bit_identical), m_kernels(kernels)
 {
 }
 

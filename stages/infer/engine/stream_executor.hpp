@@ -29,7 +29,7 @@ class StreamExecutor
 public:
     /// Plans (StreamPlan's errors); the model must outlive the executor.
     StreamExecutor(const Model& model, Shape input, int band_rows,
-                   KernelKind kernels = KernelKind::fast);
+                   KernelKind kernels = KernelKind::fast, bool bit_identical = true);
 
     const StreamPlan& plan() const { return m_plan; }
 

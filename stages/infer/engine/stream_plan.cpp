@@ -99,7 +99,7 @@ std::string StreamPlan::blocker(const Model& model)
     return "";
 }
 
-StreamPlan::StreamPlan(const Model& model, Shape input, int band_rows)
+StreamPlan::StreamPlan(const Model& model, Shape input, int band_rows, bool bit_identical)
     : m_model(&model), m_graph(&model.graph()), m_band_rows(band_rows)
 {
     const std::string where = "model " + model.name();
@@ -125,7 +125,9 @@ StreamPlan::StreamPlan(const Model& model, Shape input, int band_rows)
         s.map = is_input ? RowMap::rows() : node.layer->row_map(in_shapes);
         s.buffer = !is_input && node.layer->is_identity() ? m_nodes[node.inputs[0]].buffer
                                                           : static_cast<int>(i);
-        s.granule = s.map.kind == RowMap::Kind::upsample ? s.map.factor : s.map.granule;
+        s.granule = s.map.kind == RowMap::Kind::upsample ? s.map.factor
+                    : bit_identical                      ? s.map.granule
+                                                         : 1;
         s.shape = shapes[i];
         s.row_floats = static_cast<std::size_t>(s.shape.w) * s.shape.c;
         s.flops = is_input ? 0.0 : node.layer->flops(in_shapes, s.shape);

@@ -35,9 +35,13 @@ class StreamPlan
 {
 public:
     /// Plans a stream of `input` (n == 1) whose output advances `band_rows` rows per step.
+    /// `bit_identical`: bands start on the Winograd kernels' tile rows (RowMap::granule), so the
+    /// result is the whole-image pass bit for bit, for every band height; the encoder then runs
+    /// further ahead of the decoder (rounding up at every layer), which costs buffer rows. Off:
+    /// the fewest rows, results within float rounding (~1e-6) of the whole-image pass.
     /// Throws ModelError "not streamable: <layer> (<reason>)" for a graph it cannot stream, and as
     /// Model::output_shape for a size the model does not accept.
-    StreamPlan(const Model& model, Shape input, int band_rows);
+    StreamPlan(const Model& model, Shape input, int band_rows, bool bit_identical = true);
 
     /// Empty when every layer of `model` can stream, else "<layer> (<reason>)" of the first one
     /// that cannot.

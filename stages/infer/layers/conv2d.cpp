@@ -94,7 +94,8 @@ RowMap Conv2d::row_map(const std::vector<Shape>& inputs) const
     m.stride = m_wy.stride;
     m.pad_before = m_wy.pad_before(inputs.at(0).h);
     if (kernels::winograd_applies(kernel_shape(Shape{}, Shape{})))
-        m.granule = m_wy.k == 3 ? 4 : 3; // F(4x4, 3x3) and F(3x3, 2x2) output tiles
+        // F(4x4, 3x3) and F(3x3, 2x2) output tiles; dilated, a tile's rows lie `dilation` apart.
+        m.granule = (m_wy.k == 3 ? 4 : 3) * m_wy.dilation;
     return m;
 }
 

@@ -46,8 +46,9 @@ bool same_bytes(const Tensor& a, const Tensor& b)
 }
 
 /// A plain chain of every windowed layer kind (no merges of different strides, so any size is
-/// accepted): dilations 1/2/4, separable, depthwise, an unfolded BatchNormalization, strided
-/// 'same' conv, pooling, upsampling, an even 2x2 'same' kernel, a strided transpose.
+/// accepted): dilations 1/2/4, a 'valid' conv, separable, depthwise, an unfolded
+/// BatchNormalization, strided 'same' conv, pooling, upsampling, an even 2x2 'same' kernel, a
+/// strided transpose.
 ModelSpec chain_spec()
 {
     SpecBuilder b("chain");
@@ -55,7 +56,8 @@ ModelSpec chain_spec()
     b.conv("c1", "in", 16, 3, 1);
     b.conv("c2", "c1", 16, 3, 2); // Winograd (>= 16 channels) on a dilated lattice
     b.conv("c4", "c2", 16, 3, 4);
-    b.add("bn", "BatchNormalization", {{"epsilon", 0.001}}, {"c4"}); // after relu: not folded
+    b.conv("valid", "c4", 16, 3, 1, "relu", "valid");                   // 2 rows fewer, no padding
+    b.add("bn", "BatchNormalization", {{"epsilon", 0.001}}, {"valid"}); // after relu: not folded
     b.add("sep", "SeparableConv2D",
           {{"filters", 16}, {"kernel_size", 3}, {"padding", "same"}, {"activation", "relu"}},
           {"bn"});

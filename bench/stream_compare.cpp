@@ -155,6 +155,7 @@ int main(int argc, char** argv)
     std::printf("model %s  image %dx%d  threads %d  band %d  tile %d  halo %d  steps %d\n",
                 model.name().c_str(), size, size, threads, band, tile, model.facts().halo_px,
                 stats.steps);
+    std::printf("%s\n", StreamPlan(model, shape, band).summary().c_str());
     std::printf(
         "| executor | wall s | x halo-0 | FLOPs / whole pass | buffers MiB | max diff vs %s |\n"
         "|---|---:|---:|---:|---:|---:|\n",

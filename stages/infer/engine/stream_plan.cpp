@@ -7,6 +7,7 @@
 #include "graph.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace atrous::infer
 {
@@ -100,7 +101,8 @@ std::string StreamPlan::blocker(const Model& model)
 }
 
 StreamPlan::StreamPlan(const Model& model, Shape input, int band_rows, bool bit_identical)
-    : m_model(&model), m_graph(&model.graph()), m_band_rows(band_rows)
+    : m_model(&model), m_graph(&model.graph()), m_band_rows(band_rows),
+      m_bit_identical(bit_identical)
 {
     const std::string where = "model " + model.name();
     if (const std::string why = blocker(model); !why.empty())
@@ -204,6 +206,16 @@ std::vector<int> StreamPlan::rows_kept_from(const std::vector<int>& done) const
     const int b = m_nodes[out].buffer;
     kept[b] = std::min(kept[b], done[out]);
     return kept;
+}
+
+std::string StreamPlan::summary() const
+{
+    char mib[32];
+    std::snprintf(mib, sizeof mib, "%.1f", static_cast<double>(m_buffer_bytes) / (1024.0 * 1024.0));
+    return "stream: band " + std::to_string(m_band_rows) + " rows, " + std::to_string(m_steps) +
+           " steps, row buffers " + mib + " MiB, " +
+           (m_bit_identical ? "bands on Winograd tile rows (bit-identical)"
+                            : "fewest rows (within float rounding)");
 }
 
 StreamPlan::InputRows StreamPlan::input_rows(int node, int slot, int begin, int end) const

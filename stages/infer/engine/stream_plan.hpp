@@ -61,6 +61,10 @@ public:
     std::size_t buffer_bytes() const { return m_buffer_bytes; }
     /// FLOPs of one whole-image pass (Model::flops of the input).
     double whole_image_flops() const { return m_whole_flops; }
+    bool bit_identical() const { return m_bit_identical; }
+    /// One line for a plan summary: "stream: band 16 rows, 64 steps, row buffers 277.8 MiB,
+    /// bands on Winograd tile rows (bit-identical)".
+    std::string summary() const;
     /// The first input row and the end of the input rows that output rows [begin, end) of `node`
     /// read from its input slot `slot`, and the window's leading padding for them.
     struct InputRows
@@ -76,6 +80,7 @@ private:
     const Graph* m_graph;
     std::vector<StreamNode> m_nodes;
     int m_band_rows = 1;
+    bool m_bit_identical = true;
     int m_steps = 0;
     std::size_t m_buffer_bytes = 0;
     double m_whole_flops = 0;

@@ -212,6 +212,8 @@ TEST(StreamExecutor, RowsGoOutTopToBottomOnce)
             EXPECT_EQ(first, next_out);
             next_out += rows.shape().h;
         });
+    EXPECT_NE(stream.plan().summary().find("stream: band 4 rows, "), std::string::npos)
+        << stream.plan().summary();
     EXPECT_EQ(next_in, 302);
     EXPECT_EQ(next_out, 302);
     // Buffers hold a few dozen rows per layer, not the image.

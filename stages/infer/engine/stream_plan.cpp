@@ -82,6 +82,31 @@ int round_up(int rows, int granule)
     return (rows + granule - 1) / granule * granule;
 }
 
+/// The most output rows [0, n) computable from input rows [0, in_end) (input_end's inverse).
+int output_end(const RowMap& m, int in_end, int in_h, int out_h)
+{
+    if (in_end >= in_h)
+        return out_h;
+    int end = out_h;
+    switch (m.kind)
+    {
+    case RowMap::Kind::rowwise:
+    case RowMap::Kind::none:
+        end = in_end;
+        break;
+    case RowMap::Kind::window:
+        end = floor_div(in_end - m.k_eff + m.pad_before, m.stride) + 1;
+        break;
+    case RowMap::Kind::transpose:
+        end = in_end * m.stride - m.pad_before;
+        break;
+    case RowMap::Kind::upsample:
+        end = in_end * m.factor;
+        break;
+    }
+    return std::clamp(end, 0, out_h);
+}
+
 } // namespace
 
 std::string StreamPlan::blocker(const Model& model)
@@ -136,6 +161,10 @@ StreamPlan::StreamPlan(const Model& model, Shape input, int band_rows, bool bit_
         m_whole_flops += s.flops;
     }
 
+    const std::vector<int> first =
+        target_rows(std::min(m_band_rows, m_nodes[m_graph->output_node()].shape.h));
+    m_warmup_steps = std::max(0, (first[m_graph->input_node()] - 1) / m_band_rows);
+
     // Simulate the steps once: a buffer holds, at step t, rows from where its consumers stood
     // after step t-1 up to what step t computes.
     std::vector<int> live(m_nodes.size(), 0);
@@ -168,11 +197,43 @@ StreamPlan::StreamPlan(const Model& model, Shape input, int band_rows, bool bit_
 
 std::vector<int> StreamPlan::rows_done(int step) const
 {
+    if (step <= m_warmup_steps)
+        return warmup_rows(step * m_band_rows, target_rows(m_band_rows));
+    return target_rows(static_cast<int>(
+        std::min<long long>(m_nodes[m_graph->output_node()].shape.h,
+                            static_cast<long long>(step - m_warmup_steps) * m_band_rows)));
+}
+
+std::vector<int> StreamPlan::warmup_rows(int input_rows, const std::vector<int>& cap) const
+{
+    // Before the first output band the encoder must run its whole lead ahead (the receptive
+    // reach, plus the tile rounding). Computed in one step, that lead is a whole-image-like
+    // pass over hundreds of rows whose working sets leave the caches; so it is fed in bands of
+    // input rows, each layer computing what its inputs allow (rounded down to its granule).
+    const std::vector<Node>& graph_nodes = m_graph->nodes();
+    std::vector<int> rows(m_nodes.size(), 0);
+    for (std::size_t i = 0; i < m_nodes.size(); ++i)
+    {
+        const StreamNode& s = m_nodes[i];
+        int end = s.shape.h;
+        if (static_cast<int>(i) == m_graph->input_node())
+            end = input_rows;
+        else
+            for (int p : graph_nodes[i].inputs)
+                end = std::min(end, output_end(s.map, rows[p], m_nodes[p].shape.h, s.shape.h));
+        if (end < s.shape.h)
+            end = end / s.granule * s.granule;
+        rows[i] = std::clamp(end, 0, cap[i]);
+    }
+    return rows;
+}
+
+std::vector<int> StreamPlan::target_rows(int output_rows) const
+{
     const std::vector<Node>& graph_nodes = m_graph->nodes();
     const int out = m_graph->output_node();
     std::vector<int> need(m_nodes.size(), 0);
-    need[out] = static_cast<int>(
-        std::min<long long>(m_nodes[out].shape.h, static_cast<long long>(step) * m_band_rows));
+    need[out] = output_rows;
     for (int i = static_cast<int>(m_nodes.size()) - 1; i >= 0; --i)
     {
         const StreamNode& s = m_nodes[i];

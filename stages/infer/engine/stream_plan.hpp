@@ -82,6 +82,9 @@ private:
     int m_band_rows = 1;
     bool m_bit_identical = true;
     int m_steps = 0;
+    int m_warmup_steps = 0; // steps before the first output row (see rows_done)
+    std::vector<int> target_rows(int output_rows) const;
+    std::vector<int> warmup_rows(int input_rows, const std::vector<int>& cap) const;
     std::size_t m_buffer_bytes = 0;
     double m_whole_flops = 0;
 };

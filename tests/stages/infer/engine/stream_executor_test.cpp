@@ -48,7 +48,7 @@ bool same_bytes(const Tensor& a, const Tensor& b)
 /// A plain chain of every windowed layer kind (no merges of different strides, so any size is
 /// accepted): dilations 1/2/4, a 'valid' conv, separable, depthwise, an unfolded
 /// BatchNormalization, strided 'same' conv, pooling, upsampling, an even 2x2 'same' kernel, a
-/// strided transpose.
+/// strided transposes (3x3 and 4x4, whose 'same' padding drops a row before).
 ModelSpec chain_spec()
 {
     SpecBuilder b("chain");
@@ -80,7 +80,14 @@ ModelSpec chain_spec()
            {"padding", "same"},
            {"activation", "relu"}},
           {"even"});
-    b.add("drop", "Dropout", {{"rate", 0.5}}, {"tr"});
+    b.add("tr4", "Conv2DTranspose", // k=4, stride 2, 'same': 1 output row dropped before
+          {{"filters", 4},
+           {"kernel_size", 4},
+           {"strides", 2},
+           {"padding", "same"},
+           {"activation", "linear"}},
+          {"tr"});
+    b.add("drop", "Dropout", {{"rate", 0.5}}, {"tr4"});
     b.conv("out", "drop", 2, 1, 1, "softmax");
     return b.spec();
 }

@@ -47,7 +47,7 @@ bool same_bytes(const Tensor& a, const Tensor& b)
 
 /// A plain chain of every windowed layer kind (no merges of different strides, so any size is
 /// accepted): dilations 1/2/4, a 'valid' conv, separable, depthwise, an unfolded
-/// BatchNormalization, strided 'same' conv, pooling, upsampling, an even 2x2 'same' kernel, a
+/// BatchNormalization, strided 'same' conv, pooling, upsampling, an even 2x2 'same' kernel,
 /// strided transposes (3x3 and 4x4, whose 'same' padding drops a row before).
 ModelSpec chain_spec()
 {

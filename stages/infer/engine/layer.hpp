@@ -5,6 +5,7 @@
 
 #include "stages/error.hpp"
 #include "stages/infer/engine/model.hpp"
+#include "stages/infer/engine/row_map.hpp"
 #include "stages/infer/engine/tensor.hpp"
 #include "stages/infer/engine/window.hpp"
 #include "stages/infer/kernels/kernels.hpp"
@@ -60,6 +61,22 @@ public:
     /// below. `output` holds garbage on entry (the arena is reused, not cleared).
     virtual void forward(const std::vector<const Tensor*>& inputs, Tensor& output,
                          KernelKind kernels) const = 0;
+
+    /// Streaming (engine/stream_plan.hpp): how output rows depend on input rows for these
+    /// full-size input shapes. Default: not streamable (layers that can stream say how).
+    virtual RowMap row_map(const std::vector<Shape>& inputs) const
+    {
+        return RowMap::blocked("no row mapping for " + m_class_name);
+    }
+    /// Computes a horizontal band of output rows (full width). `inputs` start at the first input
+    /// row the band reads; `pad_top` replaces the window's leading padding along y (non-zero only
+    /// where the band touches the image's top border). Rowwise and upsampling layers (whose band
+    /// is any run of whole rows) ignore it.
+    virtual void forward_rows(const std::vector<const Tensor*>& inputs, Tensor& output,
+                              KernelKind kernels, int pad_top) const
+    {
+        forward(inputs, output, kernels);
+    }
 
     /// True when forward() accepts an `output` whose pixel_stride() exceeds its channels and
     /// then writes exactly its channels of each pixel, nothing between: the engine may place the

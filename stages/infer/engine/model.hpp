@@ -49,13 +49,13 @@ struct BuildOptions
 struct ModelFacts
 {
     int in_channels = 0;
-    int out_channels = 0;      // classes (1 for a sigmoid mask)
-    bool spatial = true;       // true: output is a map (U-Net); false: one vector per input (classifier)
-    int total_stride = 1;      // input sizes must be multiples of this (product of poolings)
-    int fixed_height = 0;      // > 0 when the model only accepts this input size (Dense/Flatten)
+    int out_channels = 0; // classes (1 for a sigmoid mask)
+    bool spatial = true;  // true: output is a map (U-Net); false: one vector per input (classifier)
+    int total_stride = 1; // input sizes must be multiples of this (product of poolings)
+    int fixed_height = 0; // > 0 when the model only accepts this input size (Dense/Flatten)
     int fixed_width = 0;
-    int receptive_radius_px = 0; // how far (input pixels) an output pixel sees, worst side
-    int halo_px = 0;           // receptive radius rounded up to total_stride: exact-tiling halo
+    int receptive_radius_px = 0;   // how far (input pixels) an output pixel sees, worst side
+    int halo_px = 0;               // receptive radius rounded up to total_stride: exact-tiling halo
     std::string output_activation; // "sigmoid", "softmax", "linear", "relu"
 };
 
@@ -131,6 +131,9 @@ public:
     ActivationMemory activation_memory(Shape input) const;
     /// Thread-safe snapshot of the arena counters.
     WorkspaceStats workspace_stats() const;
+
+    /// The layer graph (engine internals: the streaming executor plans over it).
+    const Graph& graph() const { return *m_graph; }
 
 private:
     std::unique_ptr<Graph> m_graph;

@@ -70,14 +70,33 @@ Shape Conv2d::output_shape(const std::vector<Shape>& inputs) const
 void Conv2d::forward(const std::vector<const Tensor*>& inputs, Tensor& output,
                      KernelKind kernels) const
 {
-    const kernels::Conv2dShape s =
+    forward_rows(inputs, output, kernels, m_wy.pad_before(inputs[0]->shape().h));
+}
+
+void Conv2d::forward_rows(const std::vector<const Tensor*>& inputs, Tensor& output,
+                          KernelKind kernels, int pad_top) const
+{
+    kernels::Conv2dShape s =
         with_pixel_strides(kernel_shape(inputs[0]->shape(), output.shape()), *inputs[0], output);
+    s.pad_top = pad_top;
     const float* bias = m_bias.empty() ? nullptr : m_bias.data();
     if (kernels == KernelKind::reference)
         kernels::conv2d_ref(s, inputs[0]->data(), m_kernel.data(), bias, m_activation,
                             output.data());
     else
         m_fast->run(s, inputs[0]->data(), m_packed.data(), bias, m_activation, output.data());
+}
+
+RowMap Conv2d::row_map(const std::vector<Shape>& inputs) const
+{
+    RowMap m = RowMap::of(RowMap::Kind::window);
+    m.k_eff = m_wy.k_eff();
+    m.stride = m_wy.stride;
+    m.pad_before = m_wy.pad_before(inputs.at(0).h);
+    if (kernels::winograd_applies(kernel_shape(Shape{}, Shape{})))
+        // F(4x4, 3x3) and F(3x3, 2x2) output tiles; dilated, a tile's rows lie `dilation` apart.
+        m.granule = (m_wy.k == 3 ? 4 : 3) * m_wy.dilation;
+    return m;
 }
 
 Field Conv2d::field(const std::vector<Field>& inputs) const

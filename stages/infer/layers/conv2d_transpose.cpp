@@ -74,10 +74,17 @@ Shape Conv2dTranspose::output_shape(const std::vector<Shape>& inputs) const
 void Conv2dTranspose::forward(const std::vector<const Tensor*>& inputs, Tensor& output,
                               KernelKind kernels) const
 {
+    forward_rows(inputs, output, kernels, m_ay.pad_before(inputs[0]->shape().h));
+}
+
+void Conv2dTranspose::forward_rows(const std::vector<const Tensor*>& inputs, Tensor& output,
+                                   KernelKind kernels, int pad_top) const
+{
     const Shape& in = inputs[0]->shape();
     const Shape& out = output.shape();
-    const kernels::Conv2dShape s =
+    kernels::Conv2dShape s =
         with_pixel_strides(window_shape(in, out, m_ay, m_ax), *inputs[0], output);
+    s.pad_top = pad_top;
     const float* bias = m_bias.empty() ? nullptr : m_bias.data();
     if (kernels == KernelKind::reference)
         kernels::conv2d_transpose_ref(s, inputs[0]->data(), m_kernel.data(), bias, m_activation,
@@ -85,6 +92,15 @@ void Conv2dTranspose::forward(const std::vector<const Tensor*>& inputs, Tensor& 
     else
         kernels::conv2d_transpose_tbb(s, inputs[0]->data(), m_kernel.data(), bias, m_activation,
                                       output.data());
+}
+
+RowMap Conv2dTranspose::row_map(const std::vector<Shape>& inputs) const
+{
+    RowMap m = RowMap::of(RowMap::Kind::transpose);
+    m.k_eff = m_ay.k_eff();
+    m.stride = m_ay.stride;
+    m.pad_before = m_ay.pad_before(inputs.at(0).h);
+    return m;
 }
 
 Field Conv2dTranspose::field(const std::vector<Field>& inputs) const

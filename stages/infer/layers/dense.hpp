@@ -17,6 +17,11 @@ public:
     Shape output_shape(const std::vector<Shape>& inputs) const override;
     void forward(const std::vector<const Tensor*>& inputs, Tensor& output,
                  KernelKind kernels) const override;
+    RowMap row_map(const std::vector<Shape>& inputs) const override
+    {
+        return spatial() ? RowMap::rows()
+                         : RowMap::blocked("a classifier layer: its output is not a map of rows");
+    }
     /// A Dense on a vector (1x1 map) is a classifier head; on a map it acts per pixel.
     bool spatial() const override { return !m_on_vector; }
     std::string activation_name() const override { return m_activation_name; }

@@ -16,6 +16,10 @@ public:
     Shape output_shape(const std::vector<Shape>& inputs) const override;
     void forward(const std::vector<const Tensor*>& inputs, Tensor& output,
                  KernelKind kernels) const override;
+    RowMap row_map(const std::vector<Shape>& inputs) const override
+    {
+        return RowMap::blocked("mixes all rows into one vector");
+    }
     bool spatial() const override { return false; }
 };
 

@@ -36,14 +36,30 @@ Shape MaxPool2d::output_shape(const std::vector<Shape>& inputs) const
 void MaxPool2d::forward(const std::vector<const Tensor*>& inputs, Tensor& output,
                         KernelKind kernels) const
 {
+    forward_rows(inputs, output, kernels, m_wy.pad_before(inputs[0]->shape().h));
+}
+
+void MaxPool2d::forward_rows(const std::vector<const Tensor*>& inputs, Tensor& output,
+                             KernelKind kernels, int pad_top) const
+{
     const Shape& in = inputs[0]->shape();
     const Shape& out = output.shape();
-    const kernels::Conv2dShape s =
+    kernels::Conv2dShape s =
         with_pixel_strides(window_shape(in, out, m_wy, m_wx), *inputs[0], output);
+    s.pad_top = pad_top;
     if (kernels == KernelKind::reference)
         kernels::max_pool2d_ref(s, inputs[0]->data(), output.data());
     else
         kernels::max_pool2d_tbb(s, inputs[0]->data(), output.data());
+}
+
+RowMap MaxPool2d::row_map(const std::vector<Shape>& inputs) const
+{
+    RowMap m = RowMap::of(RowMap::Kind::window);
+    m.k_eff = m_wy.k;
+    m.stride = m_wy.stride;
+    m.pad_before = m_wy.pad_before(inputs.at(0).h);
+    return m;
 }
 
 Field MaxPool2d::field(const std::vector<Field>& inputs) const

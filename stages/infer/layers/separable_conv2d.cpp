@@ -65,6 +65,12 @@ Shape SeparableConv2d::output_shape(const std::vector<Shape>& inputs) const
 void SeparableConv2d::forward(const std::vector<const Tensor*>& inputs, Tensor& output,
                               KernelKind kernels) const
 {
+    forward_rows(inputs, output, kernels, m_wy.pad_before(inputs[0]->shape().h));
+}
+
+void SeparableConv2d::forward_rows(const std::vector<const Tensor*>& inputs, Tensor& output,
+                                   KernelKind kernels, int pad_top) const
+{
     const Shape& in = inputs[0]->shape();
     const Shape& out = output.shape();
     const float* bias = m_bias.empty() ? nullptr : m_bias.data();
@@ -72,7 +78,8 @@ void SeparableConv2d::forward(const std::vector<const Tensor*>& inputs, Tensor& 
     {
         const int mid = m_in_c * m_multiplier;
         Tensor depth(Shape{out.n, out.h, out.w, mid});
-        const kernels::Conv2dShape s = window_shape(in, depth.shape(), m_wy, m_wx);
+        kernels::Conv2dShape s = window_shape(in, depth.shape(), m_wy, m_wx);
+        s.pad_top = pad_top;
         const std::size_t pixels = static_cast<std::size_t>(out.n) * out.h * out.w;
         kernels::depthwise_conv2d_ref(s, inputs[0]->data(), m_depthwise.data(), nullptr,
                                       kernels::Activation{}, depth.data());
@@ -80,8 +87,21 @@ void SeparableConv2d::forward(const std::vector<const Tensor*>& inputs, Tensor& 
                            m_activation, output.data());
     }
     else
-        m_fast->run(kernel_shape(in, out), m_multiplier, inputs[0]->data(), m_depthwise.data(),
-                    m_packed.data(), bias, m_activation, output.data());
+    {
+        kernels::Conv2dShape s = kernel_shape(in, out);
+        s.pad_top = pad_top;
+        m_fast->run(s, m_multiplier, inputs[0]->data(), m_depthwise.data(), m_packed.data(), bias,
+                    m_activation, output.data());
+    }
+}
+
+RowMap SeparableConv2d::row_map(const std::vector<Shape>& inputs) const
+{
+    RowMap m = RowMap::of(RowMap::Kind::window);
+    m.k_eff = m_wy.k_eff();
+    m.stride = m_wy.stride;
+    m.pad_before = m_wy.pad_before(inputs.at(0).h);
+    return m;
 }
 
 Field SeparableConv2d::field(const std::vector<Field>& inputs) const

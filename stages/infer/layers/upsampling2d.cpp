@@ -41,6 +41,13 @@ void UpSampling2d::forward(const std::vector<const Tensor*>& inputs, Tensor& out
                                       output.data());
 }
 
+RowMap UpSampling2d::row_map(const std::vector<Shape>& inputs) const
+{
+    RowMap m = RowMap::of(RowMap::Kind::upsample);
+    m.factor = m_fy;
+    return m;
+}
+
 Field UpSampling2d::field(const std::vector<Field>& inputs) const
 {
     // Conservative: an output pixel may sit anywhere within its source pixel's block.

@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: Apache-2.0
+// Purpose: the streaming executor's loop: per step, each node computes its new rows into its row
+// buffer (compacted when full), then the output's new rows are handed out.
+
+#include "stream_executor.hpp"
+
+#include "graph.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+namespace atrous::infer
+{
+namespace
+{
+
+/// The rows of one node kept in memory: rows [first, end) at the start of `data`.
+struct RowBuffer
+{
+    kernels::PackedWeights data; // 64-byte aligned floats
+    std::size_t row_floats = 0;
+    int capacity = 0;
+    int first = 0;
+    int end = 0;
+
+    float* row(int r) { return data.data() + static_cast<std::size_t>(r - first) * row_floats; }
+
+    /// Makes room for rows up to `new_end`, dropping rows before `keep_from` if it must.
+    void reserve(int new_end, int keep_from)
+    {
+        if (new_end - first <= capacity)
+            return;
+        const int from = std::min(keep_from, end);
+        if (end > from)
+            std::memmove(data.data(), row(from),
+                         static_cast<std::size_t>(end - from) * row_floats * sizeof(float));
+        first = from;
+        if (new_end - first > capacity)
+            throw std::logic_error("stream: row buffer of " + std::to_string(capacity) +
+                                   " rows too small for rows " + std::to_string(first) + ".." +
+                                   std::to_string(new_end));
+    }
+};
+
+} // namespace
+
+StreamExecutor::StreamExecutor(const Model& model, Shape input, int band_rows, KernelKind kernels,
+                               bool bit_identical)
+    : m_plan(model, input, band_rows, bit_identical), m_kernels(kernels)
+{
+}
+
+StreamStats StreamExecutor::run(const RowReader& read, const RowWriter& write) const
+{
+    const Graph& graph = m_plan.model().graph();
+    const std::vector<Node>& graph_nodes = graph.nodes();
+    const std::vector<StreamNode>& nodes = m_plan.nodes();
+    const int input = graph.input_node();
+    const int output = graph.output_node();
+
+    std::vector<RowBuffer> buffers(nodes.size());
+    for (std::size_t b = 0; b < nodes.size(); ++b)
+        if (nodes[b].buffer == static_cast<int>(b))
+        {
+            buffers[b].row_floats = nodes[b].row_floats;
+            buffers[b].capacity = nodes[b].capacity_rows;
+            buffers[b].data.resize(static_cast<std::size_t>(nodes[b].capacity_rows) *
+                                   nodes[b].row_floats);
+        }
+
+    StreamStats stats;
+    stats.steps = m_plan.steps();
+    stats.flops_whole = m_plan.whole_image_flops();
+    stats.buffer_bytes = m_plan.buffer_bytes();
+    std::vector<int> done(nodes.size(), 0);
+    std::vector<int> kept(nodes.size(), 0);
+    std::vector<const Tensor*> args;
+    std::vector<Tensor> arg_views;
+    for (int step = 1; step <= m_plan.steps(); ++step)
+    {
+        const std::vector<int> next = m_plan.rows_done(step);
+        for (std::size_t i = 0; i < nodes.size(); ++i)
+        {
+            const StreamNode& s = nodes[i];
+            if (next[i] <= done[i] || s.buffer != static_cast<int>(i))
+                continue; // nothing new, or an identity layer (its rows are its input's)
+            RowBuffer& buffer = buffers[i];
+            buffer.reserve(next[i], kept[i]);
+            Tensor out = Tensor::view(Shape{1, next[i] - done[i], s.shape.w, s.shape.c},
+                                      buffer.row(done[i]));
+            if (static_cast<int>(i) == input)
+                read(done[i], out);
+            else
+            {
+                const Node& node = graph_nodes[i];
+                arg_views.clear();
+                int pad_top = 0;
+                for (std::size_t slot = 0; slot < node.inputs.size(); ++slot)
+                {
+                    const int p = node.inputs[slot];
+                    const StreamNode& in = nodes[p];
+                    RowBuffer& source = buffers[in.buffer];
+                    const StreamPlan::InputRows rows = m_plan.input_rows(
+                        static_cast<int>(i), static_cast<int>(slot), done[i], next[i]);
+                    if (rows.begin < source.first || rows.end > source.end)
+                        throw std::logic_error("stream: layer " + node.layer->name() +
+                                               " reads rows outside its input's buffer");
+                    if (slot == 0)
+                        pad_top = rows.pad_top;
+                    arg_views.push_back(
+                        Tensor::view(Shape{1, rows.end - rows.begin, in.shape.w, in.shape.c},
+                                     source.row(rows.begin)));
+                }
+                args.clear();
+                for (const Tensor& t : arg_views)
+                    args.push_back(&t);
+                node.layer->forward_rows(args, out, m_kernels, pad_top);
+                // The layer's FLOPs per output row times the rows computed (a transpose's
+                // gather kernel does only the taps that reach the band's rows, though its input
+                // band overlaps the next one by a row or two).
+                stats.flops_computed += s.flops * (next[i] - done[i]) / s.shape.h;
+            }
+            buffer.end = next[i];
+        }
+        const int out_buffer = nodes[output].buffer;
+        if (next[output] > done[output])
+        {
+            const StreamNode& s = nodes[output];
+            const Tensor rows =
+                Tensor::view(Shape{1, next[output] - done[output], s.shape.w, s.shape.c},
+                             buffers[out_buffer].row(done[output]));
+            write(done[output], rows);
+        }
+        done = next;
+        kept = m_plan.rows_kept_from(done);
+    }
+    return stats;
+}
+
+Tensor StreamExecutor::run(const Tensor& input, StreamStats* stats) const
+{
+    const Tensor contiguous = input.contiguous() ? Tensor() : Tensor(input);
+    const Tensor& in = input.contiguous() ? input : contiguous;
+    const Graph& graph = m_plan.model().graph();
+    Tensor result(m_plan.nodes()[graph.output_node()].shape);
+    const std::size_t in_row = static_cast<std::size_t>(in.shape().w) * in.shape().c;
+    const std::size_t out_row = static_cast<std::size_t>(result.shape().w) * result.shape().c;
+    const StreamStats s = run(
+        [&](int first_row, Tensor& rows)
+        {
+            std::memcpy(rows.data(), in.data() + first_row * in_row,
+                        rows.shape().h * in_row * sizeof(float));
+        },
+        [&](int first_row, const Tensor& rows)
+        {
+            std::memcpy(result.data() + first_row * out_row, rows.data(),
+                        rows.shape().h * out_row * sizeof(float));
+        });
+    if (stats)
+        *stats = s;
+    return result;
+}
+
+} // namespace atrous::infer

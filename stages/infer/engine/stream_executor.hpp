@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: Apache-2.0
+// Purpose: the streaming forward pass: runs a StreamPlan, reading input rows and handing out
+// output rows as they leave the network; every layer row is computed once, by the same kernels
+// as Model::forward called on bands of full-width rows.
+#pragma once
+
+#include "stages/infer/engine/model.hpp"
+#include "stages/infer/engine/stream_plan.hpp"
+
+#include <cstddef>
+#include <functional>
+
+namespace atrous::infer
+{
+
+/// What one streamed pass did.
+struct StreamStats
+{
+    int steps = 0;
+    double flops_computed = 0; // summed over the bands each layer computed
+    double flops_whole = 0;    // one whole-image pass (Model::flops)
+    std::size_t buffer_bytes = 0;
+    /// flops_computed / flops_whole (1 when the model has no counted FLOPs).
+    double flop_ratio() const { return flops_whole > 0 ? flops_computed / flops_whole : 1.0; }
+};
+
+class StreamExecutor
+{
+public:
+    /// Plans (StreamPlan's errors); the model must outlive the executor.
+    StreamExecutor(const Model& model, Shape input, int band_rows,
+                   KernelKind kernels = KernelKind::fast, bool bit_identical = true);
+
+    const StreamPlan& plan() const { return m_plan; }
+
+    /// Fills `rows` (1 x count x width x channels, contiguous) with input rows from `first_row`.
+    using RowReader = std::function<void(int first_row, Tensor& rows)>;
+    /// Receives output rows from `first_row` on, top to bottom, each row once.
+    using RowWriter = std::function<void(int first_row, const Tensor& rows)>;
+
+    /// One streamed pass; const and thread-safe (its row buffers are its own).
+    StreamStats run(const RowReader& read, const RowWriter& write) const;
+    /// The whole image in memory (tests, benchmarks): the result Model::forward would return.
+    Tensor run(const Tensor& input, StreamStats* stats = nullptr) const;
+
+private:
+    StreamPlan m_plan;
+    KernelKind m_kernels;
+};
+
+} // namespace atrous::infer

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: Apache-2.0
+// Purpose: the plan of a streaming forward pass (engine/stream_executor.hpp): the image goes
+// through the network top to bottom in bands of rows, each layer keeping only the rows its
+// consumers still need, so every row of every layer is computed once (no halo recomputation).
+// Derived from the layer graph: each layer's RowMap says which input rows its output rows read.
+#pragma once
+
+#include "stages/infer/engine/model.hpp"
+#include "stages/infer/engine/row_map.hpp"
+#include "stages/infer/engine/tensor.hpp"
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace atrous::infer
+{
+
+class Graph;
+
+/// One node of the graph as the stream sees it.
+struct StreamNode
+{
+    RowMap map;     // how its rows read its inputs' rows (the input node: rowwise, unused)
+    int buffer = 0; // the node whose row buffer holds its rows (an identity layer: its input's)
+    int granule =
+        1; // its bands start at multiples of this row (RowMap::granule; upsampling: its factor)
+    Shape shape;                // full-size output
+    std::size_t row_floats = 0; // floats per row (w * c)
+    int capacity_rows = 0;      // rows its buffer must hold at once (buffer nodes only)
+    double flops = 0;           // one whole-image pass of this layer
+};
+
+class StreamPlan
+{
+public:
+    /// Plans a stream of `input` (n == 1) whose output advances `band_rows` rows per step.
+    /// `bit_identical`: bands start on the Winograd kernels' tile rows (RowMap::granule), so the
+    /// result is the whole-image pass bit for bit, for every band height; the encoder then runs
+    /// further ahead of the decoder (rounding up at every layer), which costs buffer rows. Off:
+    /// the fewest rows, results within float rounding (~1e-6) of the whole-image pass.
+    /// Throws ModelError "not streamable: <layer> (<reason>)" for a graph it cannot stream, and as
+    /// Model::output_shape for a size the model does not accept.
+    StreamPlan(const Model& model, Shape input, int band_rows, bool bit_identical = true);
+
+    /// Empty when every layer of `model` can stream, else "<layer> (<reason>)" of the first one
+    /// that cannot.
+    static std::string blocker(const Model& model);
+
+    const Model& model() const { return *m_model; }
+    const std::vector<StreamNode>& nodes() const { return m_nodes; }
+    int band_rows() const { return m_band_rows; }
+    /// Steps until the last output row (each computes one band of every layer that advances).
+    int steps() const { return m_steps; }
+    /// Rows [0, end) of every node computed after step `step` (1-based; 0: none).
+    std::vector<int> rows_done(int step) const;
+    /// For each buffer node, the first row its consumers (and the output) still read once every
+    /// node has computed rows [0, done[node]); rows above it may be dropped.
+    std::vector<int> rows_kept_from(const std::vector<int>& done) const;
+    /// Bytes of all row buffers (capacity_rows each), as the executor allocates them.
+    std::size_t buffer_bytes() const { return m_buffer_bytes; }
+    /// FLOPs of one whole-image pass (Model::flops of the input).
+    double whole_image_flops() const { return m_whole_flops; }
+    bool bit_identical() const { return m_bit_identical; }
+    /// One line for a plan summary: "stream: band 16 rows, 64 steps, row buffers 277.8 MiB,
+    /// bands on Winograd tile rows (bit-identical)".
+    std::string summary() const;
+    /// The first input row and the end of the input rows that output rows [begin, end) of `node`
+    /// read from its input slot `slot`, and the window's leading padding for them.
+    struct InputRows
+    {
+        int begin = 0;
+        int end = 0;
+        int pad_top = 0;
+    };
+    InputRows input_rows(int node, int slot, int begin, int end) const;
+
+private:
+    const Model* m_model;
+    const Graph* m_graph;
+    std::vector<StreamNode> m_nodes;
+    int m_band_rows = 1;
+    bool m_bit_identical = true;
+    int m_steps = 0;
+    int m_warmup_steps = 0; // steps before the first output row (see rows_done)
+    std::vector<int> target_rows(int output_rows) const;
+    std::vector<int> warmup_rows(int input_rows, const std::vector<int>& cap) const;
+    std::size_t m_buffer_bytes = 0;
+    double m_whole_flops = 0;
+};
+
+} // namespace atrous::infer

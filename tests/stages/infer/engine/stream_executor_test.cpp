@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: Apache-2.0
+// Purpose: the streaming executor computes what one whole-image Model::forward computes (borders,
+// odd sizes, band heights that do and do not divide the image, every streamable layer kind), the
+// same bytes for every band height, each row once (FLOP ratio), and refuses what it cannot stream.
+
+#include "stages/error.hpp"
+#include "stages/infer/engine/model.hpp"
+#include "stages/infer/engine/stream_executor.hpp"
+#include "stages/infer/import/architecture.hpp"
+#include "tests/support/random_tensor.hpp"
+#include "tests/support/spec_builder.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+
+namespace atrous::infer
+{
+namespace
+{
+
+using test::random_tensor;
+using test::SpecBuilder;
+
+Model random_model(const ModelSpec& spec, unsigned seed = 7)
+{
+    BuildOptions options;
+    options.initialize_missing_weights = true;
+    options.seed = seed;
+    return Model(spec, options);
+}
+
+float max_abs_diff(const Tensor& a, const Tensor& b)
+{
+    EXPECT_EQ(a.shape(), b.shape());
+    float worst = 0;
+    for (std::size_t i = 0; i < a.size() && i < b.size(); ++i)
+        worst = std::max(worst, std::abs(a.data()[i] - b.data()[i]));
+    return worst;
+}
+
+bool same_bytes(const Tensor& a, const Tensor& b)
+{
+    return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+/// A plain chain of every windowed layer kind (no merges of different strides, so any size is
+/// accepted): dilations 1/2/4, a 'valid' conv, separable, depthwise, an unfolded
+/// BatchNormalization, strided 'same' conv, pooling, upsampling, an even 2x2 'same' kernel,
+/// strided transposes (3x3 and 4x4, whose 'same' padding drops a row before).
+ModelSpec chain_spec()
+{
+    SpecBuilder b("chain");
+    b.input("in", {nullptr, nullptr, nullptr, 3});
+    b.conv("c1", "in", 16, 3, 1);
+    b.conv("c2", "c1", 16, 3, 2); // Winograd (>= 16 channels) on a dilated lattice
+    b.conv("c4", "c2", 16, 3, 4);
+    b.conv("valid", "c4", 16, 3, 1, "relu", "valid");                   // 2 rows fewer, no padding
+    b.add("bn", "BatchNormalization", {{"epsilon", 0.001}}, {"valid"}); // after relu: not folded
+    b.add("sep", "SeparableConv2D",
+          {{"filters", 16}, {"kernel_size", 3}, {"padding", "same"}, {"activation", "relu"}},
+          {"bn"});
+    b.add("dw", "DepthwiseConv2D",
+          {{"kernel_size", 3}, {"depth_multiplier", 2}, {"padding", "same"}}, {"sep"});
+    b.add("down", "Conv2D",
+          {{"filters", 16},
+           {"kernel_size", 3},
+           {"strides", 2},
+           {"padding", "same"},
+           {"activation", "relu"}},
+          {"dw"});
+    b.add("pool", "MaxPooling2D", {{"pool_size", {2, 2}}, {"padding", "same"}}, {"down"});
+    b.add("up", "UpSampling2D", {{"size", {2, 2}}}, {"pool"});
+    b.conv("even", "up", 16, 2, 1); // Keras 'same', k=2: 0 rows before, 1 after
+    b.add("tr", "Conv2DTranspose",
+          {{"filters", 8},
+           {"kernel_size", 3},
+           {"strides", 2},
+           {"padding", "same"},
+           {"activation", "relu"}},
+          {"even"});
+    b.add("tr4", "Conv2DTranspose", // k=4, stride 2, 'same': 1 output row dropped before
+          {{"filters", 4},
+           {"kernel_size", 4},
+           {"strides", 2},
+           {"padding", "same"},
+           {"activation", "linear"}},
+          {"tr"});
+    b.add("drop", "Dropout", {{"rate", 0.5}}, {"tr4"});
+    b.conv("out", "drop", 2, 1, 1, "softmax");
+    return b.spec();
+}
+
+/// Streams `input` with each band height and checks each against the whole-image forward
+/// (<= 1e-4; with `bit_identical` the same bytes, as every band height gives).
+void expect_streams_exactly(const Model& model, const Tensor& input, const std::vector<int>& bands,
+                            KernelKind kernels = KernelKind::fast, bool bit_identical = true)
+{
+    ForwardOptions options;
+    options.kernels = kernels;
+    const Tensor whole = model.forward(input, options);
+    Tensor first;
+    for (int band : bands)
+    {
+        SCOPED_TRACE("band " + std::to_string(band));
+        const StreamExecutor stream(model, input.shape(), band, kernels);
+        StreamStats stats;
+        const Tensor streamed = stream.run(input, &stats);
+        EXPECT_LE(max_abs_diff(streamed, whole), 1e-4f);
+        // Bands start where the whole image's kernel tiles start: the same sums, same order.
+        if (bit_identical)
+        {
+            EXPECT_TRUE(same_bytes(streamed, whole))
+                << "max diff " << max_abs_diff(streamed, whole);
+        }
+        EXPECT_LE(stats.flop_ratio(), 1.10);
+        EXPECT_GT(stats.buffer_bytes, 0u);
+        if (first.size() == 0)
+            first = streamed;
+        else if (bit_identical)
+        {
+            EXPECT_TRUE(same_bytes(streamed, first));
+        }
+    }
+}
+
+TEST(StreamExecutor, ChainOfEveryLayerKindAtOddSizes)
+{
+    const Model model = random_model(chain_spec());
+    for (const Shape shape : {Shape{1, 37, 29, 3}, Shape{1, 23, 41, 3}})
+    {
+        SCOPED_TRACE(::testing::Message() << shape);
+        expect_streams_exactly(model, random_tensor(shape, 3), {1, 4, 7, 16, 24, 200});
+    }
+}
+
+TEST(StreamExecutor, ChainWithReferenceKernels)
+{
+    const Model model = random_model(chain_spec());
+    expect_streams_exactly(model, random_tensor(Shape{1, 19, 13, 3}, 5), {2, 5},
+                           KernelKind::reference);
+}
+
+TEST(StreamExecutor, SmallUnetWithSkipAndAdd)
+{
+    for (bool with_add : {false, true})
+    {
+        SCOPED_TRACE(with_add ? "with Add" : "without Add");
+        const Model model = random_model(test::small_unet_spec("stream_unet", with_add));
+        expect_streams_exactly(model, random_tensor(Shape{1, 42, 30, 2}, 9), {2, 4, 6, 16, 64});
+    }
+}
+
+TEST(StreamExecutor, SeedUnetAtReducedWidth)
+{
+    UnetArchitecture unet;
+    unet.filters = 4; // 4..64 filters: the wider levels run the Winograd kernels
+    unet.in_channels = 1;
+    const Model model = random_model(builtin_model_spec(unet), 11);
+    const Tensor input = random_tensor(Shape{1, 80, 48, 1}, 12);
+    expect_streams_exactly(model, input, {16, 32, 48});
+    const StreamExecutor stream(model, input.shape(), 16);
+    StreamStats stats;
+    stream.run(input, &stats);
+    EXPECT_DOUBLE_EQ(stats.flop_ratio(), 1.0); // every row of every layer computed once
+    EXPECT_EQ(stats.flops_whole, model.flops(input.shape()));
+}
+
+TEST(StreamExecutor, FewestRowsWithinRounding)
+{
+    // Without tile alignment the bands are where the output asks: fewer buffered rows, the same
+    // values up to float rounding.
+    UnetArchitecture unet;
+    unet.filters = 8;
+    const Model model = random_model(builtin_model_spec(unet), 15);
+    const Shape shape{1, 160, 32, 1};
+    const Tensor input = random_tensor(shape, 16);
+    const Tensor whole = model.forward(input);
+    const StreamExecutor aligned(model, shape, 16);
+    const StreamExecutor fewest(model, shape, 16, KernelKind::fast, false);
+    EXPECT_LT(fewest.plan().buffer_bytes(), aligned.plan().buffer_bytes());
+    EXPECT_LE(max_abs_diff(fewest.run(input), whole), 1e-4f);
+    EXPECT_TRUE(same_bytes(aligned.run(input), whole));
+}
+
+TEST(StreamExecutor, SeparableSeedUnet)
+{
+    UnetArchitecture unet;
+    unet.filters = 4;
+    unet.depth = 3;
+    unet.dilation = {1, 2, 4};
+    unet.separable = true;
+    const Model model = random_model(builtin_model_spec(unet), 13);
+    // The SIMD separable kernel fuses its two steps only on calls with enough rows, and the two
+    // paths round differently: a band and the whole image may differ in the last bit.
+    expect_streams_exactly(model, random_tensor(Shape{1, 36, 20, 1}, 14), {4, 12}, KernelKind::fast,
+                           false);
+}
+
+TEST(StreamExecutor, RowsGoOutTopToBottomOnce)
+{
+    const Model model = random_model(test::small_unet_spec("rows", false));
+    const Shape shape{1, 302, 22, 2};
+    const Tensor input = random_tensor(shape, 2);
+    const StreamExecutor stream(model, shape, 4);
+    int next_in = 0;
+    int next_out = 0;
+    stream.run(
+        [&](int first, Tensor& rows)
+        {
+            EXPECT_EQ(first, next_in);
+            next_in += rows.shape().h;
+            std::memcpy(rows.data(), input.data() + static_cast<std::size_t>(first) * 22 * 2,
+                        rows.size() * sizeof(float));
+        },
+        [&](int first, const Tensor& rows)
+        {
+            EXPECT_EQ(first, next_out);
+            next_out += rows.shape().h;
+        });
+    EXPECT_NE(stream.plan().summary().find("stream: band 4 rows, "), std::string::npos)
+        << stream.plan().summary();
+    EXPECT_EQ(next_in, 302);
+    EXPECT_EQ(next_out, 302);
+    // Buffers hold a few dozen rows per layer, not the image.
+    EXPECT_LT(stream.plan().buffer_bytes() * 4, model.activation_memory(shape).arena_bytes);
+}
+
+TEST(StreamExecutor, ClassifierIsNotStreamable)
+{
+    const Model model = random_model(builtin_model_spec(ClassifierArchitecture{}));
+    const std::string why = StreamPlan::blocker(model);
+    EXPECT_NE(why.find("Flatten"), std::string::npos) << why;
+    try
+    {
+        StreamExecutor stream(model, Shape{1, 28, 28, 1}, 4);
+        FAIL() << "no error";
+    }
+    catch (const ModelError& e)
+    {
+        EXPECT_NE(std::string(e.what()).find("not streamable: Flatten"), std::string::npos)
+            << e.what();
+    }
+}
+
+} // namespace
+} // namespace atrous::infer

@@ -7,13 +7,14 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 FUZZ_BUILD ?= build-fuzz
+NOMPI_BUILD ?= build-nompi
 FUZZ_SECONDS ?= 60
 # A fixed seed: every run tries the same inputs in the same order (FUZZ_SEED=0: a random seed).
 FUZZ_SEED ?= 1
 FUZZ_TARGETS := config model_config keras_h5
 DEMO_OUT ?= demo-out
 
-.PHONY: deps build demo test test-release test-asan test-tsan fuzz format clean
+.PHONY: deps build demo test test-release test-nompi test-asan test-tsan fuzz format clean
 
 deps:
 	tools/install_deps.sh
@@ -27,6 +28,16 @@ demo: build
 
 test-release: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+# The single-process build (-DATROUS_MPI=OFF, serial HDF5, no MPI library): every unit test (the
+# dispenser and blend exchange over in-process ranks included) and the end-to-end tests of one
+# process that the release pass runs too, less the slow, MPI and SLURM ones (not built here).
+test-nompi: deps
+	cmake --preset nompi -B $(NOMPI_BUILD)
+	cmake --build $(NOMPI_BUILD) -j$(JOBS)
+	cd $(NOMPI_BUILD) && ctest --output-on-failure -j$(JOBS) -LE "slow|e2e"
+	cd $(NOMPI_BUILD) && ctest --output-on-failure -j$(JOBS) \
+	    -R "^(e2e\.(run_geotiff|demo|install_demo|classifier|mpi_refused)|resume\.(kill_resume|signals))$$"
 
 # The sanitizer variant: the same suite built with -fsanitize=address,undefined, less the tests
 # labelled `slow` (shipped-model accuracy and the real-SLURM job: whole-model runs at -O0 that the
@@ -64,10 +75,10 @@ fuzz: deps
 	    grep -E '^stat::number_of_executed_units|^Done' $(FUZZ_BUILD)/$$t.log || true; \
 	done
 
-test: test-release test-asan test-tsan fuzz
+test: test-release test-nompi test-asan test-tsan fuzz
 
 format:
 	find pipeline stages tests bench -name '*.cpp' -o -name '*.hpp' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD) $(DEMO_OUT)
+	rm -rf $(BUILD) $(NOMPI_BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD) $(DEMO_OUT)

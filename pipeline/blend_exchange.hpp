@@ -3,7 +3,7 @@
 // owns its core and feeds the shares other ranks send here to this rank's stitcher.
 #pragma once
 
-#include "pipeline/comm/communicator.hpp"
+#include "stages/communicator.hpp"
 #include "stages/stitch/blend_stitcher.hpp"
 
 #include <atomic>

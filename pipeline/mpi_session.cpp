@@ -2,10 +2,13 @@
 // Purpose: MPI initialization, thread level check, finalize or abort.
 #include "mpi_session.hpp"
 
-#include "pipeline/comm/mpi_communicator.hpp"
 #include "stages/error.hpp"
 
+#if ATROUS_HAVE_MPI
+#include "pipeline/comm/mpi_communicator.hpp"
+
 #include <mpi.h>
+#endif
 
 #include <cstdlib>
 #include <exception>
@@ -23,6 +26,8 @@ bool MpiSession::launched_by_mpi()
     }
     return false;
 }
+
+#if ATROUS_HAVE_MPI
 
 bool MpiSession::running()
 {
@@ -78,5 +83,34 @@ MpiSession::~MpiSession()
     if (m_active && running())
         MPI_Finalize();
 }
+
+#else // a build without MPI: one process; a launch of several ranks is refused
+
+bool MpiSession::running()
+{
+    return false;
+}
+
+void MpiSession::abort(int status)
+{
+    std::_Exit(status);
+}
+
+MpiSession::MpiSession()
+{
+    m_comm = std::make_unique<SoloCommunicator>();
+    for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "PMI_SIZE", "SLURM_NTASKS"})
+    {
+        const char* n = std::getenv(v);
+        if (launched_by_mpi() && n != nullptr && std::atoi(n) > 1)
+            throw ConfigError("mpi", std::string("launched as ") + n + " ranks (" + v +
+                                         "), but this atrous was built without MPI "
+                                         "(-DATROUS_MPI=OFF): run one process, or build with MPI");
+    }
+}
+
+MpiSession::~MpiSession() = default;
+
+#endif
 
 } // namespace atrous

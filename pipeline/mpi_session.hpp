@@ -3,7 +3,7 @@
 // launcher (mpirun, srun --mpi=pmix), so a plain run never starts MPI's machinery.
 #pragma once
 
-#include "pipeline/comm/communicator.hpp"
+#include "stages/communicator.hpp"
 
 #include <memory>
 

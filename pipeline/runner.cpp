@@ -194,6 +194,7 @@ RunReport Runner::run()
     ctx.threads = threads;
     ctx.rank = m_rank;
     ctx.ranks = m_ranks;
+    ctx.comm = m_comm;
 
     // Prepare everything before any tile: each check fails here, before the output exists.
     std::unique_ptr<Reader> reader = make_gdal_reader(cfg.input);

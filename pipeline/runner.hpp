@@ -4,7 +4,7 @@
 // read -> infer -> stitch -> write on a TBB pipeline.
 #pragma once
 
-#include "pipeline/comm/communicator.hpp"
+#include "stages/communicator.hpp"
 #include "pipeline/config.hpp"
 #include "pipeline/progress.hpp"
 #include "stages/stage.hpp"

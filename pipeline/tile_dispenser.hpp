@@ -3,7 +3,7 @@
 // rank asks next, so ranks stay busy when tiles cost differently.
 #pragma once
 
-#include "pipeline/comm/communicator.hpp"
+#include "stages/communicator.hpp"
 #include "pipeline/interrupt_watch.hpp"
 #include "stages/tile.hpp"
 

@@ -17,13 +17,16 @@ class logger;
 namespace atrous
 {
 
+class Communicator;
+
 /// What a run hands every stage: passed in, never global.
 struct RunContext
 {
     spdlog::logger* log = nullptr; // never null during a run
     int threads = 1;               // the thread budget of this process (TBB arena size)
-    int rank = 0;                  // MPI rank and size (1 process: 0 / 1)
+    int rank = 0;                  // rank and size of the run (1 process: 0 / 1)
     int ranks = 1;
+    Communicator* comm = nullptr; // the run's ranks; never null when ranks > 1
 };
 
 /// Life cycle: construct from options (cheap, no I/O) -> prepare() once (open, validate; throws)

@@ -3,7 +3,7 @@
 // code that talks between ranks gets fast C++ tests with 1, 2 or 4 "ranks".
 #pragma once
 
-#include "pipeline/comm/communicator.hpp"
+#include "stages/communicator.hpp"
 
 #include <functional>
 #include <memory>

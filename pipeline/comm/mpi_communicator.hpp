@@ -3,7 +3,7 @@
 // meet another library's), every return code checked.
 #pragma once
 
-#include "pipeline/comm/communicator.hpp"
+#include "stages/communicator.hpp"
 
 #include <mpi.h>
 

@@ -2,6 +2,7 @@
 // Purpose: `write.hdf5`: file and dataset creation, block writes by hyperslab, publish by rename.
 #include "hdf5_writer.hpp"
 
+#include "stages/communicator.hpp"
 #include "stages/error.hpp"
 #include "stages/write/cf_metadata.hpp"
 #include "stages/write/h5_handle.hpp"
@@ -11,7 +12,6 @@
 
 #include <fmt/format.h>
 #include <hdf5.h>
-#include <mpi.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/logger.h>
 
@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <limits>
 #include <optional>
+#include <span>
 #include <unistd.h>
 
 namespace atrous
@@ -364,12 +365,28 @@ void create_layout(OutputFile& f, const WriteOptions& o, const OutputLayout& l, 
     write_string_attribute(root, "fingerprint", fingerprint_json(o));
 }
 
+/// The run's ranks; a context with several ranks and none is a pipeline bug.
+Communicator& communicator_of(const RunContext& context)
+{
+    if (context.comm == nullptr)
+        throw Error("write.hdf5", "a run of " + std::to_string(context.ranks) +
+                                      " ranks without a communicator");
+    return *context.comm;
+}
+
 h5::Handle file_access(bool mpi)
 {
     h5::Handle fapl = h5::check(H5Pcreate(H5P_FILE_ACCESS), where, "H5Pcreate");
     if (mpi)
+    {
+#ifdef H5_HAVE_PARALLEL
         h5::check(H5Pset_fapl_mpio(fapl.get(), MPI_COMM_WORLD, MPI_INFO_NULL), where,
                   "H5Pset_fapl_mpio");
+#else
+        throw Error(where, "several ranks need parallel HDF5 (MPI-IO); this atrous was built "
+                           "without MPI");
+#endif
+    }
     else
         h5::check(H5Pset_fapl_sec2(fapl.get()), where, "H5Pset_fapl_sec2");
     // No data sieve buffer: every raw write goes to the file system when H5Dwrite returns.
@@ -819,8 +836,9 @@ void Hdf5Writer::prepare(const RunContext& context)
     }
     if (mpi)
     {
-        MPI_Bcast(&state, 1, MPI_INT, 0, MPI_COMM_WORLD);
-        MPI_Bcast(done.data(), static_cast<int>(done.size()), MPI_UNSIGNED_CHAR, 0, MPI_COMM_WORLD);
+        Communicator& comm = communicator_of(context);
+        comm.broadcast(std::span(reinterpret_cast<std::uint8_t*>(&state), sizeof state), 0);
+        comm.broadcast(done, 0);
     }
     m_done_at_start = done;
     m_resumed = state == 1;
@@ -1065,9 +1083,9 @@ void Hdf5Writer::finish(const RunContext& context)
         {
             // Every rank's tiles: the union of what each marked.
             int ok = closed ? 1 : 0;
-            MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-            MPI_Allreduce(MPI_IN_PLACE, f->done.data(), static_cast<int>(f->done.size()),
-                          MPI_UNSIGNED_CHAR, MPI_MAX, MPI_COMM_WORLD);
+            Communicator& comm = communicator_of(context);
+            comm.min(std::span(&ok, 1));
+            comm.max(f->done);
             f->written = std::count_if(f->done.begin(), f->done.end(),
                                        [](std::uint8_t d) { return d != 0; });
             closed = ok == 1;
@@ -1116,7 +1134,7 @@ void Hdf5Writer::finish(const RunContext& context)
         fs::remove(partial_path(), ec);
     }
     if (f->mpi)
-        MPI_Barrier(MPI_COMM_WORLD);
+        communicator_of(context).barrier();
     m_published = true;
 }
 

@@ -520,6 +520,28 @@ def test_install_demo(args):
     check(os.path.isfile(ctx.path("elsewhere", "d", "mask.h5")), "installed demo wrote no mask")
 
 
+def test_mpi_refused(args):
+    """A build without MPI (-DATROUS_MPI=OFF) launched as several ranks refuses, naming why; as one
+    rank (mpirun -np 1) it runs. Registered for that build only."""
+    ctx = Context(args, "mpi_refused")
+    write_geotiff(ctx.path("scene.tif"))
+    write_config(ctx)
+    env = dict(os.environ, OMPI_COMM_WORLD_SIZE="2", OMPI_COMM_WORLD_RANK="0")
+    proc = subprocess.run([args.atrous, "run", "run.yaml"], cwd=ctx.dir, env=env,
+                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    print(proc.stdout, proc.stderr)
+    check(proc.returncode == 2, f"exit status {proc.returncode}, expected 2")
+    check("built without MPI" in proc.stderr and "OMPI_COMM_WORLD_SIZE" in proc.stderr,
+          "the refusal does not say why")
+    check(len(proc.stderr.strip().splitlines()) == 1, "more than one line of error")
+    check(not os.path.exists(ctx.path("out", "mask.h5")), "an output was written")
+    env["OMPI_COMM_WORLD_SIZE"] = "1"
+    proc = subprocess.run([args.atrous, "run", "run.yaml", "--quiet"], cwd=ctx.dir, env=env,
+                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    print(proc.stdout, proc.stderr)
+    check(proc.returncode == 0, f"one rank: exit status {proc.returncode}")
+
+
 def run_named_test(tests, doc):
     """The command line every e2e script shares: --atrous/--source/--work and a test name; runs
     tests["test_" + name]. Returns the exit status (0 pass, 1 fail, 2 unknown test)."""

@@ -38,7 +38,8 @@ void add_member_fields(const std::vector<std::string>& members, std::size_t max_
 /// model.sha256, tile.grid (tile size, halo, columns x rows), then every key of
 /// `effective.normalized_yaml()` flattened to dotted names ("input.normalize.scale"), except the
 /// keys that do not change the datasets: output.path, output.compression,
-/// output.compression_level, model.weights (the sha256 stands for it) and runtime.*.
+/// output.compression_level, model.weights (the sha256 stands for it) and runtime.* except
+/// runtime.precision (bf16 changes the numbers).
 Fingerprint make_fingerprint(const RunConfig& effective, const RasterInfo& info,
                              const std::string& model_sha256, const TilePlan& plan);
 

@@ -139,6 +139,7 @@ def main(argv):
     p.add_argument("--max-delta", type=float, default=0.005)
     p.add_argument("--min-agreement", type=float, default=0.998)
     a = p.parse_args(argv)
+    a.atrous = os.path.abspath(a.atrous)  # `atrous demo` finds its config next to the binary
     with open("/proc/cpuinfo") as f:
         if "avx512_bf16" not in f.read():
             print("SKIP: this CPU has no avx512_bf16 (runtime.precision bf16 needs it)")

@@ -205,7 +205,7 @@ TEST_P(Conv2dBf16Variants, PixelStrides)
 }
 
 INSTANTIATE_TEST_SUITE_P(Kernels, Conv2dBf16Variants, ::testing::ValuesIn(conv2d_bf16_variants()),
-                         [](const auto& info) { return std::string(info.param.name); });
+                         [](const auto& p) { return std::string(p.param.name); });
 
 } // namespace
 } // namespace atrous::infer::kernels

@@ -150,9 +150,9 @@ const std::vector<Entry>& entries()
          [](const Value& v, Parsed& p) { p.cfg.runtime.sync_interval = v.as_double(0.0, 3600.0); }},
         {{"runtime.precision", "one of fp32|bf16", "fp32",
           "Convolution arithmetic: fp32 (the exact reference), or bf16 (Conv2D weights and inputs "
-          "rounded to bfloat16, sums, bias, activations and the output in fp32; faster on CPUs "
-          "with AVX512_BF16, which it needs; masks agree with fp32 on >= 99.8 % of the pixels of "
-          "the shipped models, see the README). Part of the resume fingerprint."},
+          "rounded to bfloat16; sums, bias, activations and the output in fp32; needs "
+          "AVX512_BF16). bf16 is not faster on a CPU without AMX (README \"bf16\"). Part of the "
+          "resume fingerprint."},
          [](const Value& v, Parsed& p)
          {
              const auto s = v.as_choice({"fp32", "bf16"});

@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <random>
 #include <string>
@@ -40,6 +41,14 @@ void read_raw(const std::string& path, Tensor& t)
     f.read(reinterpret_cast<char*>(t.data()), static_cast<std::streamsize>(t.size() * 4));
     if (!f)
         throw std::runtime_error(path + ": expected " + std::to_string(t.size()) + " float32");
+}
+
+/// CPU time of every thread of the process (the time slices other processes take do not count).
+double process_cpu_seconds()
+{
+    timespec t{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
 }
 
 } // namespace
@@ -66,11 +75,21 @@ int main(int argc, char** argv)
     bool copy_concat = false;
     app.add_flag("--copy-concat", copy_concat,
                  "every Concatenate copies its inputs (BuildOptions::concat_in_place off)");
+    std::string precision = "fp32", bf16_winograd = "gemm";
+    app.add_option("--precision", precision, "fp32 | bf16 (BuildOptions::precision)")
+        ->check(CLI::IsMember({"fp32", "bf16"}));
+    app.add_option("--bf16-winograd", bf16_winograd,
+                   "bf16: the Winograd shapes (3x3, 2x2 stride 1) run the bf16 GEMM (gemm) or "
+                   "stay fp32 Winograd (fp32)")
+        ->check(CLI::IsMember({"gemm", "fp32"}));
     CLI11_PARSE(app, argc, argv);
 
     BuildOptions build;
     build.initialize_missing_weights = model_path.empty();
     build.concat_in_place = !copy_concat;
+    build.precision = precision == "bf16" ? Precision::bf16 : Precision::fp32;
+    build.bf16_winograd =
+        bf16_winograd == "fp32" ? Bf16Winograd::fp32_winograd : Bf16Winograd::bf16_gemm;
     UnetArchitecture unet;
     unet.filters = filters;
     unet.separable = separable;
@@ -91,6 +110,7 @@ int main(int argc, char** argv)
     ForwardOptions options;
     options.kernels = reference ? KernelKind::reference : KernelKind::fast;
     std::vector<double> seconds;
+    std::vector<double> cpu_seconds; // the process' CPU time per run (every thread)
     std::vector<std::vector<double>> per_layer;
     Tensor output;
     oneapi::tbb::task_arena arena(threads);
@@ -98,6 +118,7 @@ int main(int argc, char** argv)
     {
         std::vector<double> layer_seconds;
         options.layer_seconds = layers ? &layer_seconds : nullptr;
+        const double cpu_start = process_cpu_seconds();
         const auto start = std::chrono::steady_clock::now();
         arena.execute([&] { output = model.forward(input, options); });
         const double s =
@@ -105,6 +126,7 @@ int main(int argc, char** argv)
         if (run >= warmup)
         {
             seconds.push_back(s);
+            cpu_seconds.push_back(process_cpu_seconds() - cpu_start);
             per_layer.push_back(layer_seconds);
         }
     }
@@ -113,16 +135,24 @@ int main(int argc, char** argv)
     const kernels::Isa peak_isa = isa == kernels::Isa::generic ? kernels::Isa::avx2_fma : isa;
     const double peak = atrous::bench::fma_peak_gflops(threads, peak_isa);
     const double med = median(seconds);
-    std::printf("model %s  input %dx%dx%dx%d  threads %d  kernels conv2d %s depthwise %s "
-                "separable %s\n",
-                model.name().c_str(), batch, size, size, input.shape().c, threads,
-                reference ? "ref" : std::string(kernels::conv2d_fast().name).c_str(),
-                reference ? "ref" : std::string(kernels::depthwise_fast().name).c_str(),
-                reference ? "ref" : std::string(kernels::separable_fast().name).c_str());
     std::printf(
-        "gflop %.3f\nmedian_ms %.2f\nmin_ms %.2f\nruns %d\ngflops %.2f\npeak_gflops %.1f (%s)\n",
-        gflop, med * 1e3, *std::min_element(seconds.begin(), seconds.end()) * 1e3, repeats,
-        gflop / med, peak, std::string(kernels::isa_name(peak_isa)).c_str());
+        "model %s  input %dx%dx%dx%d  threads %d  precision %s  kernels conv2d %s%s "
+        "depthwise %s separable %s\n",
+        model.name().c_str(), batch, size, size, input.shape().c, threads, precision.c_str(),
+        reference ? "ref" : std::string(kernels::conv2d_fast().name).c_str(),
+        precision == "bf16"
+            ? (" conv2d_bf16 " + std::string(reference ? "ref" : kernels::conv2d_bf16_fast().name) +
+               (bf16_winograd == "fp32" ? " (Winograd shapes fp32)" : ""))
+                  .c_str()
+            : "",
+        reference ? "ref" : std::string(kernels::depthwise_fast().name).c_str(),
+        reference ? "ref" : std::string(kernels::separable_fast().name).c_str());
+    std::printf(
+        "gflop %.3f\nmedian_ms %.2f\nmin_ms %.2f\nmedian_cpu_ms %.2f\nruns %d\ngflops %.2f\n"
+        "peak_gflops %.1f (%s)\n",
+        gflop, med * 1e3, *std::min_element(seconds.begin(), seconds.end()) * 1e3,
+        median(cpu_seconds) * 1e3, repeats, gflop / med, peak,
+        std::string(kernels::isa_name(peak_isa)).c_str());
     // Activation memory as planned for this tile, and the arena reuse over the runs above.
     const ActivationMemory mem = model.activation_memory(input.shape());
     const WorkspaceStats ws = model.workspace_stats();

@@ -462,6 +462,8 @@ std::string RunConfig::normalized_yaml() const
     e << YAML::Key << "runtime" << YAML::Value << YAML::BeginMap;
     e << YAML::Key << "threads" << YAML::Value << runtime.threads;
     e << YAML::Key << "sync_interval" << YAML::Value << fmt_double(runtime.sync_interval);
+    e << YAML::Key << "precision" << YAML::Value
+      << (model.precision == infer::Precision::bf16 ? "bf16" : "fp32");
     if (input.gdal_cache_mb)
         e << YAML::Key << "gdal_cache_mb" << YAML::Value << *input.gdal_cache_mb;
     e << YAML::EndMap;

@@ -3,6 +3,8 @@
 // README key table (`atrous keys`) and the test that configs/*.yaml mention every key.
 #include "config_keys.hpp"
 
+#include "stages/infer/kernels/dispatch.hpp"
+
 namespace atrous
 {
 namespace config_detail
@@ -150,6 +152,20 @@ const std::vector<Entry>& entries()
           "Seconds between progress commits (fsync, then tiles marked done; at least 100x the "
           "last commit's duration); 0 = every tile."},
          [](const Value& v, Parsed& p) { p.cfg.runtime.sync_interval = v.as_double(0.0, 3600.0); }},
+        {{"runtime.precision", "one of fp32|bf16", "fp32",
+          "Convolution arithmetic: fp32 (the exact reference), or bf16 (Conv2D weights and inputs "
+          "rounded to bfloat16; sums, bias, activations and the output in fp32; needs "
+          "AVX512_BF16). bf16 is not faster on a CPU without AMX (README \"bf16\"). Part of the "
+          "resume fingerprint."},
+         [](const Value& v, Parsed& p)
+         {
+             const auto s = v.as_choice({"fp32", "bf16"});
+             if (s == "bf16")
+                 if (const std::string missing = infer::kernels::bf16_missing_feature();
+                     !missing.empty())
+                     v.fail("fp32 (" + missing + ")");
+             p.cfg.model.precision = s == "bf16" ? infer::Precision::bf16 : infer::Precision::fp32;
+         }},
         {{"runtime.gdal_cache_mb", "integer >= 1", "from the tile plan",
           "GDAL's block cache (process-wide) in MB. Default: the input's blocks of one row of "
           "tile windows across the raster (each block is then decoded once, striped TIFFs "

@@ -29,7 +29,9 @@ bool excluded(const std::string& key)
 {
     static const std::array<const char*, 4> keys{"output.path", "output.compression",
                                                  "output.compression_level", "model.weights"};
-    if (key.rfind("runtime.", 0) == 0 || key == "runtime")
+    // runtime.* changes how a run goes, not its result; runtime.precision (bf16) changes the
+    // numbers, so a resume must use the same.
+    if ((key.rfind("runtime.", 0) == 0 && key != "runtime.precision") || key == "runtime")
         return true;
     return std::any_of(keys.begin(), keys.end(), [&](const char* k) { return key == k; });
 }

@@ -66,7 +66,8 @@ void add_sample_fields(const std::string& input, const std::vector<std::string>&
 /// model.sha256, tile.grid (tile size, halo, columns x rows), then every key of
 /// `effective.normalized_yaml()` flattened to dotted names ("input.normalize.scale"), except the
 /// keys that do not change the datasets: output.path, output.compression,
-/// output.compression_level, model.weights (the sha256 stands for it) and runtime.*.
+/// output.compression_level, model.weights (the sha256 stands for it) and runtime.* except
+/// runtime.precision (bf16 changes the numbers).
 Fingerprint make_fingerprint(const RunConfig& effective, const RasterInfo& info,
                              const std::string& model_sha256, const TilePlan& plan);
 

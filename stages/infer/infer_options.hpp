@@ -2,6 +2,7 @@
 // Purpose: options of the infer stage (config section `model`).
 #pragma once
 
+#include "stages/infer/engine/model.hpp"
 #include "stages/infer/import/architecture.hpp"
 
 #include <filesystem>
@@ -17,6 +18,9 @@ struct InferOptions
     /// Set only by `atrous demo` when no demo model ships: no weights file is read; the
     /// architecture (required) gets deterministic random weights from this seed. Not a config key.
     std::optional<unsigned> placeholder_seed;
+    /// Config key runtime.precision (a `runtime` key because it changes how, not what, is
+    /// computed; it still enters the resume fingerprint: bf16 changes the numbers).
+    infer::Precision precision = infer::Precision::fp32;
 };
 
 } // namespace atrous

@@ -29,14 +29,17 @@ void InferStage::prepare(const RunContext&)
         infer::BuildOptions build;
         build.initialize_missing_weights = true;
         build.seed = *m_options.placeholder_seed;
+        build.precision = m_options.precision;
         m_model = std::make_unique<infer::Model>(infer::builtin_model_spec(*m_options.architecture),
                                                  build);
         return;
     }
     try
     {
+        infer::BuildOptions build;
+        build.precision = m_options.precision;
         m_model = std::make_unique<infer::Model>(
-            infer::load_keras_h5(m_options.weights, m_options.architecture));
+            infer::load_keras_h5(m_options.weights, m_options.architecture), build);
     }
     catch (const ModelError& e)
     {

@@ -40,6 +40,7 @@ struct Scenario
     StitchMode stitch = StitchMode::crop;
     unsigned seed = 7;
     int threads = 2;
+    infer::Precision precision = infer::Precision::fp32;
 };
 
 infer::UnetArchitecture small_unet(int depth, int classes)
@@ -71,6 +72,7 @@ std::unique_ptr<MemoryWriter> run_tiled(const Scenario& s, const fs::path& tif)
     cfg.input.path = tif;
     cfg.model.weights = "placeholder";
     cfg.model.placeholder_seed = s.seed;
+    cfg.model.precision = s.precision;
     cfg.model.architecture = s.arch;
     cfg.tile.size = s.tile;
     cfg.tile.halo_px = s.halo;
@@ -99,6 +101,7 @@ infer::Tensor run_whole(const Scenario& s, const TestRaster& r)
     infer::BuildOptions build;
     build.initialize_missing_weights = true;
     build.seed = s.seed;
+    build.precision = s.precision;
     const infer::Model model(infer::builtin_model_spec(s.arch), build);
     const int stride = model.facts().total_stride;
     infer::Tensor in({1, round_up(r.height, stride), round_up(r.width, stride), r.bands}, 0.0f);
@@ -189,6 +192,17 @@ TEST(Exactness, CropWithExactHaloEqualsWholeImageDepth4Softmax)
     s.tile = 32;
     s.threads = 1;
     expect_exact(s, "d4");
+}
+
+TEST(Exactness, Bf16CropWithExactHaloEqualsWholeImage)
+{
+    // runtime.precision bf16: the tiled fast kernels against the whole image on the bf16
+    // reference (where the CPU lacks bf16 instructions both are the portable oracle).
+    Scenario s;
+    s.arch = small_unet(3, 1);
+    s.tile = 16;
+    s.precision = infer::Precision::bf16;
+    expect_exact(s, "bf16");
 }
 
 TEST(Exactness, SeparableAndTileLargerThanImage)

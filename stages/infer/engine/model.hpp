@@ -32,6 +32,20 @@ struct ForwardOptions
     std::vector<double>* layer_seconds = nullptr;
 };
 
+/// Arithmetic of the convolutions (config key runtime.precision).
+enum class Precision
+{
+    fp32, // the exactness reference
+    bf16  // Conv2D weights (rounded once at load) and inputs in bf16, fp32 sums (kernels.hpp)
+};
+
+/// Which 3x3 / 2x2 stride-1 convolutions (the Winograd shapes) run in bf16 mode.
+enum class Bf16Winograd
+{
+    bf16_gemm,    // the bf16 GEMM (im2col) like every other Conv2D
+    fp32_winograd // keep them in fp32 Winograd (bench/README.md compares the two)
+};
+
 struct BuildOptions
 {
     /// A weighted layer without weights is a ModelError unless this is set; then it gets
@@ -43,6 +57,13 @@ struct BuildOptions
     /// (no copy; the slice's buffer lives from the first of them, which can raise the peak).
     /// Off: every Concatenate copies its inputs (ActivationMemory reports both figures).
     bool concat_in_place = true;
+    /// bf16: every Conv2D with more than k_narrow_max_out_channels outputs runs a conv2d_bf16
+    /// kernel (dispatch.hpp conv2d_bf16_fast(); KernelKind::reference: conv2d_bf16_ref); the
+    /// rest of the graph (bias, activations, the final sigmoid/softmax, pooling, Dense, depthwise
+    /// and separable layers, the narrow last convolution) stays fp32, as do the tensors between
+    /// layers.
+    Precision precision = Precision::fp32;
+    Bf16Winograd bf16_winograd = Bf16Winograd::bf16_gemm;
 };
 
 /// Static facts the pipeline plans tiles with.

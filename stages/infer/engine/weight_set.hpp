@@ -36,6 +36,9 @@ public:
     /// Throws when the spec holds weights no take() consumed (a sign of a wrong layer config).
     void expect_all_used() const;
 
+    /// The model's build options (a layer reads BuildOptions::precision).
+    const BuildOptions& options() const { return m_options; }
+
 private:
     const LayerSpec& m_spec;
     BuildOptions m_options;

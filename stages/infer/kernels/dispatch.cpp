@@ -26,6 +26,19 @@ bool cpu_supports(Isa isa)
 #else
         return false;
 #endif
+    case Isa::avx512_bf16:
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16");
+#else
+        return false;
+#endif
+    case Isa::amx_bf16:
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+        return __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-bf16");
+#else
+        return false;
+#endif
     }
     return false;
 }
@@ -40,6 +53,10 @@ std::string_view isa_name(Isa isa)
         return "avx2_fma";
     case Isa::avx512f:
         return "avx512f";
+    case Isa::avx512_bf16:
+        return "avx512_bf16";
+    case Isa::amx_bf16:
+        return "amx_bf16";
     }
     return "?";
 }
@@ -52,6 +69,7 @@ namespace
 #define ATROUS_KERNEL(op, name, isa, fn) ATROUS_##op(name, isa, fn)
 #define ATROUS_depthwise_conv2d(name, isa, fn)
 #define ATROUS_separable_conv2d(name, isa, fn)
+#define ATROUS_conv2d_bf16(name, isa, fn)
 #define ATROUS_conv2d(name, isa, fn) Conv2dVariant{#name, Isa::isa, &fn##_pack, &fn},
 constexpr std::array k_conv2d_variants = {
 #include "stages/infer/kernels/kernels.def"
@@ -70,9 +88,17 @@ constexpr std::array k_depthwise_variants = {
 constexpr std::array k_separable_variants = {
 #include "stages/infer/kernels/kernels.def"
 };
+#undef ATROUS_separable_conv2d
+#undef ATROUS_conv2d_bf16
+#define ATROUS_separable_conv2d(name, isa, fn)
+#define ATROUS_conv2d_bf16(name, isa, fn) Conv2dVariant{#name, Isa::isa, &fn##_pack, &fn},
+constexpr std::array k_conv2d_bf16_variants = {
+#include "stages/infer/kernels/kernels.def"
+};
 #undef ATROUS_conv2d
 #undef ATROUS_depthwise_conv2d
 #undef ATROUS_separable_conv2d
+#undef ATROUS_conv2d_bf16
 #undef ATROUS_KERNEL
 
 /// The last entry of `table` the CPU supports (the first one is generic).
@@ -85,6 +111,24 @@ template <typename Table> const auto& pick_fastest(const Table& table)
 }
 
 } // namespace
+
+std::span<const Conv2dVariant> conv2d_bf16_variants()
+{
+    return k_conv2d_bf16_variants;
+}
+
+const Conv2dVariant& conv2d_bf16_fast()
+{
+    static const Conv2dVariant& chosen = pick_fastest(k_conv2d_bf16_variants); // once
+    return chosen;
+}
+
+std::string bf16_missing_feature()
+{
+    return conv2d_bf16_fast().isa == Isa::generic
+               ? "this CPU has no AVX512_BF16 (nor AMX-BF16), which bf16 needs"
+               : "";
+}
 
 std::span<const Conv2dVariant> conv2d_variants()
 {

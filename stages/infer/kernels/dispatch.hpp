@@ -6,6 +6,7 @@
 #include "stages/infer/kernels/kernels.hpp"
 
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace atrous::infer::kernels
@@ -28,6 +29,14 @@ std::span<const Conv2dVariant> conv2d_variants();
 
 /// The last conv2d variant in kernels.def the CPU supports: what KernelKind::fast runs.
 const Conv2dVariant& conv2d_fast();
+
+/// Every conv2d_bf16 entry of kernels.def (conv2d_bf16_ref first) and the last one the CPU
+/// supports (conv2d_bf16_ref where it has no bf16 instructions: correct, but slow).
+std::span<const Conv2dVariant> conv2d_bf16_variants();
+const Conv2dVariant& conv2d_bf16_fast();
+/// "" when the CPU runs bf16 convolutions in hardware, else what it lacks (one clause, for
+/// the error of a config that asks for bf16).
+std::string bf16_missing_feature();
 
 struct DepthwiseVariant
 {

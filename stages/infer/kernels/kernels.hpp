@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 #include <new>
 #include <ostream>
@@ -99,7 +101,9 @@ enum class Isa
 {
     generic,
     avx2_fma,
-    avx512f // AVX-512 Foundation (with FMA)
+    avx512f,     // AVX-512 Foundation (with FMA)
+    avx512_bf16, // AVX-512F + BW + VL + BF16 (VDPBF16PS, VCVTNEPS2BF16)
+    amx_bf16     // AMX tiles with BF16 (TDPBF16PS); no kernel yet, see kernels.def
 };
 
 /// Allocator handing out 64-byte aligned storage (a cache line; SIMD loads never split lines).
@@ -177,6 +181,53 @@ void conv2d_avx2_wino(const Conv2dShape& s, const float* in, const float* packed
 PackedWeights conv2d_avx512_wino_pack(const Conv2dShape& s, const float* hwio);
 void conv2d_avx512_wino(const Conv2dShape& s, const float* in, const float* packed_w,
                         const float* bias, const Activation& act, float* out);
+
+/// bfloat16: the upper 16 bits of an fp32 (8 exponent bits, 7 stored mantissa bits).
+/// to_bf16 rounds to nearest even and flushes denormals to zero (as VCVTNEPS2BF16 does); NaN
+/// stays a (quiet) NaN.
+inline std::uint16_t to_bf16(float x)
+{
+    std::uint32_t u;
+    std::memcpy(&u, &x, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) // NaN: keep it one after dropping the low bits
+        return static_cast<std::uint16_t>((u >> 16) | 0x0040u);
+    if ((u & 0x7f800000u) == 0) // denormal: zero, as VCVTNEPS2BF16 (which ignores MXCSR) does
+        return static_cast<std::uint16_t>((u >> 16) & 0x8000u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return static_cast<std::uint16_t>(u >> 16);
+}
+inline float bf16_to_float(std::uint16_t b)
+{
+    const std::uint32_t u = static_cast<std::uint32_t>(b) << 16;
+    float x;
+    std::memcpy(&x, &u, 4);
+    return x;
+}
+/// x rounded to the nearest bf16 value, as an fp32.
+inline float round_to_bf16(float x)
+{
+    return bf16_to_float(to_bf16(x));
+}
+
+/// bf16 convolutions (BuildOptions::precision bf16; kernels.def op conv2d_bf16): weights and
+/// inputs rounded to bf16 (nearest even), products summed in fp32; bias and activation in fp32.
+/// Same Conv2dPackFn / Conv2dFn signatures and pixel-stride contract as conv2d; the packed
+/// weights are opaque (bf16 pairs in the float slots for the SIMD variants).
+/// The portable oracle: conv2d_ref on bf16-rounded inputs and HWIO weights (packed: the weights
+/// rounded, as floats). Plain loops, every machine: the SIMD variants are tested against it.
+PackedWeights conv2d_bf16_ref_pack(const Conv2dShape& s, const float* hwio);
+void conv2d_bf16_ref(const Conv2dShape& s, const float* in, const float* packed_w,
+                     const float* bias, const Activation& act, float* out);
+/// Weights for the VDPBF16PS GEMM: K = taps x in_c padded to even, blocks of `block` output
+/// channels: [ceil(out_c/block)][K/2][block] floats, each holding the bf16 pair (k even in the
+/// low half, k + 1 in the high half) of one output channel; the last block zero-padded.
+PackedWeights pack_bf16_pairs(const Conv2dShape& s, const float* hwio, int block);
+/// AVX-512 BF16 direct convolution as a cache-blocked GEMM (conv2d_gemm.inl's structure):
+/// inputs converted to bf16 while the A panels are packed, 14 output pixels x 32 output
+/// channels in 28 zmm fp32 accumulators, one VDPBF16PS per pixel, vector and pair of K.
+PackedWeights conv2d_avx512bf16_14x32_pack(const Conv2dShape& s, const float* hwio);
+void conv2d_avx512bf16_14x32(const Conv2dShape& s, const float* in, const float* packed_w,
+                             const float* bias, const Activation& act, float* out);
 
 /// Depthwise convolution, out_c = in_c * depth_multiplier; output channel ci*dm + m.
 /// w: (kh, kw, in_c, dm), as Keras stores depthwise_kernel (no packing). Every variant

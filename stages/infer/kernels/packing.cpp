@@ -29,6 +29,26 @@ PackedWeights pack_cout_blocks(const Conv2dShape& s, const float* hwio, int bloc
     return packed;
 }
 
+PackedWeights pack_bf16_pairs(const Conv2dShape& s, const float* hwio, int block)
+{
+    const int blocks = (s.out_c + block - 1) / block;
+    const std::size_t k = static_cast<std::size_t>(s.kh) * s.kw * s.in_c;
+    const std::size_t pairs = (k + 1) / 2;
+    PackedWeights packed(static_cast<std::size_t>(blocks) * pairs * block, 0.0f);
+    for (int cb = 0; cb < blocks; ++cb)
+        for (std::size_t i = 0; i < k; ++i)
+            for (int j = 0; j < block && cb * block + j < s.out_c; ++j)
+            {
+                const std::uint32_t h = to_bf16(hwio[i * s.out_c + cb * block + j]);
+                float& slot = packed[(cb * pairs + i / 2) * block + j];
+                std::uint32_t u;
+                std::memcpy(&u, &slot, 4);
+                u |= i % 2 ? h << 16 : h; // k even: the low half (VDPBF16PS' element 2j)
+                std::memcpy(&slot, &u, 4);
+            }
+    return packed;
+}
+
 } // namespace atrous::infer::kernels
 
 namespace atrous::infer::kernels

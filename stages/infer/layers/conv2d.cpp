@@ -32,7 +32,16 @@ Conv2d::Conv2d(const LayerSpec& spec, const std::vector<Shape>& inputs, WeightSe
         m_bias = weights.take("bias", {m_out_c}, WeightInit::zeros);
     weights.expect_all_used();
     output_shape(inputs);
-    m_fast = &kernels::conv2d_fast();
+    const kernels::Conv2dShape packing = kernel_shape(Shape{}, Shape{});
+    const BuildOptions& build = weights.options();
+    // bf16 leaves the narrow last convolutions (a few outputs; cheap, and the mask's threshold
+    // reads them) in fp32, and the Winograd shapes where asked to.
+    m_bf16 =
+        build.precision == Precision::bf16 && !kernels::narrow_applies(packing) &&
+        !(build.bf16_winograd == Bf16Winograd::fp32_winograd && kernels::winograd_applies(packing));
+    m_fast = m_bf16 ? &kernels::conv2d_bf16_fast() : &kernels::conv2d_fast();
+    if (m_bf16)
+        set_note(" bf16");
     pack();
 }
 
@@ -57,7 +66,10 @@ kernels::Conv2dShape Conv2d::kernel_shape(const Shape& in, const Shape& out) con
 
 void Conv2d::pack()
 {
-    m_packed = m_fast->pack(kernel_shape(Shape{}, Shape{}), m_kernel.data());
+    const kernels::Conv2dShape s = kernel_shape(Shape{}, Shape{});
+    m_packed = m_fast->pack(s, m_kernel.data());
+    if (m_bf16)
+        m_ref_bf16 = kernels::conv2d_bf16_ref_pack(s, m_kernel.data());
 }
 
 Shape Conv2d::output_shape(const std::vector<Shape>& inputs) const
@@ -80,7 +92,10 @@ void Conv2d::forward_rows(const std::vector<const Tensor*>& inputs, Tensor& outp
         with_pixel_strides(kernel_shape(inputs[0]->shape(), output.shape()), *inputs[0], output);
     s.pad_top = pad_top;
     const float* bias = m_bias.empty() ? nullptr : m_bias.data();
-    if (kernels == KernelKind::reference)
+    if (kernels == KernelKind::reference && m_bf16)
+        kernels::conv2d_bf16_ref(s, inputs[0]->data(), m_ref_bf16.data(), bias, m_activation,
+                                 output.data());
+    else if (kernels == KernelKind::reference)
         kernels::conv2d_ref(s, inputs[0]->data(), m_kernel.data(), bias, m_activation,
                             output.data());
     else

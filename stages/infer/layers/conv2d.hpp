@@ -43,7 +43,9 @@ private:
     std::vector<float> m_kernel;                    // HWIO, for the reference kernel
     const kernels::Conv2dVariant* m_fast = nullptr; // chosen once per process (dispatch.hpp)
     kernels::PackedWeights m_packed;                // m_kernel in m_fast's layout
-    std::vector<float> m_bias;                      // empty: no bias
+    bool m_bf16 = false;               // runs conv2d_bf16 kernels (BuildOptions::precision)
+    kernels::PackedWeights m_ref_bf16; // m_bf16: m_kernel rounded, for conv2d_bf16_ref
+    std::vector<float> m_bias;         // empty: no bias
     kernels::Activation m_activation;
     std::string m_activation_name;
 };

@@ -220,8 +220,9 @@ TEST(Config, BadValueNamesExpectedAndFound)
 TEST(Config, MissingRequiredKeyAndSyntaxError)
 {
     EXPECT_EQ(error_of("input:\n  path: a.tif\noutput:\n  path: b.h5\n"),
-              "run.yaml model.weights: required key missing; expected Keras HDF5 file "
-              "(model.save or save_weights layout, Keras 2 or 3).");
+              "run.yaml model.weights: required key missing; expected Keras model file: HDF5 "
+              "(model.save or save_weights layout, Keras 2 or 3), Keras 3 .keras (zip) or "
+              ".weights.h5.");
     const std::string syntax = error_of("input:\n  path: [a.tif\nmodel: {\n");
     EXPECT_TRUE(syntax.rfind("run.yaml:", 0) == 0) << syntax;
     EXPECT_NE(syntax.find("YAML syntax error"), std::string::npos) << syntax;

@@ -469,7 +469,21 @@ RasterTile GdalReader::read(const TileTask& task)
                     continue;
                 }
                 for (int b = 0; b < bands; ++b)
-                    px[b] = static_cast<float>(px[b] * norm[b].scale + norm[b].offset);
+                {
+                    const double v = px[b] * norm[b].scale + norm[b].offset;
+                    // Floating bands: a value the normalization takes beyond float32 (integer
+                    // bands were checked against their type's range in prepare()).
+                    if (!(std::fabs(v) <= std::numeric_limits<float>::max()))
+                        throw ConfigError(
+                            "input.normalize",
+                            fmt::format("scale {} and offset {} map band {}'s value {} at pixel "
+                                        "(x {}, y {}) to {:.6g}, beyond float32 (|x| <= {:g}): the "
+                                        "network's inputs would not be finite",
+                                        norm[b].scale, norm[b].offset, m_state->bands[b], px[b], x,
+                                        y, v,
+                                        static_cast<double>(std::numeric_limits<float>::max())));
+                    px[b] = static_cast<float>(v);
+                }
                 tile.valid[static_cast<std::size_t>(y - w.y) * w.width + (x - w.x)] = 1;
             }
         }

@@ -122,6 +122,23 @@ def test_bad_normalization(args):
     proc = ctx.run("run", "run.yaml", "--set", "input.normalize.scale=1e35", expect_rc=2)
     one_line_error(proc, "input.normalize", "UInt16", "65535", "float32")
     e2e.no_output(ctx)
+    # A Float32 input: its range is the data's; a value the scale takes beyond float32 stops
+    # the run at that pixel (exit 2), before anything is written.
+    from osgeo import gdal
+    data = np.ones((3, e2e.HEIGHT, e2e.WIDTH), dtype=np.float32)
+    data[1, 150, 250] = 3e37
+    ds = gdal.GetDriverByName("GTiff").Create(ctx.path("float.tif"), e2e.WIDTH, e2e.HEIGHT, 3,
+                                              gdal.GDT_Float32, ["TILED=YES"])
+    ds.SetGeoTransform(e2e.GEOTRANSFORM)
+    srs = gdal.osr.SpatialReference()
+    srs.ImportFromEPSG(32633)
+    ds.SetProjection(srs.ExportToWkt())
+    ds.WriteRaster(0, 0, e2e.WIDTH, e2e.HEIGHT, data.tobytes())
+    ds = None
+    proc = ctx.run("run", "run.yaml", "--set", "input.path=float.tif", "--set",
+                   "input.normalize.scale=100", expect_rc=2)
+    one_line_error(proc, "input.normalize", "band 2", "(x 250, y 150)", "float32")
+    check(not os.path.exists(ctx.path("out", "mask.h5")), "an output was published")
 
 
 # --- 3. a tile whose output is not finite ----------------------------------------------------
@@ -164,6 +181,8 @@ def test_threads_bound(args):
     if shutil.which("taskset") is None:
         print("SKIP: no taskset")
         sys.exit(SKIP)
+    # One CPU this process may already use (a container's cpuset need not hold CPU 0).
+    cpu = str(min(os.sched_getaffinity(0)))
     e2e.write_geotiff(ctx.path("scene.tif"))
     e2e.write_config(ctx)
     # runtime.threads: 0 with an absurd SLURM_CPUS_PER_TASK, on one CPU.
@@ -178,7 +197,7 @@ def test_threads_bound(args):
         argv = ["run", "run.yaml", "--set", f"output.path={out}", "--no-preview"]
         for s in sets:
             argv += ["--set", s]
-        proc = run_env(ctx, *argv, env=env, prefix=("taskset", "-c", "0"), expect_rc=0)
+        proc = run_env(ctx, *argv, env=env, prefix=("taskset", "-c", cpu), expect_rc=0)
         check(needle in proc.stdout, f"the plan summary lacks {needle!r}")
         with open(ctx.path("out", f"t{i}.report.json")) as f:
             report = json.load(f)

@@ -2,6 +2,8 @@
 // Purpose: the non-finite scan: position of the first NaN/Inf in flat arrays (every block
 // boundary), contiguous tensors and channel-slice views; nothing found in finite data.
 #include "stages/infer/engine/finite_scan.hpp"
+#include "stages/infer/engine/model.hpp"
+#include "tests/support/spec_builder.hpp"
 
 #include <gtest/gtest.h>
 
@@ -61,6 +63,41 @@ TEST(FiniteScan, TensorsAndViews)
     EXPECT_EQ(g->x, 3);
     EXPECT_EQ(g->c, 1);
     EXPECT_STREQ(non_finite_name(g->value), "NaN");
+}
+
+TEST(FiniteScan, ForwardNamesTheFirstNonFiniteLayer)
+{
+    // Three 1x1 convolutions multiplying by 1e15 (the largest weight accepted): an input of 1e10
+    // gives 1e25 after conv_a and overflows float32 in conv_b.
+    test::SpecBuilder b("overflow");
+    b.input("input_1", {nullptr, nullptr, nullptr, 1});
+    std::string previous = "input_1";
+    for (const std::string name : {"conv_a", "conv_b", "conv_c"})
+    {
+        b.add(name, "Conv2D",
+              {{"filters", 1},
+               {"kernel_size", {1, 1}},
+               {"padding", "same"},
+               {"activation", "linear"}},
+              {previous},
+              {test::weight("kernel", {1, 1, 1, 1}, [](std::size_t) { return 1e15f; }),
+               test::weight("bias", {1}, [](std::size_t) { return 0.0f; })});
+        previous = name;
+    }
+    const Model model(b.spec());
+    for (const KernelKind kernels : {KernelKind::reference, KernelKind::fast})
+    {
+        std::string first = "not set";
+        ForwardOptions options;
+        options.kernels = kernels;
+        options.first_non_finite_layer = &first;
+        const Tensor out = model.forward(Tensor(Shape{1, 4, 4, 1}, 1e10f), options);
+        EXPECT_TRUE(first_non_finite(out));
+        EXPECT_EQ(first, "conv_b (Conv2D)");
+        // A finite pass names none.
+        (void)model.forward(Tensor(Shape{1, 4, 4, 1}, 1e-20f), options);
+        EXPECT_EQ(first, "");
+    }
 }
 
 } // namespace

@@ -37,7 +37,7 @@ std::optional<int> cpus_of(long long quota, long long period)
 {
     if (quota <= 0 || period <= 0)
         return std::nullopt;
-    const long long cpus = (quota + period - 1) / period;
+    const long long cpus = quota / period + (quota % period != 0 ? 1 : 0); // no overflow
     return static_cast<int>(std::clamp(cpus, 1LL, 1LL << 30));
 }
 

@@ -25,6 +25,7 @@ TEST(UsableCpus, QuotaTexts)
     EXPECT_EQ(cpus_from_cpu_max("50000 100000"), 1);
     EXPECT_FALSE(cpus_from_cpu_max(""));
     EXPECT_FALSE(cpus_from_cpu_max("garbage"));
+    EXPECT_EQ(cpus_from_cpu_max("9223372036854775807 100000"), 1 << 30); // no overflow
     EXPECT_FALSE(cpus_from_cfs_quota("-1\n", "100000\n"));
     EXPECT_EQ(cpus_from_cfs_quota("400000\n", "100000\n"), 4);
     EXPECT_FALSE(cpus_from_cfs_quota("", ""));

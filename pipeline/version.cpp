@@ -8,7 +8,9 @@
 #include <H5public.h>
 #include <fmt/format.h>
 #include <gdal.h>
+#if ATROUS_HAVE_MPI
 #include <mpi.h>
+#endif
 #include <oneapi/tbb/version.h>
 
 #include <algorithm>
@@ -30,16 +32,19 @@ std::string version_report()
     namespace k = infer::kernels;
     unsigned major = 0, minor = 0, release = 0;
     H5get_libversion(&major, &minor, &release);
+    std::string mpi_text = "none (built with -DATROUS_MPI=OFF)";
+#if ATROUS_HAVE_MPI
     // Callable before MPI_Init (MPI 3.0); a plain run never initializes MPI.
     char mpi[MPI_MAX_LIBRARY_VERSION_STRING] = {};
     int mpi_length = 0;
-    std::string mpi_text = "unknown";
+    mpi_text = "unknown";
     if (MPI_Get_library_version(mpi, &mpi_length) == MPI_SUCCESS)
     {
         mpi_text.assign(mpi, static_cast<std::size_t>(std::max(0, mpi_length)));
         mpi_text = mpi_text.substr(0, mpi_text.find_first_of("\r\n"));
         mpi_text = mpi_text.substr(0, mpi_text.find_last_not_of(" \t") + 1);
     }
+#endif
     const std::string yaml_cpp = ATROUS_YAML_CPP_VERSION;
     std::string out = fmt::format("atrous {}\n", version());
     out += fmt::format("commit    {}\n", git_commit());

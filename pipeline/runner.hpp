@@ -40,7 +40,7 @@ struct RunReport
     long long tiles = 0;       // tiles in the grid (all written)
     long long empty_tiles = 0; // tiles skipped because all of their core was nodata
     double seconds = 0;        // wall time of the tile loop
-    double gflop = 0;          // work done by the network
+    double gflop = 0;          // work done by the network: the tiles inferred (not empty ones)
     std::filesystem::path output;
     // For the run report: seconds summed over the tiles per stage (read and infer run on several
     // threads, so their sums may exceed the wall time), image size, threads used.

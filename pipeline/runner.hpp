@@ -4,9 +4,9 @@
 // read -> infer -> stitch -> write on a TBB pipeline.
 #pragma once
 
-#include "stages/communicator.hpp"
 #include "pipeline/config.hpp"
 #include "pipeline/progress.hpp"
+#include "stages/communicator.hpp"
 #include "stages/stage.hpp"
 #include "stages/write/write_options.hpp"
 
@@ -51,11 +51,13 @@ struct RunReport
     long long pixels = 0;     // width * height of the input
     int threads = 1;
     std::filesystem::path input;
-    long long resumed_tiles = 0; // tiles already in a resumed partial output
-    bool nothing_to_do = false;  // the output was already complete with the same fingerprint
-    long long rank_tiles = 0;    // tiles this rank computed (MPI: its share)
-    int ranks = 1;               // MPI ranks of the run
-    double progress_seconds = 0; // recording progress (part of write_seconds), this rank
+    long long resumed_tiles = 0;    // tiles already in a resumed partial output
+    bool nothing_to_do = false;     // the output was already complete with the same fingerprint
+    long long rank_tiles = 0;       // tiles this rank computed (MPI: its share)
+    int ranks = 1;                  // MPI ranks of the run
+    double progress_seconds = 0;    // recording progress (part of write_seconds), this rank
+    std::string executor = "tiles"; // tile.executor
+    double flop_ratio = 0; // stream: FLOPs computed / one whole-image pass (0: not counted)
     /// Every rank's stats, by rank (gathered on rank 0; other ranks hold only their own).
     std::vector<RankStats> per_rank;
 };

@@ -19,7 +19,8 @@ namespace atrous
 namespace
 {
 
-/// Thrown by the row reader when a signal asks the run to stop: unwinds the stream at a band.
+/// Thrown by the row reader or writer when a signal asks the run to stop: unwinds the stream
+/// between two bands.
 struct StopStream
 {
 };
@@ -177,6 +178,8 @@ RunReport run_stream(const StreamRun& run, RunReport report)
     };
     const auto write_rows = [&](int first, const infer::Tensor& rows)
     {
+        if (run.watch.requested())
+            throw StopStream{}; // between bands: the cores written so far are recorded
         const auto t0 = Clock::now();
         for (int r = 0; r < rows.shape().h; ++r)
         {

@@ -12,6 +12,7 @@ Uses the scene (301 x 197 px, a nodata corner) and configuration of e2e_test.py.
 
 import json
 import os
+import signal
 import sys
 
 import h5py
@@ -57,7 +58,8 @@ def test_stream_equals_tiles(args):
 
 
 def test_stream_kill_resume(args):
-    """SIGKILL a stream run after its first progress, resume: same bytes as one clean run."""
+    """SIGKILL (then SIGTERM) a stream run after its first progress, resume: same bytes as one
+    clean run."""
     ctx = resume.setup(args, "stream_kill_resume", extra="", sync_interval=0.1)
     with open(ctx.path("run.yaml")) as f:
         text = f.read().replace("halo: exact", "halo: exact\n  executor: stream")
@@ -89,6 +91,31 @@ def test_stream_kill_resume(args):
                    expect_rc=0)
     check("streams from the top again" in proc.stdout, "no resume line")
     check(not os.path.exists(partial), "the partial file is left after completion")
+    resume.same_output(ref, out)
+    # SIGTERM: the stream stops at its next band, records its progress, exits 75; then resumes.
+    out = ctx.path("out", "term.h5")
+    for attempt in range(4):
+        for p in (out, out + ".partial"):
+            if os.path.exists(p):
+                os.remove(p)
+        proc = resume.start(ctx, out)
+        resume.wait_for_progress(proc, out + ".partial", 0)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=120)
+        if proc.returncode == 0:
+            continue  # completed before the signal
+        print(stdout, stderr)
+        check(proc.returncode == 75, f"exit status {proc.returncode}, expected 75")
+        check("interrupted by SIGTERM" in stderr, "no message")
+        check(not os.path.exists(out), "an output was published")
+        done, total = resume.tiles_done(out + ".partial")
+        print(f"SIGTERM: {done}/{total} tiles done")
+        check(0 < done < total, f"{done}/{total} tiles done")
+        break
+    else:
+        raise Failure("every run completed before SIGTERM")
+    ctx.run("run", "run.yaml", "--set", f"output.path={out}", expect_rc=0)
     resume.same_output(ref, out)
 
 

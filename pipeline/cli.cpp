@@ -12,6 +12,7 @@
 #include "pipeline/run_report.hpp"
 #include "pipeline/runner.hpp"
 #include "pipeline/tile_plan.hpp"
+#include "pipeline/usable_cpus.hpp"
 #include "pipeline/version.hpp"
 #include "stages/error.hpp"
 #include "stages/infer/engine/model_report.hpp"
@@ -26,7 +27,6 @@
 #include <algorithm>
 #include <cstring>
 #include <iostream>
-#include <thread>
 
 namespace atrous::cli
 {
@@ -77,13 +77,14 @@ int do_run(const fs::path& config_file, const std::vector<std::string>& sets,
     RunConfig config = load_config(config_file, sets);
     config.output.restart = restart;
     config.output.force = force;
-    if (mpi.size() > 1 && config.runtime.threads_from == "all cores")
+    config.model.diagnose_non_finite = common.debug;
+    if (mpi.size() > 1 && config.runtime.threads_from.starts_with("all cores"))
     {
         // Every core would be claimed by every rank of the node: share them.
-        const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
-        config.runtime.threads = std::max(1, static_cast<int>(hw) / mpi.local_size());
+        const int cpus = usable_cpus().count;
+        config.runtime.threads = std::max(1, cpus / mpi.local_size());
         config.runtime.threads_from =
-            fmt::format("{} cores / {} ranks on this node", hw, mpi.local_size());
+            fmt::format("{} cores / {} ranks on this node", cpus, mpi.local_size());
     }
     Runner runner(std::move(config), *log, format);
     runner.set_communicator(mpi.communicator());
@@ -146,7 +147,7 @@ int do_run(const fs::path& config_file, const std::vector<std::string>& sets,
 }
 
 int do_info(const std::string& model_arg, std::optional<int> tile, const std::string& config_arg,
-            const std::vector<std::string>& sets)
+            const std::vector<std::string>& sets, bool json)
 {
     InferOptions options;
     std::optional<int> tile_size = tile;
@@ -190,6 +191,18 @@ int do_info(const std::string& model_arg, std::optional<int> tile, const std::st
     const Window w = plan.largest_window();
     const infer::Shape input{1, w.height, w.width, f.in_channels};
 
+    if (json)
+    {
+        // The same facts as the text below, for scripts.
+        nlohmann::json j = infer::model_report_json(*model, input);
+        j["source"] = source;
+        j["tile"] = {{"size", plan.tile_size()},
+                     {"halo_px", plan.halo_px()},
+                     {"halo_from", halo ? "tile.halo" : "exact"},
+                     {"window", {w.height, w.width, f.in_channels}}};
+        std::cout << j.dump(2) << "\n";
+        return 0;
+    }
     std::cout << fmt::format("model {} from {}\n", model->name(), source);
     std::cout << fmt::format("tile {} px + halo {} px ({}) on each side -> input {} x {} x {}\n",
                              plan.tile_size(), plan.halo_px(), halo ? "tile.halo" : "exact",
@@ -266,6 +279,8 @@ int run(int argc, char** argv)
                          "Configuration: model.architecture, tile.size, tile.halo");
     info_cmd->add_option("--set", info_sets, "Override a key of --config")->allow_extra_args(false);
     info_cmd->add_flag("--debug", common.debug, "Let exceptions propagate");
+    bool info_json = false;
+    info_cmd->add_flag("--json", info_json, "Print the same information as JSON");
 
     CLI::App* demo_cmd =
         app.add_subcommand("demo", "Segment a synthetic georeferenced scene (no data needed)");
@@ -276,7 +291,7 @@ int run(int argc, char** argv)
         ->check(CLI::Range(16, 1 << 16))
         ->capture_default_str();
     demo_cmd->add_option("--threads", demo.threads, "Threads (default: all cores)")
-        ->check(CLI::NonNegativeNumber);
+        ->check(CLI::Range(0, max_threads));
     add_common(*demo_cmd, common);
 
     CLI::App* export_cmd = app.add_subcommand(
@@ -377,7 +392,7 @@ int run(int argc, char** argv)
     }
     catch (const CLI::CallForVersion&)
     {
-        std::cout << "atrous " << version() << "\n";
+        std::cout << version_report();
         return 0;
     }
     catch (const CLI::ParseError& e)
@@ -399,7 +414,7 @@ int run(int argc, char** argv)
     if (run_cmd->parsed())
         return do_run(config_file, sets, common, restart, force, !no_preview);
     if (info_cmd->parsed())
-        return do_info(model_file, tile, info_config, info_sets);
+        return do_info(model_file, tile, info_config, info_sets, info_json);
     if (demo_cmd->parsed())
     {
         demo.out = demo_out;

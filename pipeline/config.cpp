@@ -5,6 +5,7 @@
 
 #include "pipeline/config_keys.hpp"
 #include "pipeline/config_limits.hpp"
+#include "pipeline/usable_cpus.hpp"
 #include "stages/error.hpp"
 
 #include <fmt/format.h>
@@ -12,8 +13,10 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -49,10 +52,22 @@ void walk(const YAML::Node& map, const std::string& section, const Document& doc
         const YAML::Node k = it->first;
         const std::string leaf = k.IsScalar() ? k.Scalar() : "?";
         const std::string key = section.empty() ? leaf : section + "." + leaf;
-        const bool from_set = overridden(doc, key);
+        bool from_set = overridden(doc, key);
+        std::string set_key = key;
+        if (!from_set && k.Mark().is_null())
+        {
+            // A section that only --set created ("--set foo.bar=1" makes "foo"): name that --set.
+            for (const std::string& o : doc.overrides)
+                if (o.starts_with(key + "."))
+                {
+                    set_key = o;
+                    from_set = true;
+                    break;
+                }
+        }
         const std::string loc =
             from_set ? "--set" : fmt::format("{}:{}", doc.name, k.Mark().line + 1);
-        const std::string where = from_set ? "--set " + key : loc + " " + key;
+        const std::string where = from_set ? "--set " + set_key : loc + " " + key;
 
         const Entry* entry = find_entry(key);
         if (!entry)
@@ -154,6 +169,22 @@ std::size_t broadcast_size(const RunConfig& c,
     return n;
 }
 
+/// A normalization must give the network finite float32 inputs: its scale and offset must fit
+/// float32 themselves (the reader then checks them against the input's data type).
+void require_float32(const RunConfig& c, const std::string& key, double given, double derived,
+                     const std::string& derived_name)
+{
+    constexpr double limit = std::numeric_limits<float>::max();
+    if (std::fabs(derived) <= limit)
+        return;
+    const std::string why =
+        derived_name.empty() ? std::string() : fmt::format(": {} is {}", derived_name, derived);
+    throw ConfigError(where_of(c, key),
+                      fmt::format("found {}{}, beyond float32 (|x| <= {:g}): the network's "
+                                  "inputs would not be finite",
+                                  given, why, limit));
+}
+
 void finish_normalize(Parsed& p)
 {
     auto& n = p.normalize;
@@ -197,7 +228,13 @@ void finish_normalize(Parsed& p)
             broadcast_size(c, {{"input.normalize.scale", n.scale ? &*n.scale : nullptr},
                                {"input.normalize.offset", n.offset ? &*n.offset : nullptr}});
         for (std::size_t i = 0; i < count; ++i)
-            c.input.normalize.push_back({pick(n.scale, i, 1.0), pick(n.offset, i, 0.0)});
+        {
+            const double scale = pick(n.scale, i, 1.0);
+            const double offset = pick(n.offset, i, 0.0);
+            require_float32(c, "input.normalize.scale", scale, scale, "");
+            require_float32(c, "input.normalize.offset", offset, offset, "");
+            c.input.normalize.push_back({scale, offset});
+        }
     }
     else
     {
@@ -209,7 +246,10 @@ void finish_normalize(Parsed& p)
             if (sd == 0.0)
                 throw ConfigError(where_of(c, "input.normalize.std"),
                                   "expected non-zero values, found 0");
-            c.input.normalize.push_back({1.0 / sd, -pick(n.mean, i, 0.0) / sd});
+            const double mean = pick(n.mean, i, 0.0);
+            require_float32(c, "input.normalize.std", sd, 1.0 / sd, "the scale 1 / std");
+            require_float32(c, "input.normalize.mean", mean, -mean / sd, "the offset -mean / std");
+            c.input.normalize.push_back({1.0 / sd, -mean / sd});
         }
     }
     if (c.input.normalize.size() > 1 && !c.input.bands.empty() &&
@@ -304,25 +344,46 @@ std::string RunConfig::where(const std::string& key) const
 
 std::pair<int, std::string> resolve_threads(int configured, const char* slurm_cpus)
 {
-    if (configured > 0)
-        return {configured, "runtime.threads"};
-    if (slurm_cpus && *slurm_cpus)
+    return resolve_threads(configured, slurm_cpus, usable_cpus());
+}
+
+std::pair<int, std::string> resolve_threads(int configured, const char* slurm_cpus,
+                                            const UsableCpus& cpus)
+{
+    long long wanted = configured;
+    std::string from = "runtime.threads";
+    if (configured <= 0 && slurm_cpus && *slurm_cpus)
     {
-        int v = 0;
+        long long v = 0;
         const std::string s(slurm_cpus);
         auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-        if (ec == std::errc() && ptr == s.data() + s.size() && v > 0)
-            return {v, "SLURM_CPUS_PER_TASK"};
-        throw ConfigError("SLURM_CPUS_PER_TASK",
-                          fmt::format("expected a positive integer, found '{}'", s));
+        if (ec != std::errc() || ptr != s.data() + s.size() || v <= 0)
+            throw ConfigError("SLURM_CPUS_PER_TASK",
+                              fmt::format("expected a positive integer, found '{}'", s));
+        wanted = v;
+        from = "SLURM_CPUS_PER_TASK";
     }
-    const unsigned hw = std::thread::hardware_concurrency();
-    return {hw > 0 ? static_cast<int>(hw) : 1, "all cores"};
+    else if (configured <= 0)
+    {
+        const int n = std::min(cpus.count, max_threads);
+        return {n, cpus.why.empty() ? std::string("all cores")
+                                    : fmt::format("all cores this process may use ({})", cpus.why)};
+    }
+    // One bound for every request: the key's limit, then the CPUs this process may run on.
+    if (wanted > max_threads && max_threads <= cpus.count)
+        return {max_threads,
+                fmt::format("{} {} cut to {}, the most atrous runs", from, wanted, max_threads)};
+    if (wanted > cpus.count)
+        return {cpus.count,
+                fmt::format("{} {} cut to {}, the CPUs this process may run on{}", from, wanted,
+                            cpus.count, cpus.why.empty() ? "" : " (" + cpus.why + ")")};
+    return {static_cast<int>(wanted), from};
 }
 
 RunConfig parse_config(std::string_view yaml, const std::string& name,
                        const std::filesystem::path& base_dir,
-                       const std::vector<std::string>& overrides, const char* slurm_cpus)
+                       const std::vector<std::string>& overrides, const char* slurm_cpus,
+                       const UsableCpus* cpus)
 {
     Document doc{name, fs::absolute(base_dir), {}};
     YAML::Node root;
@@ -356,7 +417,8 @@ RunConfig parse_config(std::string_view yaml, const std::string& name,
     finish_normalize(p);
     finish_architecture(p);
     std::tie(p.cfg.runtime.threads, p.cfg.runtime.threads_from) =
-        resolve_threads(p.threads.value_or(0), slurm_cpus);
+        cpus ? resolve_threads(p.threads.value_or(0), slurm_cpus, *cpus)
+             : resolve_threads(p.threads.value_or(0), slurm_cpus);
     return p.cfg;
 }
 

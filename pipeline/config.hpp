@@ -3,6 +3,7 @@
 // against one table of keys and turned into the per-stage option structs (RunConfig).
 #pragma once
 
+#include "pipeline/usable_cpus.hpp"
 #include "stages/infer/infer_options.hpp"
 #include "stages/read/read_options.hpp"
 #include "stages/stitch/stitch_options.hpp"
@@ -87,14 +88,20 @@ RunConfig load_config(const std::filesystem::path& file,
                       const std::vector<std::string>& overrides = {});
 
 /// As load_config on YAML text; `name` is used in messages and `base_dir` resolves relative paths.
-/// `slurm_cpus` stands for the environment (nullptr = unset).
+/// `slurm_cpus` stands for the environment (nullptr = unset), `cpus` for the CPUs this process
+/// may run on (nullptr = usable_cpus()).
 RunConfig parse_config(std::string_view yaml, const std::string& name,
                        const std::filesystem::path& base_dir,
                        const std::vector<std::string>& overrides = {},
-                       const char* slurm_cpus = nullptr);
+                       const char* slurm_cpus = nullptr, const UsableCpus* cpus = nullptr);
 
-/// runtime.threads: > 0 is taken as is; 0 = SLURM_CPUS_PER_TASK when set (and a positive
-/// integer), else every core. Returns the number and where it came from.
+/// runtime.threads: > 0 is asked for as is; 0 = SLURM_CPUS_PER_TASK when set (and a positive
+/// integer), else every CPU this process may run on. Any request is cut to max_threads and to
+/// the CPUs this process may run on (usable_cpus(): affinity mask, cgroup quota). Returns the
+/// number and where it came from ("runtime.threads", "SLURM_CPUS_PER_TASK 99999999 cut to 2,
+/// the CPUs this process may run on (affinity mask: 2 of 16 CPUs)", "all cores", ...).
 std::pair<int, std::string> resolve_threads(int configured, const char* slurm_cpus);
+std::pair<int, std::string> resolve_threads(int configured, const char* slurm_cpus,
+                                            const UsableCpus& cpus);
 
 } // namespace atrous

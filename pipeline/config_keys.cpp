@@ -10,6 +10,9 @@ namespace atrous
 namespace config_detail
 {
 
+/// tile.halo in pixels: at most this (a window's edge must stay well inside int).
+constexpr int max_halo_px = 1 << 16;
+
 const std::vector<Entry>& entries()
 {
     static const std::vector<Entry> table = {
@@ -102,17 +105,17 @@ const std::vector<Entry>& entries()
         {{"tile.size", "integer >= 1", "256 (classifier: its input size)",
           "Core edge in output pixels; a multiple of the model's total stride."},
          [](const Value& v, Parsed& p) { p.cfg.tile.size = v.as_int(1, 1 << 16); }},
-        {{"tile.halo", "exact or integer >= 0", "exact",
+        {{"tile.halo", "exact or integer in 0..65536", "exact",
           "Context read around each core: `exact` = the model's receptive radius (result equal "
           "to a whole-image run), or pixels (rounded up to the stride)."},
          [](const Value& v, Parsed& p)
          {
              if (v.node().IsScalar() && v.node().Scalar() == "exact")
                  p.cfg.tile.halo_px.reset();
-             else if (auto i = Value::parse_int(v.node()); i && *i >= 0 && *i <= (1 << 16))
+             else if (auto i = Value::parse_int(v.node()); i && *i >= 0 && *i <= max_halo_px)
                  p.cfg.tile.halo_px = *i;
              else
-                 v.fail("`exact` or an integer >= 0 (pixels)");
+                 v.fail(fmt::format("`exact` or an integer in 0..{} (pixels)", max_halo_px));
          }},
         {{"tile.stitch", "one of crop|blend", "crop",
           "crop: keep each tile's core (exact with an exact halo); blend: weighted average of "
@@ -155,9 +158,11 @@ const std::vector<Entry>& entries()
         {{"output.compression_level", "integer in 1..9", "4", "deflate level."},
          [](const Value& v, Parsed& p) { p.cfg.output.compression_level = v.as_int(1, 9); }},
         {{"runtime", "section", "", "Resources."}, nullptr},
-        {{"runtime.threads", "integer >= 0", "0",
-          "Worker threads; 0 = SLURM_CPUS_PER_TASK when set, else every core."},
-         [](const Value& v, Parsed& p) { p.threads = v.as_int(0, 4096); }},
+        {{"runtime.threads", "integer in 0..4096", "0",
+          "Worker threads; 0 = SLURM_CPUS_PER_TASK when set, else every CPU this process may "
+          "run on. Never more than those CPUs (affinity mask, cgroup CPU quota): a larger "
+          "request is cut, and the plan summary says so."},
+         [](const Value& v, Parsed& p) { p.threads = v.as_int(0, max_threads); }},
         {{"runtime.sync_interval", "number in [0, 3600]", "1",
           "Seconds between progress commits (fsync, then tiles marked done; at least 100x the "
           "last commit's duration); 0 = every tile."},

@@ -7,6 +7,7 @@
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <ctime>
 #include <unistd.h>
@@ -89,25 +90,28 @@ std::string Progress::duration(double seconds)
 }
 
 std::string Progress::line(long long done, long long total, double seconds, double gflop_done,
-                           double gflop_total)
+                           double gflop_total, double gflop_skipped)
 {
     const double pct = total > 0 ? 100.0 * static_cast<double>(done) / total : 100.0;
     const double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0.0;
-    // Work left is measured in FLOP when known (edge tiles are smaller), else in tiles.
+    // Work left is measured in FLOP when known (edge tiles are smaller), else in tiles; the
+    // planned work passed includes the empty tiles skipped, so their speed counts in.
     double left = rate > 0 ? static_cast<double>(total - done) / rate : -1.0;
-    if (gflop_total > 0 && gflop_done > 0 && seconds > 0)
-        left = (gflop_total - gflop_done) / (gflop_done / seconds);
+    const double passed = gflop_done + gflop_skipped;
+    if (gflop_total > 0 && passed > 0 && seconds > 0)
+        left = std::max(0.0, gflop_total - passed) / (passed / seconds);
     const std::string eta = done >= total ? "done" : left >= 0 ? "ETA " + duration(left) : "ETA ?";
     return fmt::format("tiles {}/{} ({:.1f}%)  {:.2f} tiles/s  {:.1f} GFLOP/s  elapsed {}  {}",
                        done, total, pct, rate, seconds > 0 ? gflop_done / seconds : 0.0,
                        duration(seconds), eta);
 }
 
-void Progress::advance(long long tiles, double gflop)
+void Progress::advance(long long tiles, double gflop, double gflop_skipped)
 {
     std::lock_guard lock(m_mutex);
     m_done += tiles;
     m_gflop_done += gflop;
+    m_gflop_skipped += gflop_skipped;
     const auto now = Clock::now();
     const auto since = now - m_last_print;
     if (m_format == LogFormat::bar && since >= std::chrono::milliseconds(200))
@@ -141,7 +145,8 @@ void Progress::print(Clock::time_point now, bool final)
     if (m_format == LogFormat::quiet || !m_out)
         return;
     const double seconds = std::chrono::duration<double>(now - m_start).count();
-    const std::string text = line(m_done, m_total, seconds, m_gflop_done, m_total_gflop);
+    const std::string text =
+        line(m_done, m_total, seconds, m_gflop_done, m_total_gflop, m_gflop_skipped);
     if (m_format == LogFormat::bar)
     {
         // \r + erase-line keeps one live line; the final state stays with a newline.

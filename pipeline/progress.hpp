@@ -40,17 +40,22 @@ public:
     Progress(LogFormat format, long long total_tiles, double total_gflop, std::FILE* out,
              std::chrono::milliseconds plain_interval = std::chrono::seconds(10));
 
-    /// `tiles` more tiles are complete, carrying `gflop` of work.
-    void advance(long long tiles, double gflop);
+    /// `tiles` more tiles are complete, carrying `gflop` of work run through the network;
+    /// `gflop_skipped` is planned work found unnecessary (an empty tile, not inferred): it
+    /// counts toward the work done for the ETA, never toward GFLOP/s.
+    void advance(long long tiles, double gflop, double gflop_skipped = 0);
     /// Prints the last state (a newline after the bar).
     void finish();
 
     long long done() const;
 
     /// The progress line for a state (no newline): "tiles 12/64 (18.8%)  1.92 tiles/s
-    /// 23.4 GFLOP/s  elapsed 0:06  ETA 0:27".
+    /// 23.4 GFLOP/s  elapsed 0:06  ETA 0:27". GFLOP/s counts only the work run
+    /// (`gflop_done`); the ETA scales the time so far by the planned work left over the planned
+    /// work passed (`gflop_done` + `gflop_skipped`: empty tiles passed cost nearly nothing, and
+    /// the rate they give the estimate reflects that).
     static std::string line(long long done, long long total, double seconds, double gflop_done,
-                            double gflop_total = 0);
+                            double gflop_total = 0, double gflop_skipped = 0);
     /// h:mm:ss or m:ss.
     static std::string duration(double seconds);
 
@@ -67,6 +72,7 @@ private:
     long long m_done = 0;
     long long m_printed_done = -1; // m_done when last printed
     double m_gflop_done = 0;
+    double m_gflop_skipped = 0;
     bool m_finished = false;
     mutable std::mutex m_mutex;
 };

@@ -6,6 +6,7 @@
 #include "pipeline/version.hpp"
 #include "stages/write/safe_file.hpp"
 
+#include <algorithm>
 #include <sys/resource.h>
 
 namespace atrous
@@ -38,7 +39,14 @@ nlohmann::json run_report_json(const RunReport& r)
     j["atrous_version"] = std::string(version());
     j["input"] = r.input.string();
     j["output"] = r.output.string();
-    j["tiles"] = {{"total", r.tiles}, {"done", r.tiles}, {"skipped_empty", r.empty_tiles}};
+    // Rates count the work of this run: tiles computed now (not those resumed), GFLOP of the
+    // tiles inferred (not the empty ones skipped).
+    const long long computed = r.tiles - r.resumed_tiles;
+    j["tiles"] = {{"total", r.tiles},
+                  {"done", r.tiles},
+                  {"computed", computed},
+                  {"skipped_empty", r.empty_tiles},
+                  {"inferred", std::max(0LL, computed - r.empty_tiles)}};
     j["seconds"] = {{"wall", wall},
                     {"read", r.read_seconds},
                     {"infer", r.infer_seconds},
@@ -48,7 +56,7 @@ nlohmann::json run_report_json(const RunReport& r)
     j["progress_fraction"] = wall > 0 ? r.progress_seconds / wall : 0.0;
     j["throughput"] = {{"mpx_per_s", rate(static_cast<double>(r.pixels) / 1e6)},
                        {"gflop_per_s", rate(r.gflop)},
-                       {"tiles_per_s", rate(static_cast<double>(r.tiles))}};
+                       {"tiles_per_s", rate(static_cast<double>(computed))}};
     // Share of the threads' time spent in inference (the rest: reading, stitching, writing,
     // waiting): infer seconds / (wall x threads).
     j["infer_busy"] =

@@ -358,7 +358,8 @@ RunReport Runner::run()
     std::atomic<long long> empty_tiles{0};
     // Summed over the parallel filter's calls (and, blend under MPI, the receiver thread's).
     std::atomic<long long> read_ns{0}, infer_ns{0}, write_ns{0};
-    double stitch_s = 0; // serial filter: a plain sum
+    double stitch_s = 0;       // serial filter: a plain sum
+    double inferred_gflop = 0; // the same filter: work of the tiles actually inferred
     using Clock = std::chrono::steady_clock;
     const auto ns_since = [](Clock::time_point t)
     { return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t).count(); };
@@ -418,19 +419,23 @@ RunReport Runner::run()
                                                          infer_ns.fetch_add(ns_since(t0));
                                                          return p;
                                                      }) &
-            tbb::make_filter<Prediction, void>(
-                tbb::filter_mode::serial_out_of_order,
-                [&](Prediction p)
-                {
-                    const double g = p.empty ? 0.0 : flops.of(p.task.window);
-                    const auto t0 = Clock::now();
-                    std::vector<OutputBlock> blocks = st->add(std::move(p));
-                    stitch_s += static_cast<double>(ns_since(t0)) * 1e-9;
-                    deliver(std::move(blocks));
-                    if (exchange)
-                        exchange->send(blend->take_outgoing());
-                    progress.advance(0, g);
-                }));
+            tbb::make_filter<Prediction, void>(tbb::filter_mode::serial_out_of_order,
+                                               [&](Prediction p)
+                                               {
+                                                   // Empty tiles were planned but not inferred.
+                                                   const double planned = flops.of(p.task.window);
+                                                   const double g = p.empty ? 0.0 : planned;
+                                                   inferred_gflop += g;
+                                                   const auto t0 = Clock::now();
+                                                   std::vector<OutputBlock> blocks =
+                                                       st->add(std::move(p));
+                                                   stitch_s +=
+                                                       static_cast<double>(ns_since(t0)) * 1e-9;
+                                                   deliver(std::move(blocks));
+                                                   if (exchange)
+                                                       exchange->send(blend->take_outgoing());
+                                                   progress.advance(0, g, planned - g);
+                                               }));
     // Blend under MPI: every share sent anywhere is accepted (and its core written) before the
     // writer closes.
     if (exchange)
@@ -463,7 +468,8 @@ RunReport Runner::run()
     report.empty_tiles = m_comm->sum(empty_tiles.load());
     report.rank_tiles = dispenser.taken();
     report.seconds = seconds;
-    report.gflop = needed_gflop;
+    // Empty tiles cost nothing; summed over ranks in kFLOP (the communicator sums integers).
+    report.gflop = static_cast<double>(m_comm->sum(std::llround(inferred_gflop * 1e6))) * 1e-6;
     report.read_seconds = static_cast<double>(read_ns.load()) * 1e-9;
     report.infer_seconds = static_cast<double>(infer_ns.load()) * 1e-9;
     report.stitch_seconds = stitch_s;

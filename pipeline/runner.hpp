@@ -4,9 +4,9 @@
 // read -> infer -> stitch -> write on a TBB pipeline.
 #pragma once
 
+#include "stages/communicator.hpp"
 #include "pipeline/config.hpp"
 #include "pipeline/progress.hpp"
-#include "stages/communicator.hpp"
 #include "stages/stage.hpp"
 #include "stages/write/write_options.hpp"
 
@@ -40,7 +40,7 @@ struct RunReport
     long long tiles = 0;       // tiles in the grid (all written)
     long long empty_tiles = 0; // tiles skipped because all of their core was nodata
     double seconds = 0;        // wall time of the tile loop
-    double gflop = 0;          // work done by the network
+    double gflop = 0;          // work done by the network: the tiles inferred (not empty ones)
     std::filesystem::path output;
     // For the run report: seconds summed over the tiles per stage (read and infer run on several
     // threads, so their sums may exceed the wall time), image size, threads used.
@@ -51,13 +51,15 @@ struct RunReport
     long long pixels = 0;     // width * height of the input
     int threads = 1;
     std::filesystem::path input;
-    long long resumed_tiles = 0;    // tiles already in a resumed partial output
-    bool nothing_to_do = false;     // the output was already complete with the same fingerprint
-    long long rank_tiles = 0;       // tiles this rank computed (MPI: its share)
-    int ranks = 1;                  // MPI ranks of the run
-    double progress_seconds = 0;    // recording progress (part of write_seconds), this rank
-    std::string executor = "tiles"; // tile.executor
-    double flop_ratio = 0; // stream: FLOPs computed / one whole-image pass (0: not counted)
+    long long resumed_tiles = 0; // tiles already in a resumed partial output
+    bool nothing_to_do = false;  // the output was already complete with the same fingerprint
+    long long rank_tiles = 0;    // tiles this rank computed (MPI: its share)
+    int ranks = 1;               // MPI ranks of the run
+    double progress_seconds = 0; // recording progress (part of write_seconds), this rank
+    /// tile.executor ("tiles", "stream"), and for stream the FLOPs computed / one whole-image
+    /// pass (0: not counted).
+    std::string executor = "tiles";
+    double flop_ratio = 0;
     /// Every rank's stats, by rank (gathered on rank 0; other ranks hold only their own).
     std::vector<RankStats> per_rank;
 };

@@ -21,6 +21,9 @@ struct InferOptions
     /// Config key runtime.precision (a `runtime` key because it changes how, not what, is
     /// computed; it still enters the resume fingerprint: bf16 changes the numbers).
     infer::Precision precision = infer::Precision::fp32;
+    /// Set by `atrous run --debug`: a tile whose output is not finite is run again layer by
+    /// layer to name the first layer that went non-finite. Not a config key.
+    bool diagnose_non_finite = false;
 };
 
 } // namespace atrous

@@ -3,6 +3,7 @@
 #include "infer_stage.hpp"
 
 #include "stages/error.hpp"
+#include "stages/infer/engine/finite_scan.hpp"
 #include "stages/infer/import/architecture.hpp"
 #include "stages/infer/import/keras_h5.hpp"
 
@@ -75,9 +76,39 @@ Prediction InferStage::infer(const RasterTile& tile) const
     p.task = tile.task;
     p.valid = tile.valid;
     p.empty = tile.empty;
-    if (!tile.empty)
-        p.probabilities = model().forward(tile.pixels, m_forward);
+    if (tile.empty)
+        return p;
+    p.probabilities = model().forward(tile.pixels, m_forward);
+    if (const auto bad = infer::first_non_finite(p.probabilities))
+        throw_non_finite(tile, *bad);
     return p;
+}
+
+void InferStage::throw_non_finite(const RasterTile& tile, const infer::NonFinite& bad) const
+{
+    const Window& w = tile.task.window;
+    // Spatial outputs cover the window pixel for pixel; a classifier's is one cell per tile.
+    const std::string where =
+        model().facts().spatial
+            ? fmt::format("at pixel (x {}, y {}) channel {}", w.x + bad.x, w.y + bad.y, bad.c)
+            : fmt::format("in class {}", bad.c);
+    std::string layer = "run with --debug to name the first layer whose output goes non-finite";
+    if (m_options.diagnose_non_finite)
+    {
+        infer::ForwardOptions diagnose = m_forward;
+        std::string first;
+        diagnose.first_non_finite_layer = &first;
+        (void)model().forward(tile.pixels, diagnose);
+        layer = first.empty() ? "no layer's output was non-finite when the tile was run again"
+                              : "the first layer whose output went non-finite: " + first;
+    }
+    throw ModelError(
+        "infer",
+        fmt::format("tile {} (grid row {}, column {}; input window x {}..{}, y {}..{}): the "
+                    "network output holds {} {}; nothing of it is written. The model overflows "
+                    "float32 on this input (check input.normalize and the weights); {}",
+                    tile.task.id, tile.task.row, tile.task.col, w.x, w.x + w.width - 1, w.y,
+                    w.y + w.height - 1, infer::non_finite_name(bad.value), where, layer));
 }
 
 } // namespace atrous

@@ -3,6 +3,7 @@
 // config, checks the input against it, and maps RasterTile -> Prediction.
 #pragma once
 
+#include "stages/infer/engine/finite_scan.hpp"
 #include "stages/infer/engine/model.hpp"
 #include "stages/infer/infer_options.hpp"
 #include "stages/stage.hpp"
@@ -34,9 +35,14 @@ public:
 
     /// Runs Model::forward on tile.pixels; empty tiles are not run (empty prediction). Spatial
     /// models give 1 x h x w x C over the window, classifiers 1 x 1 x 1 x C. Thread-safe.
+    /// An output holding NaN/Inf is never passed on: ModelError naming the tile, its window and
+    /// the first such value (with InferOptions::diagnose_non_finite also the first layer whose
+    /// output went non-finite).
     Prediction infer(const RasterTile& tile) const override;
 
 private:
+    [[noreturn]] void throw_non_finite(const RasterTile& tile, const infer::NonFinite& bad) const;
+
     InferOptions m_options;
     infer::ForwardOptions m_forward;
     std::unique_ptr<infer::Model> m_model;

@@ -7,15 +7,18 @@
 #include "stages/read/gdal_error.hpp"
 #include "stages/read/gdal_path.hpp"
 #include "stages/read/make_reader.hpp"
+#include "stages/read/normalization_range.hpp"
 
 #include <cpl_conv.h>
 #include <cpl_string.h>
+#include <fmt/format.h>
 #include <gdal.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <mutex>
 #include <string>
 
@@ -150,6 +153,32 @@ std::vector<BandNormalization> percentile_normalization(GDALDatasetH ds, const s
         out.push_back({1.0 / (v1 - v0), -v0 / (v1 - v0)});
     }
     return out;
+}
+
+/// Integer bands: every value the type holds must stay finite in float32 once normalized
+/// (floating bands are checked per pixel: a non-finite result stops the run at its tile).
+void check_normalization_range(GDALDatasetH ds, const std::vector<int>& bands,
+                               const std::vector<BandNormalization>& normalize)
+{
+    for (std::size_t i = 0; i < bands.size(); ++i)
+    {
+        const GDALDataType type = GDALGetRasterDataType(GDALGetRasterBand(ds, bands[i]));
+        if (!GDALDataTypeIsInteger(type) || GDALDataTypeIsComplex(type))
+            continue;
+        const int bits = GDALGetDataTypeSizeBits(type);
+        const bool is_signed = GDALDataTypeIsSigned(type) != 0;
+        const double lo = is_signed ? -std::ldexp(1.0, bits - 1) : 0.0;
+        const double hi = std::ldexp(1.0, is_signed ? bits - 1 : bits) - 1;
+        const BandNormalization& n = normalize[i];
+        if (const auto v = overflowing_input(n, lo, hi))
+            throw ConfigError("input.normalize",
+                              fmt::format("scale {:g} and offset {:g} map band {}'s {} value {:g} "
+                                          "to {:g}, beyond float32 (|x| <= {:g}): the network's "
+                                          "inputs would not be finite",
+                                          n.scale, n.offset, bands[i], GDALGetDataTypeName(type),
+                                          *v, *v * n.scale + n.offset,
+                                          static_cast<double>(std::numeric_limits<float>::max())));
+    }
 }
 
 /// The layout of one opened file (not following a VRT's sources).
@@ -287,6 +316,7 @@ void GdalReader::prepare(const RunContext& context)
     if (m_options.percentile_stretch)
         state->normalize = percentile_normalization(ds, path, state->bands, m_options.nodata,
                                                     *m_options.percentile_stretch);
+    check_normalization_range(ds, state->bands, state->normalize);
 
     std::array<double, 6> gt{};
     if (GDALGetGeoTransform(ds, gt.data()) == CE_None)
@@ -439,7 +469,21 @@ RasterTile GdalReader::read(const TileTask& task)
                     continue;
                 }
                 for (int b = 0; b < bands; ++b)
-                    px[b] = static_cast<float>(px[b] * norm[b].scale + norm[b].offset);
+                {
+                    const double v = px[b] * norm[b].scale + norm[b].offset;
+                    // Floating bands: a value the normalization takes beyond float32 (integer
+                    // bands were checked against their type's range in prepare()).
+                    if (!(std::fabs(v) <= std::numeric_limits<float>::max()))
+                        throw ConfigError(
+                            "input.normalize",
+                            fmt::format("scale {} and offset {} map band {}'s value {} at pixel "
+                                        "(x {}, y {}) to {:.6g}, beyond float32 (|x| <= {:g}): the "
+                                        "network's inputs would not be finite",
+                                        norm[b].scale, norm[b].offset, m_state->bands[b], px[b], x,
+                                        y, v,
+                                        static_cast<double>(std::numeric_limits<float>::max())));
+                    px[b] = static_cast<float>(v);
+                }
                 tile.valid[static_cast<std::size_t>(y - w.y) * w.width + (x - w.x)] = 1;
             }
         }

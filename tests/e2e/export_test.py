@@ -391,7 +391,8 @@ def test_report(args):
         rep = json.load(f)
     print(json.dumps(rep, indent=1))
     # 301 x 197 px in 64 px tiles: 5 x 4 = 20 tiles, the 90 x 70 nodata corner skips 1 of them.
-    check(rep["tiles"] == {"total": 20, "done": 20, "skipped_empty": 1}, f"tiles {rep['tiles']}")
+    check(rep["tiles"] == {"total": 20, "done": 20, "computed": 20, "skipped_empty": 1,
+                           "inferred": 19}, f"tiles {rep['tiles']}")
     sec = rep["seconds"]
     for k in ["wall", "read", "infer", "stitch", "write"]:
         check(isinstance(sec[k], (int, float)) and sec[k] >= 0, f"seconds.{k} {sec.get(k)}")

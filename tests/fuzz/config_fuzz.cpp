@@ -26,12 +26,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 1);
         }
     }
+    // Fixed CPUs: no /proc or cgroup reads per input (and results independent of the machine).
+    static const atrous::UsableCpus cpus{8, ""};
     atrous::fuzz::expect_only_atrous_errors("config_fuzz",
                                             [&]
                                             {
                                                 const atrous::RunConfig config =
                                                     atrous::parse_config(yaml, "fuzz.yaml", "/fuzz",
-                                                                         overrides, "2");
+                                                                         overrides, "2", &cpus);
                                                 (void)config.normalized_yaml();
                                             });
     return 0;

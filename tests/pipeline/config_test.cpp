@@ -83,7 +83,9 @@ output:
 runtime:
   threads: 3
 )";
-    const RunConfig c = parse_config(yaml, "run.yaml", "/data");
+    // A machine with CPUs to spare: the request is not cut (UsableCpusTest covers the cut).
+    const UsableCpus cpus{64, ""};
+    const RunConfig c = parse_config(yaml, "run.yaml", "/data", {}, nullptr, &cpus);
     EXPECT_EQ(c.input.path, fs::path("/data/scene.tif"));
     EXPECT_EQ(c.input.bands, (std::vector<int>{3, 1, 2}));
     ASSERT_EQ(c.input.normalize.size(), 3u);
@@ -189,7 +191,11 @@ TEST(Config, BadValueNamesExpectedAndFound)
     EXPECT_EQ(error_of(minimal + "tile:\n  stitch: feather\n"),
               "run.yaml:8 tile.stitch: expected one of crop|blend, found 'feather'");
     EXPECT_EQ(error_of(minimal + "tile:\n  halo: -8\n"),
-              "run.yaml:8 tile.halo: expected `exact` or an integer >= 0 (pixels), found '-8'");
+              "run.yaml:8 tile.halo: expected `exact` or an integer in 0..65536 (pixels), found "
+              "'-8'");
+    EXPECT_EQ(error_of(minimal + "tile:\n  halo: 70000\n"),
+              "run.yaml:8 tile.halo: expected `exact` or an integer in 0..65536 (pixels), found "
+              "'70000'");
     EXPECT_EQ(error_of(minimal + "  compression_level: 0\n"),
               "run.yaml:7 output.compression_level: expected an integer in 1..9, found '0'");
     EXPECT_EQ(error_of(open_input + "  bands: [0]\n"),
@@ -199,6 +205,19 @@ TEST(Config, BadValueNamesExpectedAndFound)
               "found both forms");
     EXPECT_EQ(error_of(open_input + "  normalize:\n    std: [1, 0]\n"),
               "run.yaml:8 input.normalize.std: expected non-zero values, found 0");
+    // Normalizations that cannot give finite float32 inputs, named by key and value.
+    EXPECT_EQ(error_of(open_input + "  normalize:\n    std: 1e-320\n"),
+              "run.yaml:8 input.normalize.std: found 1e-320: the scale 1 / std is inf, beyond "
+              "float32 (|x| <= 3.40282e+38): the network's inputs would not be finite");
+    EXPECT_EQ(error_of(open_input + "  normalize:\n    scale: 1e308\n"),
+              "run.yaml:8 input.normalize.scale: found 1e+308, beyond float32 (|x| <= "
+              "3.40282e+38): the network's inputs would not be finite");
+    EXPECT_EQ(error_of(open_input + "  normalize:\n    offset: [0, -1e39]\n"),
+              "run.yaml:8 input.normalize.offset: found -1e+39, beyond float32 (|x| <= "
+              "3.40282e+38): the network's inputs would not be finite");
+    EXPECT_EQ(error_of(open_input + "  normalize:\n    mean: 1e30\n    std: 1e-20\n"),
+              "run.yaml:8 input.normalize.mean: found 1e+30: the offset -mean / std is -1e+50, "
+              "beyond float32 (|x| <= 3.40282e+38): the network's inputs would not be finite");
     EXPECT_EQ(error_of(open_input + "  normalize:\n    scale: [1, 2]\n    offset: [1, 2, "
                                     "3]\n"),
               "run.yaml:8 input.normalize.scale: expected 1 or 3 values (as the other normalize "
@@ -220,8 +239,9 @@ TEST(Config, BadValueNamesExpectedAndFound)
 TEST(Config, MissingRequiredKeyAndSyntaxError)
 {
     EXPECT_EQ(error_of("input:\n  path: a.tif\noutput:\n  path: b.h5\n"),
-              "run.yaml model.weights: required key missing; expected Keras HDF5 file "
-              "(model.save or save_weights layout, Keras 2 or 3).");
+              "run.yaml model.weights: required key missing; expected Keras model file: HDF5 "
+              "(model.save or save_weights layout, Keras 2 or 3), Keras 3 .keras (zip) or "
+              ".weights.h5.");
     const std::string syntax = error_of("input:\n  path: [a.tif\nmodel: {\n");
     EXPECT_TRUE(syntax.rfind("run.yaml:", 0) == 0) << syntax;
     EXPECT_NE(syntax.find("YAML syntax error"), std::string::npos) << syntax;
@@ -239,10 +259,12 @@ TEST(Config, OutputMustNotBeTheInput)
 
 TEST(Config, SetOverridesTheFile)
 {
+    const UsableCpus cpus{64, ""};
     const RunConfig c = parse_config(minimal + "tile:\n  size: 64\n", "run.yaml", "/data",
                                      {"tile.size=128", "tile.halo=exact", "input.bands=[2, 1]",
                                       "output.probabilities=float32", "runtime.threads=5",
-                                      "input.normalize={scale: 0.5}"});
+                                      "input.normalize={scale: 0.5}"},
+                                     nullptr, &cpus);
     EXPECT_EQ(c.tile.size, 128);
     EXPECT_FALSE(c.tile.halo_px);
     EXPECT_EQ(c.input.bands, (std::vector<int>{2, 1}));
@@ -255,6 +277,9 @@ TEST(Config, SetOverridesTheFile)
 
     EXPECT_EQ(error_of(minimal, {"tile.sise=64"}),
               "--set tile.sise: unknown key; expected one of size, halo, stitch, executor");
+    // A section only --set made is blamed on that --set, not on a line of the file.
+    EXPECT_EQ(error_of(minimal, {"foo.bar=1"}),
+              "--set foo.bar: unknown key; expected one of input, model, tile, output, runtime");
     EXPECT_EQ(error_of(minimal, {"tile.size=abc"}),
               "--set tile.size: expected an integer in 1..65536, found 'abc'");
     EXPECT_EQ(error_of(minimal, {"tile.size"}), "--set tile.size: expected key.path=value");
@@ -293,11 +318,14 @@ TEST(Config, RelativePathsResolveAgainstTheYamlDirectory)
 
 TEST(Config, ThreadsFromSlurm)
 {
-    EXPECT_EQ(resolve_threads(4, "8"), (std::pair<int, std::string>{4, "runtime.threads"}));
-    EXPECT_EQ(resolve_threads(0, "8"), (std::pair<int, std::string>{8, "SLURM_CPUS_PER_TASK"}));
-    EXPECT_EQ(resolve_threads(0, nullptr).second, "all cores");
+    const UsableCpus cpus{64, ""};
+    EXPECT_EQ(resolve_threads(4, "8", cpus), (std::pair<int, std::string>{4, "runtime.threads"}));
+    EXPECT_EQ(resolve_threads(0, "8", cpus),
+              (std::pair<int, std::string>{8, "SLURM_CPUS_PER_TASK"}));
+    EXPECT_EQ(resolve_threads(0, nullptr, cpus).second, "all cores");
     EXPECT_THROW(resolve_threads(0, "lots"), ConfigError);
-    const RunConfig c = parse_config(minimal, "run.yaml", "/data", {}, "6");
+    EXPECT_LE(resolve_threads(0, "99999999").first, usable_cpus().count);
+    const RunConfig c = parse_config(minimal, "run.yaml", "/data", {}, "6", &cpus);
     EXPECT_EQ(c.runtime.threads, 6);
 }
 

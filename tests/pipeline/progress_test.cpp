@@ -19,6 +19,13 @@ TEST(Progress, Line)
     // ETA from the work left when the total work is known (edge tiles are cheaper).
     EXPECT_EQ(Progress::line(16, 64, 8.0, 40.0, 80.0),
               "tiles 16/64 (25.0%)  2.00 tiles/s  5.0 GFLOP/s  elapsed 0:08  ETA 0:08");
+    // Empty tiles skipped: their planned work counts as passed for the ETA (they went fast),
+    // never as GFLOP run (2.5 GFLOP/s, not 5).
+    EXPECT_EQ(Progress::line(16, 64, 8.0, 20.0, 80.0, 20.0),
+              "tiles 16/64 (25.0%)  2.00 tiles/s  2.5 GFLOP/s  elapsed 0:08  ETA 0:08");
+    // 92 % of the tiles passed, nearly all empty: the ETA is what the passing rate says.
+    EXPECT_EQ(Progress::line(92, 100, 10.0, 2.0, 1000.0, 918.0),
+              "tiles 92/100 (92.0%)  9.20 tiles/s  0.2 GFLOP/s  elapsed 0:10  ETA 0:01");
     EXPECT_EQ(Progress::line(0, 10, 0.0, 0.0),
               "tiles 0/10 (0.0%)  0.00 tiles/s  0.0 GFLOP/s  elapsed 0:00  ETA ?");
     EXPECT_EQ(Progress::line(10, 10, 100.0, 5.0),

@@ -3,6 +3,8 @@
 
 #include "graph.hpp"
 
+#include "stages/infer/engine/finite_scan.hpp"
+#include "stages/infer/import/weight_check.hpp"
 #include "stages/infer/layers/batch_normalization.hpp"
 #include "stages/infer/layers/identity.hpp"
 #include "stages/infer/layers/layer_factory.hpp"
@@ -40,6 +42,8 @@ Graph::Graph(const ModelSpec& spec, const BuildOptions& options)
     : m_name(spec.name), m_where("model " + (spec.source.empty() ? spec.name : spec.source))
 {
     m_plan_options.concat_in_place = options.concat_in_place;
+    // 0. Whatever loaded the spec: no NaN, Inf or overflowing weight reaches a layer.
+    check_weights(spec, m_where);
     // 1. Every class must be supported: report all of them at once.
     std::vector<std::string> unsupported;
     for (const LayerSpec& layer : spec.layers)
@@ -309,10 +313,13 @@ std::vector<Shape> Graph::plan(const Shape& input) const
     return shapes;
 }
 
-Tensor Graph::run(const Tensor& input, KernelKind kernels, std::vector<double>* layer_seconds) const
+Tensor Graph::run(const Tensor& input, KernelKind kernels, std::vector<double>* layer_seconds,
+                  std::string* first_non_finite_layer) const
 {
     if (layer_seconds)
         layer_seconds->assign(m_nodes.size(), 0.0);
+    if (first_non_finite_layer)
+        first_non_finite_layer->clear();
     WorkspacePool::Lease lease = m_workspaces.acquire(*this, input.shape());
     Workspace& w = lease.workspace();
     const ActivationPlan& plan = *w.plan;
@@ -349,6 +356,9 @@ Tensor Graph::run(const Tensor& input, KernelKind kernels, std::vector<double>* 
         if (layer_seconds)
             (*layer_seconds)[i] =
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        if (first_non_finite_layer && first_non_finite_layer->empty() &&
+            first_non_finite(w.views[i]))
+            *first_non_finite_layer = node.layer->name() + " (" + node.layer->class_name() + ")";
     }
     if (plan.placements[m_output].storage == Storage::input)
         return Tensor(w.views[m_output]); // the model passes its input through: a copy

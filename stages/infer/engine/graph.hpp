@@ -42,9 +42,12 @@ public:
 
     /// Runs all nodes in order in an activation arena leased from the graph's pool (planned once
     /// per input shape, reused by later calls); thread-safe. When `layer_seconds` is set it
-    /// receives each node's wall time (ForwardOptions::layer_seconds).
+    /// receives each node's wall time (ForwardOptions::layer_seconds); when
+    /// `first_non_finite_layer` is set, the first node whose output holds NaN/Inf
+    /// (ForwardOptions::first_non_finite_layer).
     Tensor run(const Tensor& input, KernelKind kernels,
-               std::vector<double>* layer_seconds = nullptr) const;
+               std::vector<double>* layer_seconds = nullptr,
+               std::string* first_non_finite_layer = nullptr) const;
 
     /// How forward() plans its activations (BuildOptions::concat_in_place).
     const PlanOptions& plan_options() const { return m_plan_options; }

@@ -66,7 +66,8 @@ double Model::flops(Shape input) const
 
 Tensor Model::forward(const Tensor& input, const ForwardOptions& options) const
 {
-    return m_graph->run(input, options.kernels, options.layer_seconds);
+    return m_graph->run(input, options.kernels, options.layer_seconds,
+                        options.first_non_finite_layer);
 }
 
 ActivationMemory Model::activation_memory(Shape input) const

@@ -30,6 +30,10 @@ struct ForwardOptions
     /// Benchmarks only: when set, receives each layer's wall time in seconds, one entry per
     /// describe() row (0 for the input and pass-through layers). Off (nullptr) by default.
     std::vector<double>* layer_seconds = nullptr;
+    /// Diagnostics only (a tile whose output is not finite, under --debug): when set, every
+    /// layer's output is scanned and the first one holding NaN/Inf is named here ("conv2d_5
+    /// (Conv2D)"), empty when none. Off (nullptr) by default.
+    std::string* first_non_finite_layer = nullptr;
 };
 
 /// Arithmetic of the convolutions (config key runtime.precision).

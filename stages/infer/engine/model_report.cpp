@@ -95,4 +95,45 @@ std::string format_model_report(const Model& model, Shape input)
     return out;
 }
 
+nlohmann::json model_report_json(const Model& model, Shape input)
+{
+    const auto shape = [](const Shape& s) { return nlohmann::json::array({s.n, s.h, s.w, s.c}); };
+    const ModelFacts& facts = model.facts();
+    nlohmann::json j;
+    j["model"] = model.name();
+    j["input"] = shape(input);
+    j["layers"] = nlohmann::json::array();
+    double total_flops = 0;
+    for (const LayerInfo& row : model.describe(input))
+    {
+        j["layers"].push_back({{"name", row.name},
+                               {"class", row.class_name},
+                               {"output", shape(row.output)},
+                               {"params", row.params},
+                               {"flops", row.flops}});
+        total_flops += row.flops;
+    }
+    j["params"] = model.params();
+    j["gflop_per_tile"] = total_flops / 1e9;
+    if (facts.spatial)
+    {
+        j["receptive_radius_px"] = facts.receptive_radius_px;
+        j["total_stride"] = facts.total_stride;
+        j["halo_px"] = facts.halo_px;
+    }
+    else
+        j["fixed_input"] = {facts.fixed_height, facts.fixed_width};
+    j["output"] = {{"channels", facts.out_channels}, {"activation", facts.output_activation}};
+    const ActivationMemory m = model.activation_memory(input);
+    j["activation_memory"] = {{"arena_bytes", m.arena_bytes},
+                              {"lower_bound_bytes", m.lower_bound_bytes},
+                              {"input_bytes", m.input_bytes},
+                              {"output_bytes", m.output_bytes},
+                              {"concat_inputs_in_place", m.concat_inputs_in_place},
+                              {"concat_inputs_copied", m.concat_inputs_copied},
+                              {"copying_arena_bytes", m.copying_arena_bytes},
+                              {"copying_lower_bound_bytes", m.copying_lower_bound_bytes}};
+    return j;
+}
+
 } // namespace atrous::infer

@@ -5,6 +5,8 @@
 
 #include "stages/infer/engine/model.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <string>
 
 namespace atrous::infer
@@ -17,5 +19,11 @@ namespace atrous::infer
 /// every Concatenate copying its inputs).
 /// Throws ModelError when the model does not accept `input`.
 std::string format_model_report(const Model& model, Shape input);
+
+/// The same report as JSON (`atrous info --json`): {"model", "input": [n,h,w,c], "layers":
+/// [{"name", "class", "output": [n,h,w,c], "params", "flops"}], "params", "gflop_per_tile",
+/// "receptive_radius_px", "total_stride", "halo_px" (spatial models) or "fixed_input"
+/// (classifiers), "output": {"channels", "activation"}, "activation_memory": {bytes ...}}.
+nlohmann::json model_report_json(const Model& model, Shape input);
 
 } // namespace atrous::infer

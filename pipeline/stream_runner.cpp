@@ -5,6 +5,7 @@
 
 #include "pipeline/run_report.hpp"
 #include "stages/error.hpp"
+#include "stages/infer/engine/finite_scan.hpp"
 #include "stages/infer/engine/stream_executor.hpp"
 
 #include <fmt/format.h>
@@ -180,6 +181,15 @@ RunReport run_stream(const StreamRun& run, RunReport report)
     {
         if (run.watch.requested())
             throw StopStream{}; // between bands: the cores written so far are recorded
+        // As the tile path's infer stage: a non-finite output stops the run, nothing of it written.
+        if (const auto bad = infer::first_non_finite(rows))
+            throw ModelError(
+                "infer",
+                fmt::format("stream: the network output holds {} at pixel (x {}, y {}) "
+                            "channel {}; nothing of it is written. The model overflows "
+                            "float32 on this input (check input.normalize and the "
+                            "weights); tile.executor: tiles with --debug names the layer",
+                            infer::non_finite_name(bad->value), bad->x, first + bad->y, bad->c));
         const auto t0 = Clock::now();
         for (int r = 0; r < rows.shape().h; ++r)
         {

@@ -60,7 +60,15 @@ def test_stream_equals_tiles(args):
 def test_stream_kill_resume(args):
     """SIGKILL (then SIGTERM) a stream run after its first progress, resume: same bytes as one
     clean run."""
-    ctx = resume.setup(args, "stream_kill_resume", extra="", sync_interval=0.1)
+    # One thread and a taller scene (301 x 960 px, 300 tiles): the stream of e2e's scene ends
+    # within ~0.2 s, too soon after its first progress for a kill to land mid-run.
+    ctx = resume.setup(args, "stream_kill_resume", threads=1, sync_interval=0.05)
+    height = e2e.HEIGHT
+    try:
+        e2e.HEIGHT = 960
+        e2e.write_geotiff(ctx.path("scene.tif"))
+    finally:
+        e2e.HEIGHT = height
     with open(ctx.path("run.yaml")) as f:
         text = f.read().replace("halo: exact", "halo: exact\n  executor: stream")
     with open(ctx.path("run.yaml"), "w") as f:

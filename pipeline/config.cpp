@@ -508,6 +508,8 @@ std::string RunConfig::normalized_yaml() const
         e << YAML::Key << "halo" << YAML::Value << "exact";
     e << YAML::Key << "stitch" << YAML::Value
       << (stitch.mode == StitchMode::crop ? "crop" : "blend");
+    e << YAML::Key << "executor" << YAML::Value
+      << (tile.executor == TileOptions::Executor::stream ? "stream" : "tiles");
     e << YAML::EndMap;
 
     e << YAML::Key << "output" << YAML::Value << YAML::BeginMap;

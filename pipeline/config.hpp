@@ -24,6 +24,14 @@ struct TileOptions
 {
     std::optional<int> size;    // core edge in output pixels; empty = 256 (classifier: its input)
     std::optional<int> halo_px; // empty = `exact` (the model's halo); else pixels, rounded up
+    /// `tile.executor`: tiles (windows through the network one by one) or stream (the whole
+    /// image in full-width bands of rows, pipeline/stream_runner.hpp).
+    enum class Executor
+    {
+        tiles,
+        stream
+    };
+    Executor executor = Executor::tiles;
 };
 
 /// Config section `runtime`.

@@ -125,6 +125,16 @@ const std::vector<Entry>& entries()
              p.cfg.stitch.mode =
                  v.as_choice({"crop", "blend"}) == "crop" ? StitchMode::crop : StitchMode::blend;
          }},
+        {{"tile.executor", "one of tiles|stream", "tiles",
+          "tiles: run each tile's window through the network; stream: run the whole image once, "
+          "top to bottom in full-width bands of rows (every value computed once; needs halo "
+          "exact, stitch crop, one process and a model without Dense/Flatten)."},
+         [](const Value& v, Parsed& p)
+         {
+             p.cfg.tile.executor = v.as_choice({"tiles", "stream"}) == "stream"
+                                       ? TileOptions::Executor::stream
+                                       : TileOptions::Executor::tiles;
+         }},
         {{"output", "section", "", "The HDF5 file written.", true}, nullptr},
         {{"output.path", "path", "",
           "HDF5 output; written as `<path>.partial` and renamed when complete.", true},

@@ -66,6 +66,9 @@ nlohmann::json run_report_json(const RunReport& r)
     j["peak_rss_mb"] = rss_mb;
     j["threads"] = r.threads;
     j["ranks"] = r.ranks;
+    j["executor"] = r.executor;
+    // Counted by the stream executor; null for tiles.
+    j["flop_ratio"] = r.flop_ratio > 0 ? nlohmann::json(r.flop_ratio) : nlohmann::json(nullptr);
     j["resumed_tiles"] = r.resumed_tiles;
     // Every rank's share (gathered over MPI on rank 0, which writes the report).
     j["per_rank"] = nlohmann::json::array();

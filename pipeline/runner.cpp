@@ -8,6 +8,7 @@
 #include "pipeline/output_guard.hpp"
 #include "pipeline/run_report.hpp"
 #include "pipeline/sha256.hpp"
+#include "pipeline/stream_runner.hpp"
 #include "pipeline/tile_dispenser.hpp"
 #include "pipeline/tile_plan.hpp"
 #include "pipeline/version.hpp"
@@ -215,6 +216,7 @@ RunReport Runner::run()
     InferStage inferer(cfg.model);
     inferer.prepare(ctx);
     inferer.check_input(info);
+    check_stream_executor(cfg, inferer.model(), m_ranks);
     const infer::Model& model = inferer.model();
     const infer::ModelFacts& facts = model.facts();
 
@@ -339,6 +341,10 @@ RunReport Runner::run()
     else if (fs::exists(cfg.output.path))
         m_log.info("  note    {} exists; it is replaced only when this run completes",
                    cfg.output.path.string());
+    if (cfg.tile.executor == TileOptions::Executor::stream)
+        return run_stream({cfg, ctx, m_log, m_format, watch, *reader, model, plan, *stitcher,
+                           *writer, done, done_before},
+                          report);
     const std::vector<TileId> needed = tiles_needed(plan, done, cfg.stitch.mode);
     // Blend on resume: the cores already in the output get no shares (never rewritten).
     auto* const blend = dynamic_cast<BlendStitcher*>(stitcher.get());

@@ -56,6 +56,10 @@ struct RunReport
     long long rank_tiles = 0;    // tiles this rank computed (MPI: its share)
     int ranks = 1;               // MPI ranks of the run
     double progress_seconds = 0; // recording progress (part of write_seconds), this rank
+    /// tile.executor ("tiles", "stream"), and for stream the FLOPs computed / one whole-image
+    /// pass (0: not counted).
+    std::string executor = "tiles";
+    double flop_ratio = 0;
     /// Every rank's stats, by rank (gathered on rank 0; other ranks hold only their own).
     std::vector<RankStats> per_rank;
 };

@@ -1,0 +1,151 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+# Purpose: end-to-end tests of `tile.executor: stream` (pipeline/stream_runner.hpp): the same
+# output as exact tiles, kill -9 and resume, and the configurations it refuses.
+"""atrous stream executor tests.
+
+    stream_test.py --atrous build/atrous --source . --work build/e2e-work TEST
+
+Uses the scene (301 x 197 px, a nodata corner) and configuration of e2e_test.py. Exit 0 = pass,
+1 = fail, 77 = skipped.
+"""
+
+import json
+import os
+import signal
+import sys
+
+import h5py
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import e2e_test as e2e  # noqa: E402
+import resume_test as resume  # noqa: E402
+
+check = e2e.check
+Failure = e2e.Failure
+
+
+def read(path):
+    with h5py.File(path, "r") as f:
+        return f["mask"][()], f["probability"][()], f["progress/tile_done"][()]
+
+
+def test_stream_equals_tiles(args):
+    """stream == tiles (halo exact, crop): the same mask bytes, probabilities within 1e-4."""
+    ctx = resume.setup(args, "stream_equals_tiles")
+    tiles = ctx.path("out", "tiles.h5")
+    stream = ctx.path("out", "stream.h5")
+    ctx.run("run", "run.yaml", "--set", f"output.path={tiles}", expect_rc=0)
+    proc = ctx.run("run", "run.yaml", "--set", f"output.path={stream}", "--set",
+                   "tile.executor=stream", "--log-format", "plain", expect_rc=0)
+    check("stream: band" in proc.stdout, "no stream plan line")
+    check("x one whole-image pass" in proc.stdout, "no FLOP ratio line")
+    with open(ctx.path("out", "stream.report.json")) as f:
+        report = json.load(f)
+    check(report["executor"] == "stream", f"report executor {report['executor']}")
+    check(abs(report["flop_ratio"] - 1.0) < 1e-6, f"report flop_ratio {report['flop_ratio']}")
+    mt, pt, dt = read(tiles)
+    ms, ps, ds = read(stream)
+    check(mt.shape == ms.shape and pt.shape == ps.shape, f"shapes {mt.shape} {ms.shape}")
+    check(dt.all() and ds.all(), "not every tile done")
+    nan_t, nan_s = np.isnan(pt), np.isnan(ps)
+    check((nan_t == nan_s).all(), "nodata (NaN) differs")
+    diff = float(np.abs(pt[~nan_t] - ps[~nan_s]).max())
+    print(f"max |p_stream - p_tiles| = {diff:.3g}, masks identical: {(mt == ms).all()}")
+    check(diff <= 1e-4, f"probabilities differ by {diff}")
+    check(mt.tobytes() == ms.tobytes(), "masks differ")
+
+
+def test_stream_kill_resume(args):
+    """SIGKILL (then SIGTERM) a stream run after its first progress, resume: same bytes as one
+    clean run."""
+    # One thread and a taller scene (301 x 960 px, 300 tiles): the stream of e2e's scene ends
+    # within ~0.2 s, too soon after its first progress for a kill to land mid-run.
+    ctx = resume.setup(args, "stream_kill_resume", threads=1, sync_interval=0.05)
+    height = e2e.HEIGHT
+    try:
+        e2e.HEIGHT = 960
+        e2e.write_geotiff(ctx.path("scene.tif"))
+    finally:
+        e2e.HEIGHT = height
+    with open(ctx.path("run.yaml")) as f:
+        text = f.read().replace("halo: exact", "halo: exact\n  executor: stream")
+    with open(ctx.path("run.yaml"), "w") as f:
+        f.write(text)
+    ref, seconds = resume.reference(ctx)
+    print(f"uninterrupted stream run: {seconds:.2f} s")
+    out = ctx.path("out", "k.h5")
+    partial = out + ".partial"
+    landed = False
+    for attempt in range(4):
+        for p in (out, partial):
+            if os.path.exists(p):
+                os.remove(p)
+        proc = resume.start(ctx, out)
+        resume.wait_for_progress(proc, partial, 0)
+        if proc.poll() is not None:
+            proc.communicate()
+            continue
+        resume.kill9(proc, 0)
+        if os.path.exists(partial) and not os.path.exists(out):
+            done, total = resume.tiles_done(partial)
+            print(f"attempt {attempt}: killed with {done}/{total} tiles done")
+            if 0 < done < total:
+                landed = True
+                break
+    check(landed, "no kill landed mid-run")
+    proc = ctx.run("run", "run.yaml", "--set", f"output.path={out}", "--log-format", "plain",
+                   expect_rc=0)
+    check("streams from the top again" in proc.stdout, "no resume line")
+    check(not os.path.exists(partial), "the partial file is left after completion")
+    resume.same_output(ref, out)
+    # SIGTERM: the stream stops at its next band, records its progress, exits 75; then resumes.
+    out = ctx.path("out", "term.h5")
+    for attempt in range(4):
+        for p in (out, out + ".partial"):
+            if os.path.exists(p):
+                os.remove(p)
+        proc = resume.start(ctx, out)
+        resume.wait_for_progress(proc, out + ".partial", 0)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=120)
+        if proc.returncode == 0:
+            continue  # completed before the signal
+        print(stdout, stderr)
+        check(proc.returncode == 75, f"exit status {proc.returncode}, expected 75")
+        check("interrupted by SIGTERM" in stderr, "no message")
+        check(not os.path.exists(out), "an output was published")
+        done, total = resume.tiles_done(out + ".partial")
+        print(f"SIGTERM: {done}/{total} tiles done")
+        check(0 < done < total, f"{done}/{total} tiles done")
+        break
+    else:
+        raise Failure("every run completed before SIGTERM")
+    ctx.run("run", "run.yaml", "--set", f"output.path={out}", expect_rc=0)
+    resume.same_output(ref, out)
+
+
+def test_stream_refused(args):
+    """stream with halo 16, blend, or a classifier: one line naming the reason, exit 2."""
+    ctx = e2e.Context(args, "stream_refused")
+    e2e.write_geotiff(ctx.path("scene.tif"))
+    e2e.write_config(ctx)
+    for setting, needle in (("tile.halo=16", "tile.halo: exact"),
+                            ("tile.stitch=blend", "tile.stitch: crop")):
+        proc = ctx.run("run", "run.yaml", "--set", "tile.executor=stream", "--set", setting,
+                       expect_rc=2)
+        e2e.one_line_error(proc, "tile.executor", needle)
+        e2e.no_output(ctx)
+    e2e.write_geotiff(ctx.path("scene1.tif"), bands=1)
+    e2e.write_config(ctx, name="cls.yaml", input_path="scene1.tif",
+                     weights=ctx.model("classifier_full.h5"))
+    proc = ctx.run("run", "cls.yaml", "--set", "tile.size=28", "--set", "tile.executor=stream",
+                   expect_rc=2)
+    e2e.one_line_error(proc, "tile.executor", "cannot stream")
+    e2e.no_output(ctx)
+
+
+if __name__ == "__main__":
+    sys.exit(e2e.run_named_test(globals(), __doc__))

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Purpose: the runner: every tile reaches the writer once, nodata tiles are skipped, and bad
-// input, model or configuration fails before the writer exists.
+// input, model or configuration fails before the writer exists; the stream executor writes the
+// cores of exact tiles.
 #include "pipeline/config.hpp"
 #include "pipeline/runner.hpp"
 #include "stages/error.hpp"
@@ -10,6 +11,7 @@
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -179,6 +181,63 @@ TEST_F(RunnerTest, MissingWeightsFileIsAModelError)
     RunConfig c = config();
     c.model.placeholder_seed.reset();
     EXPECT_THROW(run(c), ModelError);
+}
+
+// tile.executor: stream (pipeline/stream_runner.hpp): the same cores as exact tiles + crop, each
+// pixel once; what it cannot run is refused before the writer exists.
+TEST_F(RunnerTest, StreamExecutorWritesTheCoresOfExactTiles)
+{
+    // Odd size (not a multiple of the tile, the stride or the band), a nodata corner that empties
+    // the first tile's core.
+    test::TestRaster r = test::random_raster(45, 53, 3, 5);
+    r.nodata = -1.0;
+    for (int b = 0; b < 3; ++b)
+        for (int y = 0; y < 20; ++y)
+            for (int x = 0; x < 17; ++x)
+                r.data[(static_cast<std::size_t>(b) * 53 + y) * 45 + x] = -1.0f;
+    test::write_geotiff(r, m_dir / "in.tif");
+
+    const auto tiles = run(config());
+    const RunReport tiles_report = m_report;
+    const auto stream = run(config("  executor: stream\n"));
+    ASSERT_TRUE(tiles && stream);
+    EXPECT_EQ(m_report.executor, "stream");
+    EXPECT_EQ(tiles_report.executor, "tiles");
+    EXPECT_NEAR(m_report.flop_ratio, 1.0, 1e-9);
+    EXPECT_EQ(m_report.tiles, tiles_report.tiles);
+    EXPECT_EQ(stream->tiles, tiles->tiles);
+    EXPECT_EQ(m_report.empty_tiles, tiles_report.empty_tiles);
+    EXPECT_EQ(m_report.empty_tiles, 1);
+    EXPECT_NE(stream->m_options.config_yaml.find("executor: stream"), std::string::npos);
+    EXPECT_NE(stream->m_options.fingerprint, tiles->m_options.fingerprint);
+    float max_diff = 0;
+    for (std::size_t i = 0; i < stream->writes.size(); ++i)
+    {
+        ASSERT_EQ(stream->writes[i], 1) << i;
+        ASSERT_EQ(stream->valid[i], tiles->valid[i]) << i;
+        max_diff = std::max(max_diff, std::abs(stream->probabilities[i] - tiles->probabilities[i]));
+    }
+    EXPECT_LE(max_diff, 1e-5f);
+}
+
+TEST_F(RunnerTest, StreamExecutorRefusedBeforeTheWriter)
+{
+    test::write_geotiff(test::random_raster(20, 20, 3, 1), m_dir / "in.tif");
+    for (const std::string extra :
+         {"  executor: stream\n  halo: 8\n", "  executor: stream\n  stitch: blend\n"})
+    {
+        std::unique_ptr<test::MemoryWriter> out;
+        try
+        {
+            out = run(config(extra));
+            FAIL() << "accepted: " << extra;
+        }
+        catch (const ConfigError& e)
+        {
+            EXPECT_NE(std::string(e.what()).find("tile.executor"), std::string::npos) << e.what();
+        }
+        EXPECT_FALSE(out);
+    }
 }
 
 } // namespace

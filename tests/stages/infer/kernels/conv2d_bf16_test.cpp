@@ -6,6 +6,7 @@
 #include "kernel_test_util.hpp"
 #include "stages/infer/kernels/dispatch.hpp"
 #include "stages/infer/kernels/kernels.hpp"
+#include "tests/support/conv_shape.hpp"
 
 #include <gtest/gtest.h>
 
@@ -53,24 +54,7 @@ TEST(Bf16Rounding, NearestEvenOverflowNanDenormal)
 Conv2dShape geometry(int n, int h, int w, int in_c, int out_c, int k, int dilation, int stride,
                      bool same)
 {
-    Conv2dShape s;
-    s.n = n;
-    s.in_h = h;
-    s.in_w = w;
-    s.in_c = in_c;
-    s.out_c = out_c;
-    s.kh = s.kw = k;
-    s.stride_h = s.stride_w = stride;
-    s.dilation_h = s.dilation_w = dilation;
-    const int k_eff = (k - 1) * dilation + 1;
-    const auto axis = [&](int in, int& out, int& pad)
-    {
-        out = same ? (in + stride - 1) / stride : in >= k_eff ? (in - k_eff) / stride + 1 : 0;
-        pad = same ? std::max((out - 1) * stride + k_eff - in, 0) / 2 : 0;
-    };
-    axis(h, s.out_h, s.pad_top);
-    axis(w, s.out_w, s.pad_left);
-    return s;
+    return test::keras_conv_shape(n, h, w, in_c, out_c, k, dilation, stride, same);
 }
 
 const Activation k_relu{ActivationKind::relu};

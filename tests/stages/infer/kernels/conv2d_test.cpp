@@ -5,6 +5,7 @@
 #include "kernel_test_util.hpp"
 #include "stages/infer/kernels/dispatch.hpp"
 #include "stages/infer/kernels/kernels.hpp"
+#include "tests/support/conv_shape.hpp"
 
 #include <gtest/gtest.h>
 
@@ -30,32 +31,7 @@ struct Case
 /// Keras/TF geometry for the case (as the layers compute it).
 Conv2dShape geometry(const Case& c, int n)
 {
-    Conv2dShape s;
-    s.n = n;
-    s.in_h = c.h;
-    s.in_w = c.w;
-    s.in_c = c.in_c;
-    s.out_c = c.out_c;
-    s.kh = s.kw = c.k;
-    s.stride_h = s.stride_w = c.stride;
-    s.dilation_h = s.dilation_w = c.dilation;
-    const int k_eff = (c.k - 1) * c.dilation + 1;
-    const auto axis = [&](int in, int& out, int& pad)
-    {
-        if (c.same)
-        {
-            out = (in + c.stride - 1) / c.stride;
-            pad = std::max((out - 1) * c.stride + k_eff - in, 0) / 2;
-        }
-        else
-        {
-            out = in >= k_eff ? (in - k_eff) / c.stride + 1 : 0;
-            pad = 0;
-        }
-    };
-    axis(c.h, s.out_h, s.pad_top);
-    axis(c.w, s.out_w, s.pad_left);
-    return s;
+    return test::keras_conv_shape(n, c.h, c.w, c.in_c, c.out_c, c.k, c.dilation, c.stride, c.same);
 }
 
 std::vector<Case> cases()

@@ -7,6 +7,7 @@
 #include "kernel_test_util.hpp"
 #include "stages/infer/kernels/dispatch.hpp"
 #include "stages/infer/kernels/kernels.hpp"
+#include "tests/support/conv_shape.hpp"
 
 #include <gtest/gtest.h>
 
@@ -29,21 +30,7 @@ using RunFn = std::function<void(const Conv2dShape& s, const float* in, float* o
 /// Same-padded geometry of a k x k window with stride and dilation.
 Conv2dShape same_shape(int n, int h, int w, int in_c, int out_c, int k, int stride, int dilation)
 {
-    Conv2dShape s;
-    s.n = n;
-    s.in_h = h;
-    s.in_w = w;
-    s.in_c = in_c;
-    s.out_c = out_c;
-    s.kh = s.kw = k;
-    s.stride_h = s.stride_w = stride;
-    s.dilation_h = s.dilation_w = dilation;
-    const int k_eff = (k - 1) * dilation + 1;
-    s.out_h = (h + stride - 1) / stride;
-    s.out_w = (w + stride - 1) / stride;
-    s.pad_top = std::max((s.out_h - 1) * stride + k_eff - h, 0) / 2;
-    s.pad_left = std::max((s.out_w - 1) * stride + k_eff - w, 0) / 2;
-    return s;
+    return test::keras_conv_shape(n, h, w, in_c, out_c, k, dilation, stride, true);
 }
 
 /// The strided run against the dense one: the input's `in_c` channels sit at `in_off` of pixels

@@ -3,7 +3,7 @@
 // README key table (`atrous keys`) and the test that configs/*.yaml mention every key.
 #include "config_keys.hpp"
 
-#include "stages/infer/kernels/dispatch.hpp"
+#include "stages/infer/kernels/cpu_features.hpp"
 
 namespace atrous
 {

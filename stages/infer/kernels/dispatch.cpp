@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Purpose: kernels.def expanded into the variant table; CPU feature checks.
+// Purpose: kernels.def expanded into the variant table.
 
 #include "dispatch.hpp"
 
@@ -7,59 +7,6 @@
 
 namespace atrous::infer::kernels
 {
-
-bool cpu_supports(Isa isa)
-{
-    switch (isa)
-    {
-    case Isa::generic:
-        return true;
-    case Isa::avx2_fma:
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-        return false;
-#endif
-    case Isa::avx512f:
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
-#else
-        return false;
-#endif
-    case Isa::avx512_bf16:
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16");
-#else
-        return false;
-#endif
-    case Isa::amx_bf16:
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-        return __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-bf16");
-#else
-        return false;
-#endif
-    }
-    return false;
-}
-
-std::string_view isa_name(Isa isa)
-{
-    switch (isa)
-    {
-    case Isa::generic:
-        return "generic";
-    case Isa::avx2_fma:
-        return "avx2_fma";
-    case Isa::avx512f:
-        return "avx512f";
-    case Isa::avx512_bf16:
-        return "avx512_bf16";
-    case Isa::amx_bf16:
-        return "amx_bf16";
-    }
-    return "?";
-}
 
 namespace
 {
@@ -121,13 +68,6 @@ const Conv2dVariant& conv2d_bf16_fast()
 {
     static const Conv2dVariant& chosen = pick_fastest(k_conv2d_bf16_variants); // once
     return chosen;
-}
-
-std::string bf16_missing_feature()
-{
-    return conv2d_bf16_fast().isa == Isa::generic
-               ? "this CPU has no AVX512_BF16 (nor AMX-BF16), which bf16 needs"
-               : "";
 }
 
 std::span<const Conv2dVariant> conv2d_variants()

@@ -3,6 +3,7 @@
 // the running CPU supports (made once per process; the portable TBB path is the fallback).
 #pragma once
 
+#include "stages/infer/kernels/cpu_features.hpp"
 #include "stages/infer/kernels/kernels.hpp"
 
 #include <span>
@@ -11,10 +12,6 @@
 
 namespace atrous::infer::kernels
 {
-
-/// True when the running CPU has the instructions `isa` needs (generic: always).
-bool cpu_supports(Isa isa);
-std::string_view isa_name(Isa isa);
 
 struct Conv2dVariant
 {
@@ -34,9 +31,6 @@ const Conv2dVariant& conv2d_fast();
 /// supports (conv2d_bf16_ref where it has no bf16 instructions: correct, but slow).
 std::span<const Conv2dVariant> conv2d_bf16_variants();
 const Conv2dVariant& conv2d_bf16_fast();
-/// "" when the CPU runs bf16 convolutions in hardware, else what it lacks (one clause, for
-/// the error of a config that asks for bf16).
-std::string bf16_missing_feature();
 
 struct DepthwiseVariant
 {

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// Purpose: the Conv2dShape of a square k x k window as Keras lays it out ('same' or 'valid'), for
-// the kernel tests.
+// Purpose: the Conv2dShape of a square k x k window as Keras lays it out ('same' or 'valid'), and
+// every fused activation, for the kernel tests.
 #pragma once
 
 #include "stages/infer/kernels/kernels.hpp"
 
 #include <algorithm>
+#include <vector>
 
 namespace atrous::infer::kernels::test
 {
@@ -33,6 +34,22 @@ inline Conv2dShape keras_conv_shape(int n, int h, int w, int in_c, int out_c, in
     axis(h, s.out_h, s.pad_top);
     axis(w, s.out_w, s.pad_left);
     return s;
+}
+
+/// One of every activation the kernels fuse: linear, relu, a capped leaky relu with a threshold,
+/// sigmoid, tanh, softmax.
+inline std::vector<Activation> every_activation()
+{
+    Activation capped{ActivationKind::relu};
+    capped.max_value = 0.5f;
+    capped.negative_slope = 0.1f;
+    capped.threshold = -0.2f;
+    return {Activation{ActivationKind::linear},
+            Activation{ActivationKind::relu},
+            capped,
+            Activation{ActivationKind::sigmoid},
+            Activation{ActivationKind::tanh},
+            Activation{ActivationKind::softmax}};
 }
 
 } // namespace atrous::infer::kernels::test

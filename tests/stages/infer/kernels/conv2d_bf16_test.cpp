@@ -163,13 +163,7 @@ TEST_P(Conv2dBf16Variants, EveryActivationAndNoBias)
 {
     std::mt19937 rng(47);
     const Conv2dShape s = geometry(2, 7, 9, 13, 21, 3, 2, 1, true);
-    Activation capped{ActivationKind::relu};
-    capped.max_value = 0.5f;
-    capped.negative_slope = 0.1f;
-    capped.threshold = -0.2f;
-    for (const Activation& act :
-         {Activation{ActivationKind::linear}, k_relu, capped, Activation{ActivationKind::sigmoid},
-          Activation{ActivationKind::tanh}, Activation{ActivationKind::softmax}})
+    for (const Activation& act : test::every_activation())
         for (bool bias : {true, false})
             ASSERT_TRUE(check(s, act, bias, rng));
 }

@@ -7,6 +7,7 @@
 #include "stages/error.hpp"
 #include "stages/infer/engine/finite_scan.hpp"
 #include "stages/infer/engine/stream_executor.hpp"
+#include "stages/stitch/stitch_grid.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -58,33 +59,9 @@ public:
     /// The core of tile (tile_row, col) as the crop stitcher cuts it (planar, 0 where nodata).
     OutputBlock block(const TileTask& task) const
     {
-        const Window& core = task.core;
-        const int row0 = core.y - (core.y / m_plan.tile_size()) * m_plan.tile_size();
-        const std::size_t w = static_cast<std::size_t>(m_plan.image_width());
-        OutputBlock b;
-        b.region = core;
-        b.channels = m_channels;
-        b.tiles = {task.id};
-        const std::size_t plane =
-            static_cast<std::size_t>(core.width) * static_cast<std::size_t>(core.height);
-        b.probabilities.assign(plane * static_cast<std::size_t>(m_channels), 0.0f);
-        b.valid.assign(plane, 0);
-        for (int y = 0; y < core.height; ++y)
-        {
-            const std::size_t src_row = static_cast<std::size_t>(row0 + y) * w;
-            for (int x = 0; x < core.width; ++x)
-            {
-                const std::size_t s = src_row + static_cast<std::size_t>(core.x + x);
-                if (m_valid_rows[s] == 0)
-                    continue;
-                const std::size_t o = static_cast<std::size_t>(y) * core.width + x;
-                b.valid[o] = 1;
-                const float* p = m_probabilities.data() + s * m_channels;
-                for (int c = 0; c < m_channels; ++c)
-                    b.probabilities[c * plane + o] = p[c];
-            }
-        }
-        return b;
+        const int y0 = (task.core.y / m_plan.tile_size()) * m_plan.tile_size();
+        return stitch::core_block(task.core, task.id, m_channels, m_probabilities.data(),
+                                  m_valid_rows.data(), m_plan.image_width(), 0, y0);
     }
 
     /// Drops the rows of the tile row just cut.

@@ -94,6 +94,35 @@ void check(std::string_view stage, const StitchGeometry& g, const Prediction& p)
                                std::to_string(w.width * w.height) + " expected");
 }
 
+OutputBlock core_block(const Window& core, TileId tile, int channels, const float* probabilities,
+                       const std::uint8_t* valid, int width, int x0, int y0)
+{
+    OutputBlock b;
+    b.region = core;
+    b.channels = channels;
+    const std::size_t plane =
+        static_cast<std::size_t>(core.width) * static_cast<std::size_t>(core.height);
+    b.probabilities.assign(plane * static_cast<std::size_t>(channels), 0.0f);
+    b.valid.assign(plane, 0);
+    b.tiles = {tile};
+    for (int y = 0; y < core.height; ++y)
+    {
+        const std::size_t src_row = static_cast<std::size_t>(core.y - y0 + y) * width;
+        for (int x = 0; x < core.width; ++x)
+        {
+            const std::size_t s = src_row + static_cast<std::size_t>(core.x - x0 + x);
+            if (valid[s] == 0)
+                continue;
+            const std::size_t o = static_cast<std::size_t>(y) * core.width + x;
+            b.valid[o] = 1;
+            const float* src = probabilities + s * static_cast<std::size_t>(channels);
+            for (int c = 0; c < channels; ++c)
+                b.probabilities[c * plane + o] = src[c];
+        }
+    }
+    return b;
+}
+
 OutputBlock nodata_block(const Window& region, int channels, TileId tile)
 {
     OutputBlock b;

@@ -23,6 +23,13 @@ void check(std::string_view stage, const StitchGeometry& g, const Prediction& p)
 /// The block of an all-nodata region: probabilities 0, valid 0.
 OutputBlock nodata_block(const Window& region, int channels, TileId tile);
 
+/// The block of `core` cut from predictions held as rows of `width` pixels, `channels` floats each
+/// (NHWC), with `valid` flags (`width` a row), whose first pixel is image pixel (x0, y0): planar,
+/// probabilities 0 where nodata. The crop stitcher cuts a window's prediction with it, the stream
+/// runner its output rows.
+OutputBlock core_block(const Window& core, TileId tile, int channels, const float* probabilities,
+                       const std::uint8_t* valid, int width, int x0, int y0);
+
 /// The classifier cell of tile p (region = 1 x 1 at (col, row) of the tile grid).
 OutputBlock classifier_block(const StitchGeometry& g, const Prediction& p);
 

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Purpose: the two commands of the README. `make demo`: install, build, run the demo.
-# `make test`: install, build with warnings as errors, run every test, then again under ASan+UBSan,
-# the threaded tests under TSan, and each fuzz target for FUZZ_RUNS inputs.
+# `make test`: install, build with warnings as errors, run every test, then the MPI-free build's
+# under ASan+UBSan, the threaded tests under TSan, and each fuzz target for FUZZ_RUNS inputs.
 JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
@@ -30,9 +30,10 @@ demo: build
 test-release: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
-# The single-process build (-DATROUS_MPI=OFF, serial HDF5, no MPI library): every unit test (the
-# dispenser and blend exchange over in-process ranks included) and the end-to-end tests of one
-# process that the release pass runs too, less the slow, MPI and SLURM ones (not built here).
+# The single-process build (-DATROUS_MPI=OFF, serial HDF5, no MPI library) without sanitizers:
+# every unit test (the dispenser and blend exchange over in-process ranks included) and the
+# end-to-end tests of one process. Not part of `make test`: the ASan pass below builds and tests
+# the same MPI-free configuration.
 test-nompi: deps
 	cmake --preset nompi -B $(NOMPI_BUILD)
 	cmake --build $(NOMPI_BUILD) -j$(JOBS)
@@ -40,9 +41,10 @@ test-nompi: deps
 	cd $(NOMPI_BUILD) && ctest --output-on-failure -j$(JOBS) \
 	    -R "^(e2e\.(run_geotiff|demo|install_demo|classifier|mpi_refused)|resume\.(kill_resume|signals))$$"
 
-# The sanitizer variant: the same suite built with -fsanitize=address,undefined, less the tests
-# labelled `slow` (shipped-model accuracy and the real-SLURM job: whole-model runs at -O0 that the
-# release pass already covers).
+# The sanitizer variant, and CI's MPI-free build: -DATROUS_MPI=OFF (serial HDF5, one process,
+# `mpirun` refused) built with -fsanitize=address,undefined; every test it builds (the MPI and
+# SLURM ones exist only with MPI: the release pass runs them) less those labelled `slow`
+# (shipped-model accuracy: whole-model runs at -O0 that the release pass already covers).
 test-asan: deps
 	cmake --preset asan -B $(ASAN_BUILD)
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
@@ -84,7 +86,7 @@ fuzz: deps
 	    grep -E '^stat::number_of_executed_units|^Done' $(FUZZ_BUILD)/$$t.log || true; \
 	done
 
-test: test-release test-nompi test-asan test-tsan fuzz
+test: test-release test-asan test-tsan fuzz
 
 format:
 	find pipeline stages tests bench -name '*.cpp' -o -name '*.hpp' | xargs clang-format -i

@@ -46,8 +46,8 @@ enum class Precision
 /// How the 3x3 / 2x2 stride-1 convolutions (the Winograd shapes) run in bf16 mode.
 enum class Bf16Winograd
 {
-    bf16_winograd, // 3x3: bf16 Winograd F(2x2, 3x3) (kernels.hpp bf16_winograd_applies) where the
-                   // tiling stays exact (Layer::place), else the bf16 GEMM; 2x2: the bf16 GEMM
+    bf16_winograd, // bf16 Winograd F(2x2, 3x3) / F(2x2, 2x2) (kernels.hpp bf16_winograd_applies)
+                   // where crops keep its tile grid (Layer::place), else the bf16 GEMM
     bf16_gemm,     // the bf16 GEMM (im2col) like every other Conv2D
     fp32_winograd  // keep them in fp32 Winograd (bench/README.md compares the three)
 };

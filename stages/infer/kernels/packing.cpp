@@ -78,6 +78,7 @@ constexpr double k_g43[6][3] = {{1.0 / 4, 0, 0},
                                 {0, 0, 1}};
 constexpr double k_g23[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
 constexpr double k_g32[4][3] = {{-1, 0, 0}, {0.5, 0.5, 0}, {0.5, -0.5, 0}, {0, 1, 0}};
+constexpr double k_g22[3][3] = {{1, 0, 0}, {1, 1, 0}, {0, 1, 0}}; // F(2x2, 2x2)
 
 /// Calls put(point, ci, co, u) for every Winograd-domain weight U = G g G^T (a x a points, row
 /// major) of the r x r HWIO kernel, computed in double.
@@ -131,18 +132,19 @@ PackedWeights pack_winograd(const Conv2dShape& s, const float* hwio, int block)
 
 bool bf16_winograd_applies(const Conv2dShape& s)
 {
-    return s.kh == 3 && s.kw == 3 && s.stride_h == 1 && s.stride_w == 1 &&
-           s.in_c >= k_winograd_min_channels && s.out_c >= k_winograd_min_channels &&
-           s.in_c % 2 == 0;
+    return ((s.kh == 3 && s.kw == 3) || (s.kh == 2 && s.kw == 2)) && s.stride_h == 1 &&
+           s.stride_w == 1 && s.in_c >= k_winograd_min_channels &&
+           s.out_c >= k_winograd_min_channels && s.in_c % 2 == 0;
 }
 
 PackedWeights pack_winograd_bf16_pairs(const Conv2dShape& s, const float* hwio, int block)
 {
     const int blocks = (s.out_c + block - 1) / block;
     const std::size_t pairs = static_cast<std::size_t>(s.in_c) / 2;
-    PackedWeights packed(16 * blocks * pairs * block, 0.0f);
+    const int a = s.kh == 3 ? 4 : 3;
+    PackedWeights packed(static_cast<std::size_t>(a) * a * blocks * pairs * block, 0.0f);
     winograd_weights(
-        s, hwio, k_g23, 4,
+        s, hwio, s.kh == 3 ? k_g23 : k_g22, a,
         [&](int p, int ci, int co, double u)
         {
             // Rounded once: double -> fp32 (nearest) -> bf16 (nearest even).
@@ -161,8 +163,9 @@ PackedWeights pack_winograd_bf16_pairs(const Conv2dShape& s, const float* hwio, 
 
 PackedWeights winograd_bf16_rounded(const Conv2dShape& s, const float* hwio)
 {
-    PackedWeights u(static_cast<std::size_t>(16) * s.in_c * s.out_c, 0.0f);
-    winograd_weights(s, hwio, k_g23, 4,
+    const int a = s.kh == 3 ? 4 : 3;
+    PackedWeights u(static_cast<std::size_t>(a) * a * s.in_c * s.out_c, 0.0f);
+    winograd_weights(s, hwio, s.kh == 3 ? k_g23 : k_g22, a,
                      [&](int p, int ci, int co, double v)
                      {
                          u[(static_cast<std::size_t>(p) * s.in_c + ci) * s.out_c + co] =

@@ -122,7 +122,7 @@ RowMap Conv2d::row_map(const std::vector<Shape>& inputs) const
     m.k_eff = m_wy.k_eff();
     m.stride = m_wy.stride;
     m.pad_before = m_wy.pad_before(inputs.at(0).h);
-    if (m_bf16_wino) // F(2x2, 3x3) output tiles
+    if (m_bf16_wino) // F(2x2, 3x3) and F(2x2, 2x2) output tiles
         m.granule = 2 * m_wy.dilation;
     else if (kernels::winograd_applies(kernel_shape(Shape{}, Shape{})))
         // F(4x4, 3x3) and F(3x3, 2x2) output tiles; dilated, a tile's rows lie `dilation` apart.

@@ -68,6 +68,26 @@ template <typename V> struct Wino23
     }
 };
 
+/// F(2x2, 2x2) (points 0, 1, inf): 3x3 patches, 2x2 outputs; the bf16 Winograd's 2x2 scheme (its
+/// tiles have the size of F(2x2, 3x3)'s, so both keep the same alignment).
+template <typename V> struct Wino22
+{
+    using Reg = typename V::Reg;
+    static constexpr int a = 3;
+    static constexpr int m = 2;
+    static void in_1d(const Reg d[3], Reg r[3])
+    {
+        r[0] = V::sub(d[0], d[1]);
+        r[1] = d[1];
+        r[2] = V::sub(d[2], d[1]);
+    }
+    static void out_1d(const Reg x[3], Reg o[2])
+    {
+        o[0] = V::add(x[0], x[1]);
+        o[1] = V::add(x[1], x[2]);
+    }
+};
+
 /// F(3x3, 2x2) (points 0, +-1, inf): 4x4 patches, 3x3 outputs; exact small coefficients.
 template <typename V> struct Wino32
 {

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Purpose: bf16 Winograd F(2x2, 3x3) on AVX-512 BF16: avx2/conv2d_winograd.inl over the zmm traits
-// with WinoOps specialized to bf16 (the input transform in fp32, its results stored as bf16 by
-// VCVTNEPS2BF16, one VDPBF16PS per tile, vector and input-channel pair in the GEMM, 14 tiles x 32
-// channels in 28 zmm accumulators). Compiled alone with -mavx512f -mavx512bw -mavx512vl
+// Purpose: bf16 Winograd F(2x2, 3x3) and F(2x2, 2x2) on AVX-512 BF16: avx2/conv2d_winograd.inl over
+// the zmm traits with WinoOps specialized to bf16 (the input transform in fp32, its results stored
+// as bf16 by VCVTNEPS2BF16, one VDPBF16PS per tile, vector and input-channel pair in the GEMM, 14
+// tiles x 32 channels in 28 zmm accumulators). Compiled alone with -mavx512f -mavx512bw -mavx512vl
 // -mavx512bf16 (CMakeLists.txt); dispatch only calls it when the CPU has them.
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -79,8 +79,10 @@ PackedWeights conv2d_avx512bf16_wino_pack(const Conv2dShape& s, const float* hwi
 void conv2d_avx512bf16_wino(const Conv2dShape& s, const float* in, const float* packed_w,
                             const float* bias, const Activation& act, float* out)
 {
-    if (bf16_winograd_applies(s))
+    if (bf16_winograd_applies(s) && s.kh == 3)
         winograd_conv<ZmmBf16, Wino23<ZmmBf16>>(s, in, packed_w, bias, act, out);
+    else if (bf16_winograd_applies(s))
+        winograd_conv<ZmmBf16, Wino22<ZmmBf16>>(s, in, packed_w, bias, act, out);
     else
         conv2d_avx512bf16_14x32(s, in, packed_w, bias, act, out);
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Purpose: the portable oracle of the bf16 Winograd convolution (kernels.def op conv2d_bf16_wino):
-// F(2x2, 3x3) with the transformed inputs and weights rounded to bf16 the way the SIMD kernel
-// rounds them, the products summed in fp32; the direct bf16 oracle for every other shape.
+// F(2x2, 3x3) and F(2x2, 2x2) with the transformed inputs and weights rounded to bf16 the way the
+// SIMD kernel rounds them, the products summed in fp32; the direct bf16 oracle for every other
+// shape.
 
 #include "stages/infer/kernels/kernels.hpp"
 
@@ -13,9 +14,10 @@ namespace atrous::infer::kernels
 namespace
 {
 
-// The 1-D transforms of F(2x2, 3x3) in the SIMD kernel's operation order (avx2/conv2d_winograd.inl
-// Wino23), so that the transformed inputs are the same fp32 values before rounding.
-void in_1d(const float d[4], float r[4])
+// The 1-D transforms of F(2x2, 3x3) and F(2x2, 2x2) in the SIMD kernel's operation order
+// (avx2/conv2d_winograd.inl Wino23, Wino22), so that the transformed inputs are the same fp32
+// values before rounding. Arrays of 4; F(2x2, 2x2) uses the first 3.
+void in_1d_23(const float d[4], float r[4])
 {
     r[0] = d[0] - d[2];
     r[1] = d[1] + d[2];
@@ -23,17 +25,30 @@ void in_1d(const float d[4], float r[4])
     r[3] = d[1] - d[3];
 }
 
-void out_1d(const float x[4], float o[2])
+void out_1d_23(const float x[4], float o[2])
 {
     o[0] = (x[0] + x[1]) + x[2];
     o[1] = (x[1] - x[2]) - x[3];
+}
+
+void in_1d_22(const float d[4], float r[4])
+{
+    r[0] = d[0] - d[1];
+    r[1] = d[1];
+    r[2] = d[2] - d[1];
+}
+
+void out_1d_22(const float x[4], float o[2])
+{
+    o[0] = x[0] + x[1];
+    o[1] = x[1] + x[2];
 }
 
 } // namespace
 
 PackedWeights conv2d_bf16_wino_ref_pack(const Conv2dShape& s, const float* hwio)
 {
-    // Winograd shapes: U = G g G^T as [16 points][in_c][out_c], each rounded to bf16.
+    // Winograd shapes: U = G g G^T as [a*a points][in_c][out_c], each rounded to bf16.
     return bf16_winograd_applies(s) ? winograd_bf16_rounded(s, hwio)
                                     : conv2d_bf16_ref_pack(s, hwio);
 }
@@ -46,7 +61,10 @@ void conv2d_bf16_wino_ref(const Conv2dShape& s, const float* in, const float* pa
         conv2d_bf16_ref(s, in, packed_w, bias, act, out);
         return;
     }
-    constexpr int A = 4, M = 2;
+    constexpr int M = 2;
+    const int A = s.kh == 3 ? 4 : 3; // patch size
+    const auto in_1d = s.kh == 3 ? in_1d_23 : in_1d_22;
+    const auto out_1d = s.kh == 3 ? out_1d_23 : out_1d_22;
     const std::size_t ips = s.in_stride();
     const std::size_t ops = s.out_stride();
     std::vector<float> v(static_cast<std::size_t>(A) * A * s.in_c);  // [point][ci], rounded
@@ -63,7 +81,7 @@ void conv2d_bf16_wino_ref(const Conv2dShape& s, const float* in, const float* pa
                     {
                         for (int ci = 0; ci < s.in_c; ++ci)
                         {
-                            float d[A][A];
+                            float d[4][4] = {};
                             for (int u = 0; u < A; ++u)
                                 for (int w = 0; w < A; ++w)
                                 {
@@ -76,13 +94,13 @@ void conv2d_bf16_wino_ref(const Conv2dShape& s, const float* in, const float* pa
                                                     ci]
                                             : 0.0f;
                                 }
-                            float tmp[A][A];
+                            float tmp[4][4] = {};
                             for (int u = 0; u < A; ++u)
                                 in_1d(d[u], tmp[u]);
                             for (int j = 0; j < A; ++j)
                             {
-                                const float col[A] = {tmp[0][j], tmp[1][j], tmp[2][j], tmp[3][j]};
-                                float res[A];
+                                const float col[4] = {tmp[0][j], tmp[1][j], tmp[2][j], tmp[3][j]};
+                                float res[4];
                                 in_1d(col, res);
                                 for (int i = 0; i < A; ++i)
                                     v[(static_cast<std::size_t>(i) * A + j) * s.in_c + ci] =
@@ -102,17 +120,17 @@ void conv2d_bf16_wino_ref(const Conv2dShape& s, const float* in, const float* pa
                             }
                         for (int co = 0; co < s.out_c; ++co)
                         {
-                            float tmp[A][M];
+                            float tmp[4][M] = {};
                             for (int i = 0; i < A; ++i)
                             {
-                                float row[A];
+                                float row[4] = {};
                                 for (int j = 0; j < A; ++j)
                                     row[j] = m[static_cast<std::size_t>(i * A + j) * s.out_c + co];
                                 out_1d(row, tmp[i]);
                             }
                             for (int j = 0; j < M; ++j)
                             {
-                                const float col[A] = {tmp[0][j], tmp[1][j], tmp[2][j], tmp[3][j]};
+                                const float col[4] = {tmp[0][j], tmp[1][j], tmp[2][j], tmp[3][j]};
                                 float res[M];
                                 out_1d(col, res);
                                 for (int i = 0; i < M; ++i)

@@ -30,14 +30,15 @@ Conv2dShape geometry(int n, int h, int w, int in_c, int out_c, int k, int dilati
 
 const Activation k_relu{ActivationKind::relu};
 
-TEST(Conv2dBf16WinoShapes, OnlyStrideOne3x3WithEvenInputChannels)
+TEST(Conv2dBf16WinoShapes, OnlyStrideOne3x3And2x2WithEvenInputChannels)
 {
     EXPECT_TRUE(bf16_winograd_applies(geometry(1, 8, 8, 16, 16, 3, 1, true)));
     EXPECT_TRUE(bf16_winograd_applies(geometry(1, 8, 8, 64, 17, 3, 2, false)));
     EXPECT_FALSE(bf16_winograd_applies(geometry(1, 8, 8, 17, 16, 3, 1, true))); // odd in_c
     EXPECT_FALSE(bf16_winograd_applies(geometry(1, 8, 8, 14, 16, 3, 1, true))); // too few
     EXPECT_FALSE(bf16_winograd_applies(geometry(1, 8, 8, 16, 8, 3, 1, true)));
-    EXPECT_FALSE(bf16_winograd_applies(geometry(1, 8, 8, 16, 16, 2, 1, true))); // 2x2: GEMM
+    EXPECT_TRUE(bf16_winograd_applies(geometry(1, 8, 8, 16, 16, 2, 1, true)));
+    EXPECT_FALSE(bf16_winograd_applies(geometry(1, 8, 8, 16, 16, 1, 1, true)));
     EXPECT_FALSE(bf16_winograd_applies(test::keras_conv_shape(1, 8, 8, 16, 16, 3, 1, 2, true)));
 }
 
@@ -48,12 +49,13 @@ TEST(Conv2dBf16WinoReference, IsAConvolutionWithinBf16Rounding)
     // the output transform's coefficients (|A| <= 1, 4 of them per point and axis): a loose
     // bound. The mean error must also be of bf16 size (larger than fp32's, far below the bound).
     std::mt19937 rng(5);
-    for (auto [w, d, same] : {std::tuple{9, 1, true}, std::tuple{13, 2, true},
-                              std::tuple{12, 1, false}, std::tuple{7, 3, true}})
+    for (auto [k, w, d, same] :
+         {std::tuple{3, 9, 1, true}, std::tuple{3, 13, 2, true}, std::tuple{3, 12, 1, false},
+          std::tuple{3, 7, 3, true}, std::tuple{2, 9, 1, true}, std::tuple{2, 8, 2, false}})
     {
-        const Conv2dShape s = geometry(2, 10, w, 32, 20, 3, d, same);
+        const Conv2dShape s = geometry(2, 10, w, 32, 20, k, d, same);
         const auto in = random_values(s.in_size(), rng);
-        const auto wt = random_values(static_cast<std::size_t>(9) * s.in_c * s.out_c, rng);
+        const auto wt = random_values(static_cast<std::size_t>(k) * k * s.in_c * s.out_c, rng);
         const auto bias = random_values(s.out_c, rng);
         auto fp32 = nan_filled(s.out_size());
         auto wino = nan_filled(s.out_size());
@@ -76,7 +78,7 @@ TEST(Conv2dBf16WinoReference, OtherShapesAreTheDirectBf16Oracle)
 {
     std::mt19937 rng(6);
     for (const Conv2dShape& s :
-         {geometry(1, 6, 7, 17, 16, 3, 1, true), geometry(1, 6, 7, 16, 16, 2, 1, true),
+         {geometry(1, 6, 7, 17, 16, 3, 1, true), geometry(1, 6, 7, 16, 16, 1, 1, true),
           test::keras_conv_shape(1, 6, 7, 16, 16, 3, 1, 2, true)})
     {
         const auto in = random_values(s.in_size(), rng);
@@ -133,7 +135,7 @@ TEST_P(Conv2dBf16WinoVariants, MatchesOracleOnAwkwardShapes)
     std::mt19937 rng(42);
     // Channel counts leaving remainders in every 16-lane vector and 32-channel block, widths
     // leaving every 14-tile register block and 2-pixel tile remainder, dilations, same and valid
-    // padding, two images; the non-Winograd shapes (odd in_c, 2x2) through the direct kernel.
+    // padding, two images, 3x3 and 2x2; odd in_c (not Winograd) through the direct kernel.
     for (auto [ci, co] : {std::pair{16, 16}, std::pair{18, 33}, std::pair{64, 47},
                           std::pair{40, 64}, std::pair{17, 20}})
         for (int w : {1, 2, 5, 13, 29, 30})
@@ -152,6 +154,7 @@ TEST_P(Conv2dBf16WinoVariants, ManyTilesAndChannels)
     // Enough tiles for several blocks of tiles (the one-block-per-task path) and a long K.
     std::mt19937 rng(43);
     ASSERT_TRUE(check(geometry(1, 60, 70, 32, 48, 3, 1, true), k_relu, true, rng));
+    ASSERT_TRUE(check(geometry(1, 60, 70, 32, 48, 2, 1, true), k_relu, true, rng));
     ASSERT_TRUE(check(geometry(1, 6, 9, 512, 40, 3, 1, true), k_relu, true, rng, 1e-3f));
 }
 

@@ -151,10 +151,12 @@ TEST_P(Conv2dBf16WinoVariants, MatchesOracleOnAwkwardShapes)
 
 TEST_P(Conv2dBf16WinoVariants, ManyTilesAndChannels)
 {
-    // Enough tiles for several blocks of tiles (the one-block-per-task path) and a long K.
+    // Enough tiles for several blocks of tiles (both parallel paths) and a long K.
     std::mt19937 rng(43);
     ASSERT_TRUE(check(geometry(1, 60, 70, 32, 48, 3, 1, true), k_relu, true, rng));
     ASSERT_TRUE(check(geometry(1, 60, 70, 32, 48, 2, 1, true), k_relu, true, rng));
+    // ~4200 tiles of 16 -> 16 channels: blocks of ~400 tiles, one per task on <= 2-3 threads.
+    ASSERT_TRUE(check(geometry(1, 130, 130, 16, 16, 3, 1, true), k_relu, true, rng));
     ASSERT_TRUE(check(geometry(1, 6, 9, 512, 40, 3, 1, true), k_relu, true, rng, 1e-3f));
 }
 

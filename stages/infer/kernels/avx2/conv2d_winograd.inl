@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Purpose: Winograd convolution for stride-1 3x3 (F(4x4, 3x3), or F(2x2, 3x3)) and 2x2 (F(3x3,
-// 2x2)) kernels, any dilation and padding, written once over the vector traits `V` (the ISA .cpp's
-// Ymm/Zmm, which includes this with its ISA flags; WinoOps<V> says how the GEMM multiplies) and a
-// scheme `S` (tile sizes and 1-D transforms). Per block of
+// Purpose: Winograd convolution for stride-1 3x3 (fp32: F(4x4, 3x3); bf16: F(2x2, 3x3)) and 2x2
+// (fp32: F(3x3, 2x2); bf16: F(2x2, 2x2)) kernels, any dilation and padding, written once over the
+// vector traits `V` (the ISA .cpp's Ymm/Zmm, which includes this with its ISA flags; WinoOps<V>
+// says how the GEMM multiplies) and a scheme `S` (tile sizes and 1-D transforms). Per block of
 // m x m output tiles: the input transform (B^T d B, a x a patch -> a^2 points), one GEMM per point
 // (tiles x in_c times in_c x out_c, V::mr tiles x V::block channels per register tile), the output
 // transform (A^T m A, a^2 points -> m x m) with bias and ReLU fused. A dilated convolution is d_h x

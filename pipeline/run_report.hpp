@@ -3,7 +3,7 @@
 // time per stage, throughput, peak memory, threads and ranks.
 #pragma once
 
-#include "pipeline/runner.hpp"
+#include "pipeline/run/run_outcome.hpp"
 
 #include <nlohmann/json.hpp>
 

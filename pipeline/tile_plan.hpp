@@ -4,7 +4,7 @@
 #pragma once
 
 #include "stages/infer/engine/model.hpp"
-#include "stages/tile.hpp"
+#include "stages/tile_grid.hpp"
 
 #include <optional>
 #include <string>
@@ -22,7 +22,8 @@ struct TilePlanRequest
     std::string size_where = "tile.size"; // names the key in errors ("cfg.yaml:7 tile.size")
 };
 
-/// Immutable value: the grid and every tile's core and window.
+/// Immutable value: the grid (stages/tile_grid.hpp) validated against the model; every stage
+/// gets grid() by const reference.
 ///
 /// Spatial models: the image is padded bottom/right to a multiple of the total stride s (the
 /// `padded` size); cores are tile_size x tile_size (the last row/column clipped to the image);
@@ -39,35 +40,28 @@ public:
     /// classifier input.
     TilePlan(const TilePlanRequest& request, const infer::ModelFacts& facts);
 
-    int image_width() const { return m_width; }
-    int image_height() const { return m_height; }
-    int padded_width() const { return m_padded_width; }
-    int padded_height() const { return m_padded_height; }
-    int tile_size() const { return m_tile; }
-    int halo_px() const { return m_halo; }
-    int stride() const { return m_align; } // alignment of every window edge
-    int columns() const { return m_columns; }
-    int rows() const { return m_rows; }
-    bool spatial() const { return m_spatial; }
-    long long count() const { return static_cast<long long>(m_columns) * m_rows; }
+    const TileGrid& grid() const { return m_grid; }
+
+    int image_width() const { return m_grid.image_width; }
+    int image_height() const { return m_grid.image_height; }
+    int padded_width() const { return m_grid.padded_width; }
+    int padded_height() const { return m_grid.padded_height; }
+    int tile_size() const { return m_grid.tile_size; }
+    int halo_px() const { return m_grid.halo_px; }
+    int stride() const { return m_grid.stride; } // alignment of every window edge
+    int columns() const { return m_grid.columns; }
+    int rows() const { return m_grid.rows; }
+    bool spatial() const { return m_grid.spatial; }
+    long long count() const { return m_grid.count(); }
 
     /// Tile `id` (row-major, 0 <= id < count()).
-    TileTask task(TileId id) const;
+    TileTask task(TileId id) const { return m_grid.task(id); }
 
     /// Largest window (pixels high x wide) any tile reads: sizes buffers and the GFLOP estimate.
-    Window largest_window() const;
+    Window largest_window() const { return m_grid.largest_window(); }
 
 private:
-    int m_width = 0;
-    int m_height = 0;
-    int m_padded_width = 0;
-    int m_padded_height = 0;
-    int m_tile = 0;
-    int m_halo = 0;
-    int m_align = 1;
-    int m_columns = 0;
-    int m_rows = 0;
-    bool m_spatial = true;
+    TileGrid m_grid;
 };
 
 /// Rounds v up to a multiple of m (m > 0, v >= 0).

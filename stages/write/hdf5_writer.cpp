@@ -296,8 +296,8 @@ void create_layout(OutputFile& f, const WriteOptions& o, const OutputLayout& l, 
     const hsize_t channels = static_cast<hsize_t>(l.channels);
     // Spatial: image pixels chunked by tile; classifier: the tile grid, chunks of <= 64 x 64 cells
     // (cell-by-cell writes go through the default chunk cache).
-    const int height = l.spatial ? l.height : l.rows;
-    const int width = l.spatial ? l.width : l.columns;
+    const int height = l.spatial ? l.image_height : l.rows;
+    const int width = l.spatial ? l.image_width : l.columns;
     const int chunk = l.spatial ? l.tile_size : 64;
     const hsize_t ch = chunk_edge(chunk, height);
     const hsize_t cw = chunk_edge(chunk, width);
@@ -594,12 +594,12 @@ void publish_copy(const fs::path& partial, const fs::path& target, const WriteOp
     {
         std::vector<std::uint8_t> buffer;
         const hsize_t t = static_cast<hsize_t>(l.tile_size);
-        for (hsize_t y = 0; y < static_cast<hsize_t>(l.height); y += t)
+        for (hsize_t y = 0; y < static_cast<hsize_t>(l.image_height); y += t)
         {
-            for (hsize_t x = 0; x < static_cast<hsize_t>(l.width); x += t)
+            for (hsize_t x = 0; x < static_cast<hsize_t>(l.image_width); x += t)
             {
-                const hsize_t h = std::min(t, static_cast<hsize_t>(l.height) - y);
-                const hsize_t w = std::min(t, static_cast<hsize_t>(l.width) - x);
+                const hsize_t h = std::min(t, static_cast<hsize_t>(l.image_height) - y);
+                const hsize_t w = std::min(t, static_cast<hsize_t>(l.image_width) - x);
                 buffer.resize(h * w * std::max<std::size_t>(prob_size, 1));
                 read_hyperslab(in.labels.get(), H5T_NATIVE_UINT8, {y, x}, {h, w}, buffer.data(),
                                what);
@@ -721,10 +721,10 @@ void Hdf5Writer::prepare(const RunContext& context)
     if (o.compression == "deflate" && (o.compression_level < 1 || o.compression_level > 9))
         throw ConfigError(where, "output.compression_level: " +
                                      std::to_string(o.compression_level) + " given, 1..9 expected");
-    if (l.width <= 0 || l.height <= 0 || l.channels <= 0 || l.tile_size <= 0 || l.columns <= 0 ||
+    if (l.image_width <= 0 || l.image_height <= 0 || l.channels <= 0 || l.tile_size <= 0 || l.columns <= 0 ||
         l.rows <= 0)
-        throw Error(where, "bad layout: " + std::to_string(l.width) + "x" +
-                               std::to_string(l.height) + ", " + std::to_string(l.channels) +
+        throw Error(where, "bad layout: " + std::to_string(l.image_width) + "x" +
+                               std::to_string(l.image_height) + ", " + std::to_string(l.channels) +
                                " channels, tile " + std::to_string(l.tile_size) + ", grid " +
                                std::to_string(l.columns) + "x" + std::to_string(l.rows));
     if (o.path.empty())
@@ -884,8 +884,8 @@ void Hdf5Writer::write(const OutputBlock& block)
 {
     const OutputLayout& l = m_layout;
     const Window& r = block.region;
-    const int width = l.spatial ? l.width : l.columns;
-    const int height = l.spatial ? l.height : l.rows;
+    const int width = l.spatial ? l.image_width : l.columns;
+    const int height = l.spatial ? l.image_height : l.rows;
     const std::size_t plane = static_cast<std::size_t>(std::max(r.width, 0)) *
                               static_cast<std::size_t>(std::max(r.height, 0));
     if (r.x < 0 || r.y < 0 || r.width <= 0 || r.height <= 0 || r.x + r.width > width ||

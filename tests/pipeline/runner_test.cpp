@@ -86,8 +86,8 @@ TEST_F(RunnerTest, EveryTileWrittenOnceAndNodataSkipped)
     EXPECT_EQ(m_report.tiles, 9);
     EXPECT_EQ(m_report.empty_tiles, 1);
     EXPECT_EQ(out->tiles, 9);
-    EXPECT_EQ(out->m_layout.width, 45);
-    EXPECT_EQ(out->m_layout.height, 37);
+    EXPECT_EQ(out->m_layout.image_width, 45);
+    EXPECT_EQ(out->m_layout.image_height, 37);
     EXPECT_EQ(out->m_layout.columns, 3);
     EXPECT_EQ(out->m_layout.channels, 1);
     ASSERT_TRUE(out->m_layout.geotransform);
@@ -183,7 +183,7 @@ TEST_F(RunnerTest, MissingWeightsFileIsAModelError)
     EXPECT_THROW(run(c), ModelError);
 }
 
-// tile.executor: stream (pipeline/stream_runner.hpp): the same cores as exact tiles + crop, each
+// tile.executor: stream (pipeline/run/streaming_executor.hpp): the same cores as exact tiles + crop, each
 // pixel once; what it cannot run is refused before the writer exists. (A fixture of its own: not
 // yet in the ThreadSanitizer set, which takes RunnerTest.*.)
 class StreamRunnerTest : public RunnerTest

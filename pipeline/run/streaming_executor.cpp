@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Purpose: the stream executor's run: reads row bands through the read stage, streams them,
 // cuts the output rows into tile cores for the writer.
-#include "stream_runner.hpp"
+#include "streaming_executor.hpp"
 
-#include "pipeline/run_report.hpp"
 #include "stages/error.hpp"
 #include "stages/infer/engine/finite_scan.hpp"
 #include "stages/infer/engine/stream_executor.hpp"
@@ -110,26 +109,30 @@ void check_stream_executor(const RunConfig& cfg, const infer::Model& model, int 
                                              blocker));
 }
 
-RunReport run_stream(const StreamRun& run, RunReport report)
+ExecutionResult StreamingExecutor::run(const RunPlan& run_plan, const Checkpoint& checkpoint,
+                                       RunStages& stages, const ExecutionContext& run)
 {
     using Clock = std::chrono::steady_clock;
     const auto seconds_since = [](Clock::time_point t)
     { return std::chrono::duration<double>(Clock::now() - t).count(); };
-    const TilePlan& plan = run.plan;
-    const infer::ModelFacts& facts = run.model.facts();
+    const TilePlan& plan = run_plan.tiles();
+    const infer::Model& model = run_plan.model();
+    const infer::ModelFacts& facts = model.facts();
+    const std::vector<std::uint8_t>& done = checkpoint.done();
+    const long long done_before = checkpoint.done_count();
     const int width = plan.padded_width();
     const infer::StreamExecutor stream(
-        run.model, infer::Shape{1, plan.padded_height(), width, facts.in_channels},
+        model, infer::Shape{1, plan.padded_height(), width, facts.in_channels},
         band_rows(plan.stride()));
     const infer::StreamPlan& splan = stream.plan();
     run.log.info("  stream  {}, {:.2f} GFLOP (one whole-image pass of {} x {} px)", splan.summary(),
                  splan.whole_image_flops() / 1e9, width, plan.padded_height());
-    if (run.done_before > 0)
+    if (done_before > 0)
         run.log.info("  stream  resumed: streams from the top again, writes only the {} tiles "
                      "not yet done",
-                     plan.count() - run.done_before);
+                     plan.count() - done_before);
 
-    Progress progress(run.format, plan.count() - run.done_before, splan.whole_image_flops() / 1e9,
+    Progress progress(run.format, plan.count() - done_before, splan.whole_image_flops() / 1e9,
                       stdout);
     const double gflop_per_tile_row = splan.whole_image_flops() / 1e9 / plan.rows();
     TileRowCutter cutter(plan, facts.out_channels);
@@ -148,7 +151,7 @@ RunReport run_stream(const StreamRun& run, RunReport report)
         task.id = -1;
         task.window = {0, first, width, rows.shape().h};
         task.core = task.window;
-        const RasterTile band = run.reader.read(task);
+        const RasterTile band = stages.reader.read(task);
         std::copy(band.pixels.data(), band.pixels.data() + band.pixels.size(), rows.data());
         for (int r = 0; r < rows.shape().h; ++r)
             cutter.add_valid_row(band.valid.data() + static_cast<std::size_t>(r) * width);
@@ -179,13 +182,13 @@ RunReport run_stream(const StreamRun& run, RunReport report)
                 const TileTask task =
                     plan.task(static_cast<TileId>(tile_row) * plan.columns() + col);
                 ++tiles_seen;
-                if (run.done[static_cast<std::size_t>(task.id)] != 0)
+                if (done[static_cast<std::size_t>(task.id)] != 0)
                     continue; // already in the resumed output
                 const OutputBlock block = cutter.block(task);
                 if (std::all_of(block.valid.begin(), block.valid.end(),
                                 [](std::uint8_t v) { return v == 0; }))
                     ++empty_tiles;
-                run.writer.write(block);
+                stages.writer.write(block);
                 ++tiles_written;
                 progress.advance(1, 0.0);
             }
@@ -213,51 +216,26 @@ RunReport run_stream(const StreamRun& run, RunReport report)
                      stats.flops_computed / 1e9, stats.flop_ratio(), stats.steps);
 
     const double write_loop_s = write_s;
-    run.stitcher.finish(run.context);
+    stages.stitcher.finish(run.context);
     const auto finish_start = Clock::now();
-    run.writer.finish(run.context);
+    stages.writer.finish(run.context);
     write_s += seconds_since(finish_start);
-    run.reader.finish(run.context);
+    stages.reader.finish(run.context);
 
-    const long long total = run.done_before + tiles_written;
-    const auto partial = std::filesystem::path(run.config.output.path.string() + ".partial");
-    if (total != plan.count() || std::filesystem::exists(partial))
-    {
-        if (interrupted && total != plan.count())
-            throw InterruptedError(
-                "run", fmt::format("interrupted by {}: {} of {} tiles done, progress saved in {}; "
-                                   "run the same command again to resume",
-                                   InterruptWatch::name(run.watch.signal()), total, plan.count(),
-                                   partial.string()));
-        throw OutputError(std::string(run.writer.name()),
-                          fmt::format("{}: incomplete, {} of {} tiles written", partial.string(),
-                                      total, plan.count()));
-    }
-    report.executor = "stream";
-    report.flop_ratio = stats.flop_ratio();
-    report.empty_tiles = empty_tiles;
-    report.rank_tiles = tiles_seen;
-    report.seconds = seconds;
-    report.gflop = stats.flops_computed / 1e9;
-    report.read_seconds = read_s;
-    report.write_seconds = write_s;
-    report.infer_seconds = std::max(0.0, seconds - read_s - write_loop_s);
-    report.progress_seconds = run.writer.progress_seconds();
-    report.pixels = static_cast<long long>(plan.image_width()) * plan.image_height();
-    report.threads = run.context.threads;
-    report.input = run.config.input.path;
-    RankStats mine;
-    mine.tiles = tiles_seen;
-    mine.empty_tiles = empty_tiles;
-    mine.cores_written = tiles_written;
-    mine.seconds = seconds;
-    mine.busy_seconds = seconds;
-    mine.infer_seconds = report.infer_seconds;
-    mine.write_seconds = write_s;
-    mine.progress_seconds = report.progress_seconds;
-    mine.peak_rss_mb = static_cast<double>(peak_rss_bytes()) / (1024.0 * 1024.0);
-    report.per_rank = {mine};
-    return report;
+    ExecutionResult r;
+    r.executor = "stream";
+    r.flop_ratio = stats.flop_ratio();
+    r.tiles_taken = tiles_seen;
+    r.tiles_written = tiles_written;
+    r.empty_tiles = empty_tiles;
+    r.interrupted = interrupted;
+    r.seconds = seconds;
+    r.read_seconds = read_s;
+    r.infer_seconds = std::max(0.0, seconds - read_s - write_loop_s);
+    r.write_seconds = write_s;
+    r.busy_seconds = seconds;
+    r.gflop = stats.flops_computed / 1e9;
+    return r;
 }
 
 } // namespace atrous

@@ -635,7 +635,7 @@ std::string write_polygons(OutputRaster& mask, const ExportOptions& o, const Sta
 
 void export_output(const ExportOptions& o, spdlog::logger& log)
 {
-    if (o.what != "mask" && o.what != "probability")
+    if (o.what != schema::mask && o.what != schema::probability)
         throw ConfigError(where, "--what: '" + o.what + "' given, mask or probability expected");
     if (o.to.empty() && o.polygons.empty())
         throw ConfigError(where, "nothing to do: give --to and/or --polygons");
@@ -668,7 +668,7 @@ void export_output(const ExportOptions& o, spdlog::logger& log)
         check_destination(o.polygons, input);
 
     const OutputDataset* d = &file.labels();
-    if (o.what == "probability")
+    if (o.what == schema::probability)
     {
         if (!file.probabilities())
             throw InputError(

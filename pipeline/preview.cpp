@@ -7,6 +7,7 @@
 #include "stages/error.hpp"
 #include "stages/read/gdal_error.hpp"
 #include "stages/read/gdal_path.hpp"
+#include "stages/write/output_schema.hpp"
 
 #include <cpl_vsi.h>
 #include <gdal.h>
@@ -29,7 +30,7 @@ namespace
 
 namespace fs = std::filesystem;
 constexpr const char* where = "preview";
-constexpr std::uint8_t nodata_u8 = 255;
+using schema::nodata_u8;
 
 /// Class 1, 2, ... overlay colours (class 0 is background: not overlaid).
 constexpr std::array<std::array<int, 3>, 8> palette = {{{230, 25, 75},

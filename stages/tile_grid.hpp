@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Purpose: the tile grid as a value: planned once (pipeline/tile_plan), then handed by const
+// Purpose: the tile grid as a value: planned once (pipeline/run/tile_plan), then handed by const
 // reference to the stitchers, the writer and the executors, which derive every core, window and
 // blend reach from it.
 #pragma once
@@ -16,7 +16,7 @@ namespace atrous
 /// (y likewise); its window is the core grown by halo_px, its far edge first rounded up to the
 /// stride, clipped to the image padded bottom/right to a multiple of the stride (padded_width x
 /// padded_height). Classifiers (spatial false): the cell is the model's fixed input, no halo, one
-/// class per tile. Plain data: pipeline/tile_plan validates it against the model.
+/// class per tile. Plain data: pipeline/run/tile_plan validates it against the model.
 struct TileGrid
 {
     int image_width = 0; // pixels

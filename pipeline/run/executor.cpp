@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Purpose: picks the executor tile.executor names.
+// Purpose: checks and picks the executor tile.executor names.
 #include "executor.hpp"
 
 #include "pipeline/run/streaming_executor.hpp"
@@ -7,6 +7,11 @@
 
 namespace atrous
 {
+
+void check_executor(const RunConfig& config, const infer::Model& model, int ranks)
+{
+    check_stream_executor(config, model, ranks); // the tiles executor runs every configuration
+}
 
 std::unique_ptr<Executor> make_executor(const RunPlan& plan)
 {

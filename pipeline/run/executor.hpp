@@ -4,9 +4,9 @@
 // tile pipeline) and stream (whole-image bands); plan, checkpoint and report know neither.
 #pragma once
 
-#include "pipeline/interrupt_watch.hpp"
-#include "pipeline/progress.hpp"
 #include "pipeline/run/checkpoint.hpp"
+#include "pipeline/run/interrupt_watch.hpp"
+#include "pipeline/run/progress.hpp"
 #include "pipeline/run/run_plan.hpp"
 #include "stages/communicator.hpp"
 #include "stages/stage.hpp"
@@ -67,6 +67,10 @@ public:
     virtual ExecutionResult run(const RunPlan& plan, const Checkpoint& checkpoint,
                                 RunStages& stages, const ExecutionContext& run) = 0;
 };
+
+/// Throws ConfigError (where: tile.executor) when the executor tile.executor names cannot run
+/// this configuration, model or rank count. Called before planning, so before the output exists.
+void check_executor(const RunConfig& config, const infer::Model& model, int ranks);
 
 /// The executor tile.executor names.
 std::unique_ptr<Executor> make_executor(const RunPlan& plan);

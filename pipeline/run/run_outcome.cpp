@@ -3,7 +3,7 @@
 // executor.
 #include "run_outcome.hpp"
 
-#include "pipeline/run_report.hpp"
+#include "pipeline/products/run_report.hpp"
 #include "stages/error.hpp"
 
 #include <fmt/format.h>

@@ -4,9 +4,9 @@
 // the ranks.
 #pragma once
 
-#include "pipeline/interrupt_watch.hpp"
 #include "pipeline/run/checkpoint.hpp"
 #include "pipeline/run/executor.hpp"
+#include "pipeline/run/interrupt_watch.hpp"
 #include "pipeline/run/run_plan.hpp"
 #include "stages/communicator.hpp"
 #include "stages/stage.hpp"

@@ -3,7 +3,7 @@
 // GDAL's cache, and the plan summary.
 #include "run_plan.hpp"
 
-#include "pipeline/fingerprint.hpp"
+#include "pipeline/run/fingerprint.hpp"
 #include "pipeline/sha256.hpp"
 #include "pipeline/version.hpp"
 

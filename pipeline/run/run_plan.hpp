@@ -4,8 +4,8 @@
 // FLOPs, GDAL's cache), immutable and printable as the plan summary.
 #pragma once
 
-#include "pipeline/config.hpp"
-#include "pipeline/tile_plan.hpp"
+#include "pipeline/config/config.hpp"
+#include "pipeline/run/tile_plan.hpp"
 #include "stages/read/gdal_cache_plan.hpp"
 #include "stages/stitch/stitch_options.hpp"
 #include "stages/tile.hpp"

@@ -4,7 +4,7 @@
 // the tile grid's cores and handed to the writer as the crop stitcher's blocks would be.
 #pragma once
 
-#include "pipeline/config.hpp"
+#include "pipeline/config/config.hpp"
 #include "pipeline/run/executor.hpp"
 
 namespace atrous

@@ -3,8 +3,8 @@
 // timings and the blend exchange between ranks.
 #include "tiles_executor.hpp"
 
-#include "pipeline/blend_exchange.hpp"
-#include "pipeline/tile_dispenser.hpp"
+#include "pipeline/comm/blend_exchange.hpp"
+#include "pipeline/comm/tile_dispenser.hpp"
 #include "stages/stitch/blend_stitcher.hpp"
 
 #include <oneapi/tbb/parallel_pipeline.h>

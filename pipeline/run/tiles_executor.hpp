@@ -10,8 +10,8 @@ namespace atrous
 
 /// read: serial in tile order (one GDAL handle, so its cached blocks serve the neighbouring
 /// windows); infer: parallel; stitch + write: serial; plan.tiles_in_flight() tiles at once.
-/// Several ranks take tiles one at a time from rank 0 (pipeline/tile_dispenser); with stitch
-/// blend, shares of cores owned by other ranks travel through pipeline/blend_exchange.
+/// Several ranks take tiles one at a time from rank 0 (pipeline/comm/tile_dispenser); with stitch
+/// blend, shares of cores owned by other ranks travel through pipeline/comm/blend_exchange.
 class TilesExecutor final : public Executor
 {
 public:

@@ -15,7 +15,7 @@ namespace atrous
 
 /// One tile's prediction over one core it reaches (its own or a neighbour's): the part of its
 /// grown core (core + halo, within its window and the image) that lies in the target core.
-/// Plain data: several ranks exchange shares (pipeline/blend_exchange).
+/// Plain data: several ranks exchange shares (pipeline/comm/blend_exchange).
 struct BlendShare
 {
     TileId target = 0; // the core this share belongs to

@@ -19,7 +19,7 @@ struct StitchOptions
     StitchMode mode = StitchMode::crop;
 };
 
-/// What the stitcher works on: the run's tile grid itself (planned once by pipeline/tile_plan)
+/// What the stitcher works on: the run's tile grid itself (planned once by pipeline/run/tile_plan)
 /// and the channels C of every prediction.
 struct StitchGeometry : TileGrid
 {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Purpose: the names, nodata codes and chunking of an atrous HDF5 output, in one place: the writer,
-// the reader (pipeline/output_file.cpp), `atrous export`, the preview and the netCDF/CF metadata
-// use these.
+// the reader (pipeline/products/output_file.cpp), `atrous export`, the preview and the netCDF/CF
+// metadata use these.
 #pragma once
 
 #include <cstdint>

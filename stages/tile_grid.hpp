@@ -31,6 +31,7 @@ struct TileGrid
     bool spatial = true; // false: classifier, one C-vector per tile (output = the tile grid)
 
     long long count() const { return static_cast<long long>(columns) * rows; }
+    friend bool operator==(const TileGrid&, const TileGrid&) = default;
 
     /// The core of tile (row, col), clipped to the image.
     Window core(int row, int col) const

@@ -2,7 +2,7 @@
 // Purpose: atrous_bench_stream: one image through four executors in the same run, so their
 // ratios survive a shared machine's load: one whole-image Model::forward, the streaming executor
 // (engine/stream_executor.hpp), exact tiles (window = core + the model's halo, as
-// pipeline/tile_plan.hpp places them) and halo-0 tiles. Prints wall time, FLOPs / one
+// pipeline/run/tile_plan.hpp places them) and halo-0 tiles. Prints wall time, FLOPs / one
 // whole-image pass, planned memory and the largest difference from the whole-image result.
 
 #include "stages/infer/engine/model.hpp"

@@ -2,8 +2,8 @@
 // Purpose: `atrous` entry point: the only catch. One line `atrous: <what>` on stderr and the
 // error's exit status (2 config, 3 input, 4 model, 5 output, 75 interrupted, 70 internal);
 // --debug rethrows. Under MPI an error on any rank prints its line and aborts the job with it.
-#include "pipeline/cli.hpp"
-#include "pipeline/mpi_session.hpp"
+#include "pipeline/cli/cli.hpp"
+#include "pipeline/comm/mpi_session.hpp"
 #include "stages/error.hpp"
 
 #include <fmt/format.h>

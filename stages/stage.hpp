@@ -63,6 +63,12 @@ public:
     /// Takes a tile's prediction; returns the output blocks that became complete with it
     /// (crop: the tile's core at once; blend: regions once every tile touching them arrived).
     virtual std::vector<OutputBlock> add(Prediction&& prediction) = 0;
+    /// Resume, once before the first add(): `done_cores` (per TileId, non-zero = the core is
+    /// already in the output) are never emitted again; returns the tiles, in increasing id, whose
+    /// predictions this stitcher still needs to complete the other cores (crop: the tiles not
+    /// done; blend: also the done ones whose grown core reaches a core still to write, since
+    /// predictions are not stored).
+    virtual std::vector<TileId> resume(const std::vector<std::uint8_t>& done_cores) = 0;
 };
 
 class Writer : public Stage

@@ -26,7 +26,7 @@ struct Window
 
 using TileId = std::int64_t; // row-major index in the tile grid: row * columns + col
 
-/// One unit of work, planned by pipeline/tile_plan.
+/// One unit of work, planned by pipeline/run/tile_plan.
 struct TileTask
 {
     TileId id = 0;
@@ -60,12 +60,12 @@ struct BlockLayout
 struct RasterInfo
 {
     std::string path;
-    std::string driver;  // GDAL short name, "GTiff", "VRT", ...
+    std::string driver; // GDAL short name, "GTiff", "VRT", ...
     int width = 0;
     int height = 0;
-    int bands = 0;       // bands delivered (after band selection)
+    int bands = 0;                                     // bands delivered (after band selection)
     std::optional<std::array<double, 6>> geotransform; // GDAL order
-    std::string crs_wkt; // empty when the input has none
+    std::string crs_wkt;                               // empty when the input has none
     std::optional<double> nodata; // effective nodata value (config or file), compared per pixel
     /// The file's validity mask that is not a nodata value: "per-dataset mask" (a .msk file or
     /// an internal TIFF mask) or "alpha band"; empty when none. Its zero pixels are nodata.
@@ -100,11 +100,11 @@ struct Prediction
 /// overlap, so several writers may write blocks concurrently.
 struct OutputBlock
 {
-    Window region;                     // in output pixels (classifier: in tile-grid cells)
-    int channels = 0;                  // C
-    std::vector<float> probabilities;  // C x region.height x region.width (planar)
-    std::vector<std::uint8_t> valid;   // region.height x region.width; 0 = nodata
-    std::vector<TileId> tiles;         // tiles completed by this block (resume bookkeeping)
+    Window region;                    // in output pixels (classifier: in tile-grid cells)
+    int channels = 0;                 // C
+    std::vector<float> probabilities; // C x region.height x region.width (planar)
+    std::vector<std::uint8_t> valid;  // region.height x region.width; 0 = nodata
+    std::vector<TileId> tiles;        // tiles completed by this block (resume bookkeeping)
 };
 
 } // namespace atrous

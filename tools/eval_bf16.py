@@ -85,7 +85,7 @@ def demo(a, tmp):
 
     gdal.UseExceptions()
     out_dir = os.path.join(tmp, "demo")
-    # cwd: the binary's folder (a ccache build may record pipeline/demo.cpp's path relative to
+    # cwd: the binary's folder (a ccache build may record pipeline/cli/demo.cpp's path relative to
     # the build folder, and `atrous demo` finds configs/demo.yaml through it).
     subprocess.run([a.atrous, "demo", "--out", out_dir, "--size", "1536", "--threads",
                     str(a.threads)], check=True, stdout=subprocess.DEVNULL,

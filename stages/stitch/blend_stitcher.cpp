@@ -23,14 +23,14 @@ BlendStitcher::BlendStitcher(const StitchGeometry& geometry) : m_geometry(geomet
     for (int col = 0; col < g.columns; ++col)
     {
         const Window core = stitch::core_of(g, 0, col);
-        const auto [first, last] = reach(core.x, core.width, g.image_width);
+        const auto [first, last] = g.reach(core.x, core.width, g.image_width);
         for (int c = first; c <= last; ++c)
             ++m_contributors_x[static_cast<std::size_t>(c)];
     }
     for (int row = 0; row < g.rows; ++row)
     {
         const Window core = stitch::core_of(g, row, 0);
-        const auto [first, last] = reach(core.y, core.height, g.image_height);
+        const auto [first, last] = g.reach(core.y, core.height, g.image_height);
         for (int r = first; r <= last; ++r)
             ++m_contributors_y[static_cast<std::size_t>(r)];
     }
@@ -54,11 +54,29 @@ void BlendStitcher::skip_final(const std::vector<std::uint8_t>& final_cores)
         m_final[i] = final_cores[i] != 0 ? 1 : 0;
 }
 
-std::pair<int, int> BlendStitcher::reach(int core_start, int core_size, int image_size) const
+std::vector<TileId> BlendStitcher::resume(const std::vector<std::uint8_t>& done_cores)
 {
-    const int lo = std::max(0, core_start - m_geometry.halo_px);
-    const int hi = std::min(image_size, core_start + core_size + m_geometry.halo_px); // exclusive
-    return {lo / m_geometry.tile_size, (hi - 1) / m_geometry.tile_size};
+    skip_final(done_cores);
+    const StitchGeometry& g = m_geometry;
+    if (!g.spatial)
+        return stitch::not_done(g, done_cores);
+    std::vector<TileId> out;
+    for (TileId id = 0; id < g.count(); ++id)
+    {
+        bool needed = done_cores[static_cast<std::size_t>(id)] == 0;
+        const Window core =
+            g.core(static_cast<int>(id / g.columns), static_cast<int>(id % g.columns));
+        const auto [c0, c1] = g.reach(core.x, core.width, g.image_width);
+        const auto [r0, r1] = g.reach(core.y, core.height, g.image_height);
+        for (int r = r0; r <= r1 && !needed; ++r)
+        {
+            for (int c = c0; c <= c1 && !needed; ++c)
+                needed = done_cores[static_cast<std::size_t>(r) * g.columns + c] == 0;
+        }
+        if (needed)
+            out.push_back(id);
+    }
+    return out;
 }
 
 float BlendStitcher::ramp(int core_start, int core_size, int v) const
@@ -105,8 +123,8 @@ std::vector<OutputBlock> BlendStitcher::add(Prediction&& p)
     const Window& core = p.task.core;
     const Window& w = p.task.window;
     const int channels = g.channels;
-    const auto [col_first, col_last] = reach(core.x, core.width, g.image_width);
-    const auto [row_first, row_last] = reach(core.y, core.height, g.image_height);
+    const auto [col_first, col_last] = g.reach(core.x, core.width, g.image_width);
+    const auto [row_first, row_last] = g.reach(core.y, core.height, g.image_height);
     // The area this tile contributes to: grown core within the window and the image.
     const int ax0 = std::max({w.x, core.x - g.halo_px, 0});
     const int ay0 = std::max({w.y, core.y - g.halo_px, 0});

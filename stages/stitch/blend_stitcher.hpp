@@ -15,7 +15,7 @@ namespace atrous
 
 /// One tile's prediction over one core it reaches (its own or a neighbour's): the part of its
 /// grown core (core + halo, within its window and the image) that lies in the target core.
-/// Plain data: several ranks exchange shares (pipeline/blend_exchange).
+/// Plain data: several ranks exchange shares (pipeline/comm/blend_exchange).
 struct BlendShare
 {
     TileId target = 0; // the core this share belongs to
@@ -58,6 +58,9 @@ public:
     std::vector<BlendShare> take_outgoing();
     /// Cores already in the output (per TileId, non-zero = final): no share is made for them.
     void skip_final(const std::vector<std::uint8_t>& final_cores);
+    /// skip_final(done_cores); returns every tile whose grown core (core + halo) touches a core
+    /// not done (classifiers: the tiles not done).
+    std::vector<TileId> resume(const std::vector<std::uint8_t>& done_cores) override;
     /// The rank that owns (accumulates and writes) a core.
     int owner(TileId target) const { return static_cast<int>(target % m_ranks); }
 
@@ -73,8 +76,6 @@ private:
 
     /// Weight along one axis at image coordinate v of a tile whose core spans core_start + size.
     float ramp(int core_start, int core_size, int v) const;
-    /// First and last tile index (one axis) whose core the grown core touches.
-    std::pair<int, int> reach(int core_start, int core_size, int image_size) const;
     std::vector<OutputBlock> accept_locked(BlendShare&& share);
     OutputBlock blend(TileId target, const Accumulator& acc) const;
 

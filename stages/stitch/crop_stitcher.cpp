@@ -26,4 +26,9 @@ std::vector<OutputBlock> CropStitcher::add(Prediction&& p)
                                p.valid.data(), w.width, w.x, w.y)};
 }
 
+std::vector<TileId> CropStitcher::resume(const std::vector<std::uint8_t>& done_cores)
+{
+    return stitch::not_done(m_geometry, done_cores);
+}
+
 } // namespace atrous

@@ -16,6 +16,8 @@ public:
     explicit CropStitcher(const StitchGeometry& geometry);
     std::string_view name() const override { return "stitch.crop"; }
     std::vector<OutputBlock> add(Prediction&& prediction) override;
+    /// The tiles not done.
+    std::vector<TileId> resume(const std::vector<std::uint8_t>& done_cores) override;
 
 private:
     StitchGeometry m_geometry;

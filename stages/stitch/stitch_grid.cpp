@@ -39,14 +39,15 @@ void validate(std::string_view stage, const StitchGeometry& g)
                                std::to_string(rows) + " expected");
 }
 
-Window core_of(const StitchGeometry& g, int row, int col)
+std::vector<TileId> not_done(const TileGrid& g, const std::vector<std::uint8_t>& done_cores)
 {
-    Window w;
-    w.x = col * g.tile_size;
-    w.y = row * g.tile_size;
-    w.width = std::min(g.tile_size, g.image_width - w.x);
-    w.height = std::min(g.tile_size, g.image_height - w.y);
-    return w;
+    std::vector<TileId> out;
+    for (TileId id = 0; id < g.count(); ++id)
+    {
+        if (done_cores[static_cast<std::size_t>(id)] == 0)
+            out.push_back(id);
+    }
+    return out;
 }
 
 void check(std::string_view stage, const StitchGeometry& g, const Prediction& p)

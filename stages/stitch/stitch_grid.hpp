@@ -5,7 +5,9 @@
 #include "stages/stage.hpp"
 #include "stages/stitch/stitch_options.hpp"
 
+#include <cstdint>
 #include <string_view>
+#include <vector>
 
 namespace atrous::stitch
 {
@@ -14,7 +16,13 @@ namespace atrous::stitch
 void validate(std::string_view stage, const StitchGeometry& g);
 
 /// The core of tile (row, col), clipped to the image.
-Window core_of(const StitchGeometry& g, int row, int col);
+inline Window core_of(const StitchGeometry& g, int row, int col)
+{
+    return g.core(row, col);
+}
+
+/// The tiles of the grid whose core is not done (per TileId, 0 = not done), in increasing id.
+std::vector<TileId> not_done(const TileGrid& g, const std::vector<std::uint8_t>& done_cores);
 
 /// Checks the prediction against the geometry (ids, core, window, tensor shape, valid size);
 /// throws atrous::Error naming `stage` and the tile.

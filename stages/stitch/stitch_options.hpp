@@ -3,6 +3,8 @@
 // stitcher works on.
 #pragma once
 
+#include "stages/tile_grid.hpp"
+
 namespace atrous
 {
 
@@ -17,19 +19,11 @@ struct StitchOptions
     StitchMode mode = StitchMode::crop;
 };
 
-/// The tile grid as planned by pipeline/tile_plan: tile (row, col) has the core
-/// x = col * tile_size .. min((col + 1) * tile_size, image_width) (y likewise), and its window
-/// covers at least the core grown by halo_px on every side, clipped to the image.
-struct StitchGeometry
+/// What the stitcher works on: the run's tile grid itself (planned once by pipeline/run/tile_plan)
+/// and the channels C of every prediction.
+struct StitchGeometry : TileGrid
 {
-    int image_width = 0; // pixels
-    int image_height = 0;
-    int tile_size = 0;   // core edge in pixels (the last column/row may be smaller)
-    int halo_px = 0;     // overlap on each side of a core
-    int columns = 0;     // tile grid: columns = ceil(image_width / tile_size)
-    int rows = 0;        // rows = ceil(image_height / tile_size)
-    int channels = 0;    // C of every prediction
-    bool spatial = true; // false: classifier, one C-vector per tile (output = the tile grid)
+    int channels = 0;
 };
 
 } // namespace atrous

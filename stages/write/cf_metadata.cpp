@@ -90,8 +90,8 @@ CrsAxes crs_axes(const std::string& wkt)
 void write_cf_metadata(hid_t file, hid_t labels, hid_t probabilities, const OutputLayout& l)
 {
     // The labels' grid: pixels, or one cell per tile for a classifier.
-    const int width = l.spatial ? l.width : l.columns;
-    const int height = l.spatial ? l.height : l.rows;
+    const int width = l.spatial ? l.image_width : l.columns;
+    const int height = l.spatial ? l.image_height : l.rows;
     std::optional<std::array<double, 6>> gt = l.geotransform;
     if (gt && !l.spatial)
     {

@@ -8,6 +8,7 @@
 #include "stages/write/h5_handle.hpp"
 #include "stages/write/make_writer.hpp"
 #include "stages/write/output_lock.hpp"
+#include "stages/write/output_schema.hpp"
 #include "stages/write/safe_file.hpp"
 
 #include <fmt/format.h>
@@ -34,7 +35,7 @@ namespace
 {
 
 constexpr const char* where = "write.hdf5";
-constexpr std::uint8_t nodata_u8 = 255;
+using schema::nodata_u8;
 
 std::filesystem::path partial_of(const std::filesystem::path& path)
 {
@@ -100,9 +101,9 @@ void probe_target(const std::filesystem::path& path)
     ::unlink(staging.c_str());
 }
 
-hsize_t chunk_edge(int tile, int dim)
+hsize_t chunk_edge(int edge, int dim)
 {
-    return static_cast<hsize_t>(std::min(tile, dim));
+    return static_cast<hsize_t>(schema::chunk_edge(edge, dim));
 }
 
 void write_attribute(hid_t obj, const char* name, hid_t mem_type, hid_t file_type,
@@ -292,26 +293,26 @@ void create_layout(OutputFile& f, const WriteOptions& o, const OutputLayout& l, 
 {
     const hid_t root = f.file.get();
     const std::uint8_t fill_u8 = nodata_u8;
-    const float fill_f32 = std::numeric_limits<float>::quiet_NaN();
+    const float fill_f32 = schema::nodata_f32;
     const hsize_t channels = static_cast<hsize_t>(l.channels);
     // Spatial: image pixels chunked by tile; classifier: the tile grid, chunks of <= 64 x 64 cells
     // (cell-by-cell writes go through the default chunk cache).
-    const int height = l.spatial ? l.height : l.rows;
-    const int width = l.spatial ? l.width : l.columns;
-    const int chunk = l.spatial ? l.tile_size : 64;
+    const int height = l.spatial ? l.image_height : l.rows;
+    const int width = l.spatial ? l.image_width : l.columns;
+    const int chunk = l.spatial ? l.tile_size : schema::class_grid_chunk;
     const hsize_t ch = chunk_edge(chunk, height);
     const hsize_t cw = chunk_edge(chunk, width);
     const std::vector<hsize_t> dims2{static_cast<hsize_t>(height), static_cast<hsize_t>(width)};
     const std::vector<hsize_t> dims3{channels, dims2[0], dims2[1]};
 
-    f.labels = create_dataset(root, l.spatial ? "mask" : "class", H5T_STD_U8LE, dims2, {ch, cw},
-                              &fill_u8, o, l.spatial, partial);
-    write_u8_attribute(f.labels.get(), "_FillValue", nodata_u8);
-    write_u8_attribute(f.labels.get(), "nodata", nodata_u8);
-    write_attribute(f.labels.get(), "classes", H5T_NATIVE_INT, H5T_STD_I32LE, &l.channels, 0);
+    f.labels = create_dataset(root, l.spatial ? schema::mask : schema::class_grid, H5T_STD_U8LE,
+                              dims2, {ch, cw}, &fill_u8, o, l.spatial, partial);
+    write_u8_attribute(f.labels.get(), schema::fill_value, nodata_u8);
+    write_u8_attribute(f.labels.get(), schema::nodata, nodata_u8);
+    write_attribute(f.labels.get(), schema::classes, H5T_NATIVE_INT, H5T_STD_I32LE, &l.channels, 0);
     if (l.channels == 1)
-        write_double_attribute(f.labels.get(), "threshold", o.threshold);
-    write_string_attribute(f.labels.get(), "description",
+        write_double_attribute(f.labels.get(), schema::threshold, o.threshold);
+    write_string_attribute(f.labels.get(), schema::description,
                            l.channels == 1 ? "1 where p >= threshold, 0 elsewhere, 255 nodata"
                                            : "class index (argmax), 255 nodata");
     if (!l.spatial && l.geotransform)
@@ -320,57 +321,60 @@ void create_layout(OutputFile& f, const WriteOptions& o, const OutputLayout& l, 
         std::array<double, 6> gt = *l.geotransform;
         for (const int i : {1, 2, 4, 5})
             gt[static_cast<std::size_t>(i)] *= l.tile_size;
-        write_attribute(f.labels.get(), "geotransform", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE,
+        write_attribute(f.labels.get(), schema::geotransform, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE,
                         gt.data(), 6);
     }
 
-    const char* prob_name = l.spatial ? "probability" : "class_probability";
+    const char* prob_name = l.spatial ? schema::probability : schema::class_probability;
     if (o.probabilities == ProbabilityFormat::uint8)
     {
         f.probabilities = create_dataset(root, prob_name, H5T_STD_U8LE, dims3, {1, ch, cw},
                                          &fill_u8, o, l.spatial, partial);
-        write_u8_attribute(f.probabilities.get(), "_FillValue", nodata_u8);
-        write_u8_attribute(f.probabilities.get(), "nodata", nodata_u8);
-        write_double_attribute(f.probabilities.get(), "scale_factor", 1.0 / 254.0);
+        write_u8_attribute(f.probabilities.get(), schema::fill_value, nodata_u8);
+        write_u8_attribute(f.probabilities.get(), schema::nodata, nodata_u8);
+        write_double_attribute(f.probabilities.get(), schema::scale_factor,
+                               schema::u8_probability_scale);
     }
     else if (o.probabilities == ProbabilityFormat::float32)
     {
         f.probabilities = create_dataset(root, prob_name, H5T_IEEE_F32LE, dims3, {1, ch, cw},
                                          &fill_f32, o, l.spatial, partial);
-        write_float_attribute(f.probabilities.get(), "_FillValue", fill_f32);
+        write_float_attribute(f.probabilities.get(), schema::fill_value, fill_f32);
     }
 
     {
-        h5::Handle group =
-            h5::check(H5Gcreate2(root, "progress", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), where,
-                      "create /progress");
+        h5::Handle group = h5::check(
+            H5Gcreate2(root, schema::progress_group, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), where,
+            "create /progress");
         const std::uint8_t zero = 0;
         const hsize_t tiles = static_cast<hsize_t>(l.rows) * static_cast<hsize_t>(l.columns);
         WriteOptions plain = o;
         plain.compression = "none";
-        f.tile_done = create_dataset(root, "progress/tile_done", H5T_STD_U8LE, {tiles}, {}, &zero,
+        f.tile_done = create_dataset(root, schema::tile_done, H5T_STD_U8LE, {tiles}, {}, &zero,
                                      plain, false, partial);
-        write_attribute(f.tile_done.get(), "columns", H5T_NATIVE_INT, H5T_STD_I32LE, &l.columns, 0);
-        write_attribute(f.tile_done.get(), "rows", H5T_NATIVE_INT, H5T_STD_I32LE, &l.rows, 0);
+        write_attribute(f.tile_done.get(), schema::tile_columns, H5T_NATIVE_INT, H5T_STD_I32LE,
+                        &l.columns, 0);
+        write_attribute(f.tile_done.get(), schema::tile_rows, H5T_NATIVE_INT, H5T_STD_I32LE,
+                        &l.rows, 0);
         f.done.assign(static_cast<std::size_t>(tiles), 0);
     }
 
     if (l.geotransform)
-        write_attribute(root, "geotransform", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE,
+        write_attribute(root, schema::geotransform, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE,
                         l.geotransform->data(), 6);
-    write_string_attribute(root, "crs_wkt", l.crs_wkt);
-    write_string_attribute(root, "atrous_version", ATROUS_VERSION);
-    write_string_attribute(root, "model_sha256", o.model_sha256);
-    write_string_attribute(root, "config_yaml", o.config_yaml);
-    write_string_attribute(root, "fingerprint", fingerprint_json(o));
+    write_string_attribute(root, schema::crs_wkt, l.crs_wkt);
+    write_string_attribute(root, schema::atrous_version, ATROUS_VERSION);
+    write_string_attribute(root, schema::model_sha256, o.model_sha256);
+    write_string_attribute(root, schema::config_yaml, o.config_yaml);
+    write_string_attribute(root, schema::fingerprint, fingerprint_json(o));
 }
 
 /// The run's ranks; a context with several ranks and none is a pipeline bug.
 Communicator& communicator_of(const RunContext& context)
 {
     if (context.comm == nullptr)
-        throw Error("write.hdf5", "a run of " + std::to_string(context.ranks) +
-                                      " ranks without a communicator");
+        throw Error("write.hdf5",
+                    "a run of " + std::to_string(context.ranks) + " ranks without a communicator");
     return *context.comm;
 }
 
@@ -435,11 +439,12 @@ void mark_done(hid_t tile_done, std::vector<TileId> ids, const std::string& what
 bool open_layout(OutputFile& f, const WriteOptions& o, const OutputLayout& l, std::string& why)
 {
     const hid_t root = f.file.get();
-    const char* labels = l.spatial ? "mask" : "class";
-    const char* probs = l.spatial ? "probability" : "class_probability";
+    const char* labels = l.spatial ? schema::mask : schema::class_grid;
+    const char* probs = l.spatial ? schema::probability : schema::class_probability;
     const auto open = [&](const char* name, h5::Handle& out) -> bool
     {
-        if (H5Lexists(root, "progress", H5P_DEFAULT) <= 0 && std::strchr(name, '/') != nullptr)
+        if (H5Lexists(root, schema::progress_group, H5P_DEFAULT) <= 0 &&
+            std::strchr(name, '/') != nullptr)
             return false;
         if (H5Lexists(root, name, H5P_DEFAULT) <= 0)
             return false;
@@ -450,7 +455,7 @@ bool open_layout(OutputFile& f, const WriteOptions& o, const OutputLayout& l, st
         return why = std::string("no /") + labels, false;
     if (o.probabilities != ProbabilityFormat::none && !open(probs, f.probabilities))
         return why = std::string("no /") + probs, false;
-    if (!open("progress/tile_done", f.tile_done))
+    if (!open(schema::tile_done, f.tile_done))
         return why = "no /progress/tile_done", false;
     const hsize_t tiles = static_cast<hsize_t>(l.rows) * static_cast<hsize_t>(l.columns);
     h5::Handle space = h5::Handle(H5Dget_space(f.tile_done.get()));
@@ -487,7 +492,8 @@ Inspection inspect(const fs::path& path, const WriteOptions& o, const OutputLayo
         r.why = "not an HDF5 file HDF5 can open (" + h5::error_stack() + ")";
         return r;
     }
-    const std::optional<std::string> stored = read_string_attribute(f.file.get(), "fingerprint");
+    const std::optional<std::string> stored =
+        read_string_attribute(f.file.get(), schema::fingerprint);
     if (!stored)
     {
         r.why = "no fingerprint attribute";
@@ -594,12 +600,12 @@ void publish_copy(const fs::path& partial, const fs::path& target, const WriteOp
     {
         std::vector<std::uint8_t> buffer;
         const hsize_t t = static_cast<hsize_t>(l.tile_size);
-        for (hsize_t y = 0; y < static_cast<hsize_t>(l.height); y += t)
+        for (hsize_t y = 0; y < static_cast<hsize_t>(l.image_height); y += t)
         {
-            for (hsize_t x = 0; x < static_cast<hsize_t>(l.width); x += t)
+            for (hsize_t x = 0; x < static_cast<hsize_t>(l.image_width); x += t)
             {
-                const hsize_t h = std::min(t, static_cast<hsize_t>(l.height) - y);
-                const hsize_t w = std::min(t, static_cast<hsize_t>(l.width) - x);
+                const hsize_t h = std::min(t, static_cast<hsize_t>(l.image_height) - y);
+                const hsize_t w = std::min(t, static_cast<hsize_t>(l.image_width) - x);
                 buffer.resize(h * w * std::max<std::size_t>(prob_size, 1));
                 read_hyperslab(in.labels.get(), H5T_NATIVE_UINT8, {y, x}, {h, w}, buffer.data(),
                                what);
@@ -721,10 +727,10 @@ void Hdf5Writer::prepare(const RunContext& context)
     if (o.compression == "deflate" && (o.compression_level < 1 || o.compression_level > 9))
         throw ConfigError(where, "output.compression_level: " +
                                      std::to_string(o.compression_level) + " given, 1..9 expected");
-    if (l.width <= 0 || l.height <= 0 || l.channels <= 0 || l.tile_size <= 0 || l.columns <= 0 ||
-        l.rows <= 0)
-        throw Error(where, "bad layout: " + std::to_string(l.width) + "x" +
-                               std::to_string(l.height) + ", " + std::to_string(l.channels) +
+    if (l.image_width <= 0 || l.image_height <= 0 || l.channels <= 0 || l.tile_size <= 0 ||
+        l.columns <= 0 || l.rows <= 0)
+        throw Error(where, "bad layout: " + std::to_string(l.image_width) + "x" +
+                               std::to_string(l.image_height) + ", " + std::to_string(l.channels) +
                                " channels, tile " + std::to_string(l.tile_size) + ", grid " +
                                std::to_string(l.columns) + "x" + std::to_string(l.rows));
     if (o.path.empty())
@@ -884,8 +890,8 @@ void Hdf5Writer::write(const OutputBlock& block)
 {
     const OutputLayout& l = m_layout;
     const Window& r = block.region;
-    const int width = l.spatial ? l.width : l.columns;
-    const int height = l.spatial ? l.height : l.rows;
+    const int width = l.spatial ? l.image_width : l.columns;
+    const int height = l.spatial ? l.image_height : l.rows;
     const std::size_t plane = static_cast<std::size_t>(std::max(r.width, 0)) *
                               static_cast<std::size_t>(std::max(r.height, 0));
     if (r.x < 0 || r.y < 0 || r.width <= 0 || r.height <= 0 || r.x + r.width > width ||
@@ -929,17 +935,17 @@ void Hdf5Writer::write(const OutputBlock& block)
         for (std::size_t k = 0; k < prob_u8.size(); ++k)
         {
             const float p = std::clamp(block.probabilities[k], 0.0f, 1.0f);
-            prob_u8[k] = block.valid[k % plane] != 0
-                             ? static_cast<std::uint8_t>(std::lround(p * 254.0f))
-                             : nodata_u8;
+            prob_u8[k] =
+                block.valid[k % plane] != 0
+                    ? static_cast<std::uint8_t>(std::lround(p * schema::u8_probability_steps))
+                    : nodata_u8;
         }
     }
     else if (m_options.probabilities == ProbabilityFormat::float32)
     {
         prob_f32.resize(block.probabilities.size());
         for (std::size_t k = 0; k < prob_f32.size(); ++k)
-            prob_f32[k] = block.valid[k % plane] != 0 ? block.probabilities[k]
-                                                      : std::numeric_limits<float>::quiet_NaN();
+            prob_f32[k] = block.valid[k % plane] != 0 ? block.probabilities[k] : schema::nodata_f32;
     }
 
     const hsize_t y = static_cast<hsize_t>(r.y);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Purpose: the names and nodata codes of an atrous HDF5 output, in one place: the writer, the
-// reader (pipeline/output_file.cpp), `atrous export` and the netCDF/CF metadata use these.
+// Purpose: the names, nodata codes and chunking of an atrous HDF5 output, in one place: the writer,
+// the reader (pipeline/products/output_file.cpp), `atrous export`, the preview and the netCDF/CF
+// metadata use these.
 #pragma once
 
 #include <cstdint>
@@ -51,10 +52,19 @@ inline constexpr char cf_version[] = "CF-1.8";
 // `atrous export --polygons`: layer schema::mask, this integer field holds the class.
 inline constexpr char class_field[] = "class";
 
+// Chunking: spatial datasets in tiles (chunk edge = tile_size), classifier grids in blocks of
+// at most this many cells a side; a chunk edge never exceeds its dimension.
+inline constexpr int class_grid_chunk = 64;
+constexpr int chunk_edge(int edge, int dimension)
+{
+    return edge < dimension ? edge : dimension;
+}
+
 // Nodata codes.
 inline constexpr std::uint8_t nodata_u8 = 255;
 inline constexpr float nodata_f32 = std::numeric_limits<float>::quiet_NaN();
 /// uint8 probabilities are round(p * 254).
+inline constexpr float u8_probability_steps = 254.0f;
 inline constexpr double u8_probability_scale = 1.0 / 254.0;
 
 } // namespace atrous::schema

@@ -3,6 +3,8 @@
 // file (sizes, grid, georeferencing) the pipeline derives from the input and the model.
 #pragma once
 
+#include "stages/tile_grid.hpp"
+
 #include <array>
 #include <filesystem>
 #include <optional>
@@ -47,18 +49,15 @@ struct WriteOptions
     double sync_interval_s = 1.0;
 };
 
-/// What the output file holds, fixed before the first block.
-struct OutputLayout
+/// What the output file holds, fixed before the first block: the run's tile grid itself (its
+/// tile_size is the chunk edge of the spatial datasets; columns x rows index
+/// /progress/tile_done and the classifier datasets), the model's channels and the input's
+/// georeferencing.
+struct OutputLayout : TileGrid
 {
-    int width = 0; // image pixels (the input raster's size)
-    int height = 0;
-    int channels = 0;  // C: classes of the model (1 = sigmoid mask)
-    int tile_size = 0; // core edge in pixels: the chunk edge of the spatial datasets
-    int columns = 0;   // tile grid (for /progress/tile_done and the classifier datasets)
-    int rows = 0;
-    /// true: /mask H x W (+ /probability C x H x W); false (classifier): /class rows x columns
-    /// (+ /class_probability C x rows x columns), one cell per tile.
-    bool spatial = true;
+    int channels = 0; // C: classes of the model (1 = sigmoid mask)
+    /// spatial (the grid's): /mask H x W (+ /probability C x H x W); false (classifier): /class
+    /// rows x columns (+ /class_probability C x rows x columns), one cell per tile.
     std::optional<std::array<double, 6>> geotransform; // of the input image, GDAL order
     std::string crs_wkt;                               // empty when the input has none
 };

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
-# Purpose: end-to-end tests of `tile.executor: stream` (pipeline/stream_runner.hpp): the same
-# output as exact tiles, kill -9 and resume, and the configurations it refuses.
+# Purpose: end-to-end tests of `tile.executor: stream` (pipeline/run/streaming_executor.hpp): the
+# same output as exact tiles, kill -9 and resume, and the configurations it refuses.
 """atrous stream executor tests.
 
     stream_test.py --atrous build/atrous --source . --work build/e2e-work TEST

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Purpose: libFuzzer target for the YAML run configuration: the input is the YAML text, and the
 // bytes after its first NUL are `--set key=value` overrides, one per line.
-#include "pipeline/config.hpp"
+#include "pipeline/config/config.hpp"
 #include "tests/fuzz/fuzz_guard.hpp"
 
 #include <cstddef>

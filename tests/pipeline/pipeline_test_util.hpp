@@ -80,8 +80,8 @@ public:
     MemoryWriter(const WriteOptions& options, const OutputLayout& layout)
         : m_options(options), m_layout(layout)
     {
-        const int w = layout.spatial ? layout.width : layout.columns;
-        const int h = layout.spatial ? layout.height : layout.rows;
+        const int w = layout.spatial ? layout.image_width : layout.columns;
+        const int h = layout.spatial ? layout.image_height : layout.rows;
         m_plane = static_cast<std::size_t>(w) * h;
         probabilities.assign(m_plane * layout.channels, -1.0f);
         valid.assign(m_plane, 0);
@@ -91,7 +91,7 @@ public:
     void write(const OutputBlock& b) override
     {
         std::lock_guard lock(m_mutex);
-        const int w = m_layout.spatial ? m_layout.width : m_layout.columns;
+        const int w = m_layout.spatial ? m_layout.image_width : m_layout.columns;
         const std::size_t region = static_cast<std::size_t>(b.region.width) * b.region.height;
         for (int y = 0; y < b.region.height; ++y)
             for (int x = 0; x < b.region.width; ++x)
@@ -109,7 +109,7 @@ public:
 
     float probability(int c, int y, int x) const
     {
-        const int w = m_layout.spatial ? m_layout.width : m_layout.columns;
+        const int w = m_layout.spatial ? m_layout.image_width : m_layout.columns;
         return probabilities[c * m_plane + static_cast<std::size_t>(y) * w + x];
     }
 

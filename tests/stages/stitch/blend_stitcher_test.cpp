@@ -313,6 +313,38 @@ TEST(BlendStitcher, FinalCoresGetNoShareAndAreNeverEmitted)
     EXPECT_EQ(stitcher.pending(), 0u);
 }
 
+TEST(BlendStitcher, ResumeNeedsThePendingCoresAndTheirNeighboursOnly)
+{
+    // 6 x 3 tiles of 10 px, halo 4: a grown core reaches one tile around. Every core but 17
+    // (row 2, col 5) is done: core 17 needs the tiles whose grown core touches it.
+    const StitchGeometry g = test::grid(60, 30, 10, 4, 1);
+    BlendStitcher stitcher(g);
+    std::vector<std::uint8_t> done(static_cast<std::size_t>(g.columns * g.rows), 1);
+    done[17] = 0;
+    const std::vector<TileId> needed = stitcher.resume(done);
+    EXPECT_EQ(needed, (std::vector<TileId>{10, 11, 16, 17}));
+    // Those tiles alone complete core 17, and nothing else is emitted.
+    std::vector<TileId> emitted;
+    for (const TileId id : needed)
+    {
+        const int row = static_cast<int>(id / g.columns);
+        const int col = static_cast<int>(id % g.columns);
+        for (const OutputBlock& b : stitcher.add(tile_prediction(g, test::tile_task(g, row, col))))
+            emitted.push_back(b.tiles[0]);
+    }
+    EXPECT_EQ(emitted, (std::vector<TileId>{17}));
+    EXPECT_EQ(stitcher.pending(), 0u);
+}
+
+TEST(BlendStitcher, ResumeOfAClassifierNeedsTheTilesNotDone)
+{
+    StitchGeometry g = test::grid(30, 20, 10, 0, 2);
+    g.spatial = false;
+    BlendStitcher stitcher(g);
+    const std::vector<std::uint8_t> done{1, 0, 1, 1, 0, 1};
+    EXPECT_EQ(stitcher.resume(done), (std::vector<TileId>{1, 4}));
+}
+
 TEST(BlendStitcher, RejectsAShareOfACoreOwnedElsewhere)
 {
     const StitchGeometry g = test::grid(20, 20, 10, 2, 1);

@@ -131,3 +131,12 @@ TEST(CropStitcher, RejectsAGridThatDoesNotCoverTheImage)
 }
 
 } // namespace
+
+TEST(CropStitcher, ResumeNeedsTheTilesNotDone)
+{
+    const StitchGeometry g = test::grid(40, 30, 10, 4, 1);
+    CropStitcher stitcher(g);
+    std::vector<std::uint8_t> done(static_cast<std::size_t>(g.columns * g.rows), 1);
+    done[0] = done[6] = done[11] = 0;
+    EXPECT_EQ(stitcher.resume(done), (std::vector<TileId>{0, 6, 11}));
+}

@@ -11,7 +11,7 @@
 namespace atrous::test
 {
 
-/// A grid as pipeline/tile_plan lays it out: cores of tile_size, windows = core + halo clipped
+/// A grid as pipeline/run/tile_plan lays it out: cores of tile_size, windows = core + halo clipped
 /// to the image, then grown bottom/right to a multiple of `stride` (beyond the image if need be).
 inline StitchGeometry grid(int width, int height, int tile, int halo, int channels)
 {

@@ -65,8 +65,8 @@ TEST(CfMetadata, NorthUpPixelCentresAsDimensionScales)
     test::ScratchDir dir;
     CfFile f = make_file(dir / "o.h5", 4, 3, 2);
     OutputLayout l;
-    l.width = 4;
-    l.height = 3;
+    l.image_width = 4;
+    l.image_height = 3;
     l.channels = 2;
     l.tile_size = 2;
     l.geotransform = std::array<double, 6>{100.0, 2.0, 0.0, 50.0, 0.0, -1.0};
@@ -97,8 +97,8 @@ TEST(CfMetadata, NoGeoreferenceMeansPixelIndicesAndNoGridMapping)
     test::ScratchDir dir;
     CfFile f = make_file(dir / "o.h5", 3, 2, 1);
     OutputLayout l;
-    l.width = 3;
-    l.height = 2;
+    l.image_width = 3;
+    l.image_height = 2;
     l.channels = 1;
     l.tile_size = 2;
     write_cf_metadata(f.file.get(), f.labels.get(), -1, l);
@@ -113,8 +113,8 @@ TEST(CfMetadata, RotatedGridKeepsItsGeoTransformWithIndexCoordinates)
     test::ScratchDir dir;
     CfFile f = make_file(dir / "o.h5", 3, 2, 1);
     OutputLayout l;
-    l.width = 3;
-    l.height = 2;
+    l.image_width = 3;
+    l.image_height = 2;
     l.channels = 1;
     l.tile_size = 2;
     l.geotransform = std::array<double, 6>{10.0, 1.0, 0.5, 20.0, 0.5, -1.0};
@@ -129,8 +129,8 @@ TEST(CfMetadata, ClassifierGridCellIsATile)
     test::ScratchDir dir;
     CfFile f = make_file(dir / "o.h5", 2, 2, 1);
     OutputLayout l;
-    l.width = 100; // pixels of the image; the grid is columns x rows
-    l.height = 90;
+    l.image_width = 100; // pixels of the image; the grid is columns x rows
+    l.image_height = 90;
     l.columns = 2;
     l.rows = 2;
     l.channels = 1;

@@ -91,7 +91,7 @@ TEST(Hdf5Writer, NoSpaceLeftIsAnOutputError)
     o.probabilities = ProbabilityFormat::float32;
     o.compression = "none";
     OutputLayout l;
-    l.width = l.height = 512;
+    l.image_width = l.image_height = 512;
     l.channels = 1;
     l.tile_size = 256;
     l.columns = l.rows = 2;

@@ -32,8 +32,8 @@ const std::array<double, 6> gt{500000.0, 0.5, 0.0, 5500000.0, 0.0, -0.5};
 OutputLayout layout(int channels, bool spatial = true)
 {
     OutputLayout l;
-    l.width = W;
-    l.height = H;
+    l.image_width = W;
+    l.image_height = H;
     l.channels = channels;
     l.tile_size = T;
     l.columns = (W + T - 1) / T;

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # Purpose: enforces the direction of dependencies between source folders from their #include
 # lines: stages/read, stages/stitch and stages/write never include stages/infer (only infer
-# depends on the NN engine), and nothing in stages/ includes pipeline/.
+# depends on the NN engine), and nothing in stages/ includes pipeline/. Includes are followed
+# through the tree's own headers (e.g. stages/tile.hpp), so a shared header that pulls in the
+# engine is a violation of every folder that includes it.
 """Usage: layering_test.py --root DIR. Exit 0 when clean; 1 and one line per violation."""
 import argparse
 import pathlib
@@ -28,6 +30,33 @@ def included_path(root, source, name):
     return pathlib.PurePosixPath(name).as_posix()
 
 
+def includes(root, source):
+    """(line number, included path relative to root) of each quoted #include of source."""
+    text = source.read_text(encoding="utf-8", errors="replace")
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = INCLUDE.match(line)
+        if match:
+            yield number, included_path(root, source, match.group(1))
+
+
+def forbidden_chain(root, target, folder, forbidden, seen):
+    """The include chain from `target` (a path relative to root) to a file under `forbidden`,
+    following the tree's own files outside `folder` (those are checked on their own); None."""
+    if target.startswith(forbidden):
+        return [target]
+    if target in seen or target.startswith(folder + "/"):
+        return None
+    seen.add(target)
+    path = root / target
+    if path.suffix not in SOURCES or not path.is_file():
+        return None # a system or generated header
+    for _, nested in includes(root, path):
+        chain = forbidden_chain(root, nested, folder, forbidden, seen)
+        if chain:
+            return [target] + chain
+    return None
+
+
 def violations(root):
     found = []
     for folder, forbidden in RULES:
@@ -37,16 +66,14 @@ def violations(root):
         for source in sorted(base.rglob("*")):
             if source.suffix not in SOURCES or not source.is_file():
                 continue
-            text = source.read_text(encoding="utf-8", errors="replace")
-            for number, line in enumerate(text.splitlines(), start=1):
-                match = INCLUDE.match(line)
-                if not match:
+            where = source.relative_to(root).as_posix()
+            for number, target in includes(root, source):
+                chain = forbidden_chain(root, target, folder, forbidden, set())
+                if not chain:
                     continue
-                target = included_path(root, source, match.group(1))
-                if target.startswith(forbidden):
-                    where = source.relative_to(root).as_posix()
-                    found.append(f"layering violation: {where}:{number} includes {target} "
-                                 f"({folder}/ must not include {forbidden})")
+                path = chain[0] + "".join(f", which includes {t}" for t in chain[1:])
+                found.append(f"layering violation: {where}:{number} includes {path} "
+                             f"({folder}/ must not include {forbidden})")
     return found
 
 

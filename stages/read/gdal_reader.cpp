@@ -381,7 +381,7 @@ RasterTile GdalReader::read(const TileTask& task)
 
     RasterTile tile;
     tile.task = task;
-    tile.pixels = infer::Tensor(infer::Shape{1, w.height, w.width, bands}, 0.0f);
+    tile.pixels = Image(ImageShape{w.height, w.width, bands}, 0.0f);
     tile.valid.assign(static_cast<std::size_t>(w.height) * static_cast<std::size_t>(w.width), 0);
 
     // The part of the window inside the image; the rest stays 0 / invalid.
@@ -406,7 +406,7 @@ RasterTile GdalReader::read(const TileTask& task)
             handle = std::make_unique<DatasetHandle>();
             handle->ds = open_dataset(info.path);
         }
-        float* origin = tile.pixels.data() + tile.pixels.index(0, y0 - w.y, x0 - w.x, 0);
+        float* origin = tile.pixels.data() + tile.pixels.index(y0 - w.y, x0 - w.x, 0);
         const GSpacing pixel_space = static_cast<GSpacing>(bands) * sizeof(float);
         const GSpacing line_space = pixel_space * w.width;
         const int rw = x1 - x0;
@@ -451,7 +451,7 @@ RasterTile GdalReader::read(const TileTask& task)
         {
             for (int x = x0; x < x1; ++x)
             {
-                float* px = tile.pixels.data() + tile.pixels.index(0, y - w.y, x - w.x, 0);
+                float* px = tile.pixels.data() + tile.pixels.index(y - w.y, x - w.x, 0);
                 bool finite = true;
                 bool all_nodata = has_nodata;
                 for (int b = 0; b < bands; ++b)

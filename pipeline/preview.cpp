@@ -3,6 +3,7 @@
 #include "preview.hpp"
 
 #include "pipeline/output_file.hpp"
+#include "platform/gdal_dataset.hpp"
 #include "pipeline/output_guard.hpp"
 #include "stages/error.hpp"
 #include "stages/read/gdal_error.hpp"
@@ -41,22 +42,7 @@ constexpr std::array<std::array<int, 3>, 8> palette = {{{230, 25, 75},
                                                         {245, 130, 48},
                                                         {145, 30, 180}}};
 
-class Dataset
-{
-public:
-    explicit Dataset(GDALDatasetH ds) : m_ds(ds) {}
-    ~Dataset()
-    {
-        if (m_ds != nullptr)
-            GDALClose(m_ds);
-    }
-    Dataset(const Dataset&) = delete;
-    Dataset& operator=(const Dataset&) = delete;
-    GDALDatasetH get() const { return m_ds; }
-
-private:
-    GDALDatasetH m_ds = nullptr;
-};
+using gdal::Dataset;
 
 /// What the output's config_yaml says about the input (empty when it says nothing).
 struct InputHints

@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 # Purpose: enforces the direction of dependencies between source folders from their #include
 # lines: stages/read, stages/stitch and stages/write never include stages/infer (only infer
-# depends on the NN engine), and nothing in stages/ includes pipeline/. Includes are followed
-# through the tree's own headers (e.g. stages/tile.hpp), so a shared header that pulls in the
-# engine is a violation of every folder that includes it.
+# depends on the NN engine), nothing in stages/ includes pipeline/, and platform/ (the library
+# wrappers) includes neither. Includes are followed through the tree's own headers (e.g.
+# stages/tile.hpp), so a shared header that pulls in the engine is a violation of every folder
+# that includes it.
 """Usage: layering_test.py --root DIR. Exit 0 when clean; 1 and one line per violation."""
 import argparse
 import pathlib
@@ -19,6 +20,8 @@ RULES = [
     ("stages/stitch", "stages/infer/"),
     ("stages/write", "stages/infer/"),
     ("stages", "pipeline/"),
+    ("platform", "stages/"),
+    ("platform", "pipeline/"),
 ]
 
 

@@ -1,17 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
-// Purpose: SHA-256 (FIPS 180-4) of a file, for the model's provenance in every output.
+// Purpose: SHA-256 of bytes and of a file (nettle's), for the model's provenance in every output
+// and the resume fingerprint.
 #pragma once
 
 #include <cstddef>
-#include <cstdint>
 #include <filesystem>
+#include <nettle/sha2.h>
 #include <string>
 #include <string_view>
 
 namespace atrous
 {
 
-/// Incremental SHA-256. Value type; not thread-safe.
+/// Incremental SHA-256 over nettle's sha256. Value type; not thread-safe.
 class Sha256
 {
 public:
@@ -22,11 +23,7 @@ public:
     std::string hex_digest();
 
 private:
-    void block(const std::uint8_t* p);
-    std::uint32_t m_state[8];
-    std::uint8_t m_buffer[64];
-    std::size_t m_buffered = 0;
-    std::uint64_t m_bytes = 0;
+    sha256_ctx m_ctx;
 };
 
 /// Hex SHA-256 of a file's bytes. Throws InputError(path, ...) when it cannot be read.

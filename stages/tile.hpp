@@ -3,7 +3,7 @@
 // output blocks. Plain data; no stage's internals.
 #pragma once
 
-#include "stages/infer/engine/tensor.hpp"
+#include "stages/image.hpp"
 
 #include <array>
 #include <cstdint>
@@ -77,9 +77,9 @@ struct RasterInfo
 struct RasterTile
 {
     TileTask task;
-    /// 1 x window.height x window.width x bands, normalized; pixels beyond the true image border
+    /// window.height x window.width x bands, normalized; pixels beyond the true image border
     /// (padding to the stride) and nodata pixels are 0.
-    infer::Tensor pixels;
+    Image pixels;
     /// window.height * window.width, 1 = valid data, 0 = nodata or beyond the image.
     std::vector<std::uint8_t> valid;
     bool empty = false; // every pixel of the core is nodata: not inferred, written as nodata
@@ -89,9 +89,9 @@ struct RasterTile
 struct Prediction
 {
     TileTask task;
-    /// Spatial models: 1 x window.height x window.width x C over the whole window.
-    /// Classifiers: 1 x 1 x 1 x C for the tile.
-    infer::Tensor probabilities;
+    /// Spatial models: window.height x window.width x C over the whole window.
+    /// Classifiers: 1 x 1 x C for the tile.
+    Image probabilities;
     std::vector<std::uint8_t> valid; // as RasterTile::valid
     bool empty = false;
 };

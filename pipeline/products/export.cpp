@@ -5,6 +5,7 @@
 #include "export.hpp"
 
 #include "pipeline/products/output_file.hpp"
+#include "platform/gdal_dataset.hpp"
 #include "stages/error.hpp"
 #include "stages/read/gdal_error.hpp"
 #include "stages/write/output_schema.hpp"
@@ -248,11 +249,7 @@ double OutputBand::GetOffset(int* ok)
     return 0.0;
 }
 
-struct CloseDataset
-{
-    void operator()(GDALDataset* ds) const { GDALClose(GDALDataset::ToHandle(ds)); }
-};
-using RasterPtr = std::unique_ptr<GDALDataset, CloseDataset>;
+using RasterPtr = gdal::DatasetObject<GDALDataset>;
 
 // --- safe destinations --------------------------------------------------------------------------
 // GDAL creates the files itself, so they are made in a private directory and moved into place
@@ -513,10 +510,10 @@ std::string write_raster(OutputRaster& raster, const ExportOptions& o, const fs:
     if (options == nullptr)
         throw ConfigError(where, "-of/-co: " + errors.message("GDAL refused the options"));
     int usage_error = FALSE;
-    GDALDatasetH out =
-        GDALTranslate(path.c_str(), GDALDataset::ToHandle(&raster), options, &usage_error);
+    gdal::Dataset out(
+        GDALTranslate(path.c_str(), GDALDataset::ToHandle(&raster), options, &usage_error));
     GDALTranslateOptionsFree(options);
-    if (out == nullptr)
+    if (!out)
     {
         if (usage_error)
             throw ConfigError(where, "-of/-co: " + errors.message("GDAL refused the options"));
@@ -528,7 +525,7 @@ std::string write_raster(OutputRaster& raster, const ExportOptions& o, const fs:
         log.warn("export: {}: {} (written without it)", shown.string(),
                  tidy(errors.message(""), path, shown));
     errors.clear();
-    GDALClose(out); // flushes: a failure is in `errors`
+    out.reset(); // GDALClose flushes: a failure is in `errors`
     if (errors.failed())
         throw OutputError(where, shown.string() + ": " + errors.message("close failed"));
     if (EQUAL(format.c_str(), "GTiff"))
@@ -540,14 +537,14 @@ std::string write_raster(OutputRaster& raster, const ExportOptions& o, const fs:
             overview_factors(raster.GetRasterXSize(), raster.GetRasterYSize(), edge);
         if (!factors.empty())
         {
-            GDALDatasetH ds = GDALOpenEx(path.c_str(), GDAL_OF_RASTER | GDAL_OF_UPDATE, nullptr,
-                                         nullptr, nullptr);
-            if (ds == nullptr)
+            gdal::Dataset ds(GDALOpenEx(path.c_str(), GDAL_OF_RASTER | GDAL_OF_UPDATE, nullptr,
+                                        nullptr, nullptr));
+            if (!ds)
                 throw OutputError(where, shown.string() + ": " + errors.message("cannot reopen"));
-            const CPLErr err = GDALBuildOverviews(ds, labels ? "NEAREST" : "AVERAGE",
+            const CPLErr err = GDALBuildOverviews(ds.get(), labels ? "NEAREST" : "AVERAGE",
                                                   static_cast<int>(factors.size()), factors.data(),
                                                   0, nullptr, nullptr, nullptr);
-            GDALClose(ds);
+            ds.reset();
             if (err != CE_None || errors.failed())
                 throw OutputError(where,
                                   shown.string() + ": overviews: " + errors.message("failed"));
@@ -569,7 +566,7 @@ std::string write_polygons(OutputRaster& mask, const ExportOptions& o, const Sta
     GDALDatasetH tmp = GDALCreate(gpkg, work.c_str(), 0, 0, 0, GDT_Unknown, nullptr);
     if (tmp == nullptr)
         throw OutputError(where, work.string() + ": " + errors.message("cannot create"));
-    const RasterPtr tmp_owner(GDALDataset::FromHandle(tmp));
+    const gdal::Dataset tmp_owner(tmp);
     OGRSpatialReferenceH srs = nullptr;
     if (mask.GetSpatialRef() != nullptr)
         srs = OGRSpatialReference::ToHandle(mask.GetSpatialRef()->Clone());
@@ -615,9 +612,9 @@ std::string write_polygons(OutputRaster& mask, const ExportOptions& o, const Sta
     if (options == nullptr)
         throw ConfigError(where, "-f/-lco/-dsco: " + errors.message("GDAL refused the options"));
     int usage_error = FALSE;
-    GDALDatasetH out = GDALVectorTranslate(path.c_str(), nullptr, 1, &tmp, options, &usage_error);
+    gdal::Dataset out(GDALVectorTranslate(path.c_str(), nullptr, 1, &tmp, options, &usage_error));
     GDALVectorTranslateOptionsFree(options);
-    if (out == nullptr)
+    if (!out)
     {
         if (usage_error)
             throw ConfigError(where,
@@ -625,7 +622,7 @@ std::string write_polygons(OutputRaster& mask, const ExportOptions& o, const Sta
         throw OutputError(where, shown.string() + ": " +
                                      tidy(errors.message(format + " failed"), path, shown));
     }
-    GDALClose(out);
+    out.reset();
     if (errors.failed())
         throw OutputError(where, shown.string() + ": " + errors.message("close failed"));
     return format;

@@ -4,6 +4,7 @@
 
 #include "pipeline/products/output_file.hpp"
 #include "pipeline/run/output_guard.hpp"
+#include "platform/gdal_dataset.hpp"
 #include "stages/error.hpp"
 #include "stages/read/gdal_error.hpp"
 #include "stages/read/gdal_path.hpp"
@@ -42,22 +43,7 @@ constexpr std::array<std::array<int, 3>, 8> palette = {{{230, 25, 75},
                                                         {245, 130, 48},
                                                         {145, 30, 180}}};
 
-class Dataset
-{
-public:
-    explicit Dataset(GDALDatasetH ds) : m_ds(ds) {}
-    ~Dataset()
-    {
-        if (m_ds != nullptr)
-            GDALClose(m_ds);
-    }
-    Dataset(const Dataset&) = delete;
-    Dataset& operator=(const Dataset&) = delete;
-    GDALDatasetH get() const { return m_ds; }
-
-private:
-    GDALDatasetH m_ds = nullptr;
-};
+using gdal::Dataset;
 
 /// What the output's config_yaml says about the input (empty when it says nothing).
 struct InputHints

@@ -5,6 +5,7 @@
 #include "fingerprint.hpp"
 
 #include "pipeline/sha256.hpp"
+#include "platform/gdal_dataset.hpp"
 #include "stages/read/gdal_error.hpp"
 #include "stages/read/gdal_path.hpp"
 
@@ -171,12 +172,12 @@ std::vector<std::string> input_member_files(const std::string& path)
 {
     gdal_register_once();
     GdalErrorCollector quiet; // an input the reader opened opens here too; else no members
-    GDALDatasetH ds =
-        GDALOpenEx(path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY, nullptr, nullptr, nullptr);
-    if (ds == nullptr)
+    const gdal::Dataset ds(
+        GDALOpenEx(path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY, nullptr, nullptr, nullptr));
+    if (!ds)
         return {};
     std::vector<std::string> out;
-    char** files = GDALGetFileList(ds);
+    char** files = GDALGetFileList(ds.get());
     namespace fs = std::filesystem;
     // Absolute: the same run started from another directory has the same fields. /vsi names
     // stay as GDAL spells them (canonicalizing "/vsicurl/https://" would merge its slashes).
@@ -201,7 +202,6 @@ std::vector<std::string> input_member_files(const std::string& path)
             out.push_back(name);
     }
     CSLDestroy(files);
-    GDALClose(ds);
     return out;
 }
 

@@ -4,6 +4,7 @@
 
 #include "pipeline/products/preview.hpp"
 #include "pipeline/products/run_report.hpp"
+#include "platform/gdal_dataset.hpp"
 #include "stages/error.hpp"
 #include "stages/read/gdal_error.hpp"
 #include "stages/write/hdf5_writer.hpp"
@@ -55,15 +56,14 @@ std::vector<NamedFile> files_read_by_run(const std::string& input, const fs::pat
     gdal_register_once();
     {
         GdalErrorCollector quiet; // the reader opened it already; else nothing more to list
-        GDALDatasetH ds =
-            GDALOpenEx(input.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY, nullptr, nullptr, nullptr);
-        if (ds != nullptr)
+        const gdal::Dataset ds(GDALOpenEx(input.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY,
+                                          nullptr, nullptr, nullptr));
+        if (ds)
         {
-            char** files = GDALGetFileList(ds);
+            char** files = GDALGetFileList(ds.get());
             for (char** f = files; f != nullptr && *f != nullptr; ++f)
                 out.push_back({*f, "a file of the input"});
             CSLDestroy(files);
-            GDALClose(ds);
         }
     }
     if (!model.empty())

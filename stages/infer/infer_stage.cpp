@@ -4,10 +4,13 @@
 
 #include "stages/error.hpp"
 #include "stages/infer/engine/finite_scan.hpp"
+#include "stages/infer/image_tensor.hpp"
 #include "stages/infer/import/architecture.hpp"
 #include "stages/infer/import/keras_h5.hpp"
 
 #include <fmt/format.h>
+
+#include <utility>
 
 namespace atrous
 {
@@ -78,9 +81,10 @@ Prediction InferStage::infer(const RasterTile& tile) const
     p.empty = tile.empty;
     if (tile.empty)
         return p;
-    p.probabilities = model().forward(tile.pixels, m_forward);
-    if (const auto bad = infer::first_non_finite(p.probabilities))
+    infer::Tensor out = model().forward(infer::tensor_view(tile.pixels), m_forward);
+    if (const auto bad = infer::first_non_finite(out))
         throw_non_finite(tile, *bad);
+    p.probabilities = infer::to_image(std::move(out));
     return p;
 }
 
@@ -98,7 +102,7 @@ void InferStage::throw_non_finite(const RasterTile& tile, const infer::NonFinite
         infer::ForwardOptions diagnose = m_forward;
         std::string first;
         diagnose.first_non_finite_layer = &first;
-        (void)model().forward(tile.pixels, diagnose);
+        (void)model().forward(infer::tensor_view(tile.pixels), diagnose);
         layer = first.empty() ? "no layer's output was non-finite when the tile was run again"
                               : "the first layer whose output went non-finite: " + first;
     }

@@ -3,6 +3,7 @@
 // validity masks and normalization.
 #include "gdal_reader.hpp"
 
+#include "platform/gdal_dataset.hpp"
 #include "stages/error.hpp"
 #include "stages/read/gdal_error.hpp"
 #include "stages/read/gdal_path.hpp"
@@ -27,20 +28,6 @@ namespace atrous
 
 namespace
 {
-
-/// Owns a GDALDatasetH.
-struct DatasetHandle
-{
-    GDALDatasetH ds = nullptr;
-    DatasetHandle() = default;
-    DatasetHandle(const DatasetHandle&) = delete;
-    DatasetHandle& operator=(const DatasetHandle&) = delete;
-    ~DatasetHandle()
-    {
-        if (ds != nullptr)
-            GDALClose(ds);
-    }
-};
 
 /// GDAL_NUM_THREADS=1 for this thread while alive (thread-local; the process setting and other
 /// threads are untouched). GDAL 3.6.2's multi-threaded GeoTIFF decoding returns wrong pixels
@@ -78,7 +65,7 @@ struct GdalReader::State
     /// from one thread at a time (the pipeline's serial read) always use the same handle, whose
     /// bands own the cached blocks: GDAL caches blocks per handle, not per file.
     std::mutex mutex;
-    std::vector<std::unique_ptr<DatasetHandle>> idle;
+    std::vector<gdal::Dataset> idle;
 };
 
 GdalReader::GdalReader(ReadOptions options) : m_options(std::move(options)) {}
@@ -88,13 +75,13 @@ GdalReader::~GdalReader() = default;
 namespace
 {
 
-GDALDatasetH open_dataset(const std::string& path)
+gdal::Dataset open_dataset(const std::string& path)
 {
     GdalErrorCollector errors;
-    GDALDatasetH ds =
-        GDALOpenEx(path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY | GDAL_OF_VERBOSE_ERROR, nullptr,
-                   nullptr, nullptr);
-    if (ds == nullptr)
+    gdal::Dataset ds(GDALOpenEx(path.c_str(),
+                                GDAL_OF_RASTER | GDAL_OF_READONLY | GDAL_OF_VERBOSE_ERROR, nullptr,
+                                nullptr, nullptr));
+    if (!ds)
         throw InputError("read.gdal", path + ": " + errors.message("not a raster GDAL can open"));
     return ds;
 }
@@ -226,12 +213,11 @@ BlockLayout block_layout(GDALDatasetH ds, int band_index, const std::string& dri
     if (source.empty())
         return vrt;
     GdalErrorCollector quiet; // an unreadable source fails later, with the window that needs it
-    GDALDatasetH src =
-        GDALOpenEx(source.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY, nullptr, nullptr, nullptr);
-    if (src == nullptr)
+    const gdal::Dataset src(
+        GDALOpenEx(source.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY, nullptr, nullptr, nullptr));
+    if (!src)
         return vrt;
-    BlockLayout l = file_layout(src, std::min(band_index, GDALGetRasterCount(src)));
-    GDALClose(src);
+    BlockLayout l = file_layout(src.get(), std::min(band_index, GDALGetRasterCount(src.get())));
     l.source_files = sources;
     return l;
 }
@@ -264,9 +250,8 @@ void GdalReader::prepare(const RunContext& context)
 
     const SingleThreadDecode single_thread_decode;
     auto state = std::make_unique<State>();
-    auto handle = std::make_unique<DatasetHandle>();
-    handle->ds = open_dataset(path);
-    GDALDatasetH ds = handle->ds;
+    gdal::Dataset handle = open_dataset(path);
+    GDALDatasetH ds = handle.get();
 
     RasterInfo& info = state->info;
     info.path = path;
@@ -381,7 +366,7 @@ RasterTile GdalReader::read(const TileTask& task)
 
     RasterTile tile;
     tile.task = task;
-    tile.pixels = infer::Tensor(infer::Shape{1, w.height, w.width, bands}, 0.0f);
+    tile.pixels = Image(ImageShape{w.height, w.width, bands}, 0.0f);
     tile.valid.assign(static_cast<std::size_t>(w.height) * static_cast<std::size_t>(w.width), 0);
 
     // The part of the window inside the image; the rest stays 0 / invalid.
@@ -392,7 +377,7 @@ RasterTile GdalReader::read(const TileTask& task)
     if (x1 > x0 && y1 > y0)
     {
         const SingleThreadDecode single_thread_decode;
-        std::unique_ptr<DatasetHandle> handle;
+        gdal::Dataset handle;
         {
             const std::lock_guard lock(m_state->mutex);
             if (!m_state->idle.empty())
@@ -402,11 +387,8 @@ RasterTile GdalReader::read(const TileTask& task)
             }
         }
         if (!handle)
-        {
-            handle = std::make_unique<DatasetHandle>();
-            handle->ds = open_dataset(info.path);
-        }
-        float* origin = tile.pixels.data() + tile.pixels.index(0, y0 - w.y, x0 - w.x, 0);
+            handle = open_dataset(info.path);
+        float* origin = tile.pixels.data() + tile.pixels.index(y0 - w.y, x0 - w.x, 0);
         const GSpacing pixel_space = static_cast<GSpacing>(bands) * sizeof(float);
         const GSpacing line_space = pixel_space * w.width;
         const int rw = x1 - x0;
@@ -421,7 +403,7 @@ RasterTile GdalReader::read(const TileTask& task)
         {
             // GDAL may report a failure and still return CE_None: the pixels are then wrong.
             GdalErrorCollector errors;
-            if (GDALDatasetRasterIOEx(handle->ds, GF_Read, x0, y0, rw, rh, origin, rw, rh,
+            if (GDALDatasetRasterIOEx(handle.get(), GF_Read, x0, y0, rw, rh, origin, rw, rh,
                                       GDT_Float32, bands, m_state->bands.data(), pixel_space,
                                       line_space, sizeof(float), nullptr) != CE_None ||
                 errors.failed())
@@ -432,7 +414,7 @@ RasterTile GdalReader::read(const TileTask& task)
         if (!info.mask.empty())
         {
             mask.resize(static_cast<std::size_t>(rw) * static_cast<std::size_t>(rh));
-            GDALRasterBandH band = GDALGetRasterBand(handle->ds, m_state->bands.front());
+            GDALRasterBandH band = GDALGetRasterBand(handle.get(), m_state->bands.front());
             GdalErrorCollector errors;
             if (GDALRasterIO(GDALGetMaskBand(band), GF_Read, x0, y0, rw, rh, mask.data(), rw, rh,
                              GDT_Byte, 0, 0) != CE_None ||
@@ -451,7 +433,7 @@ RasterTile GdalReader::read(const TileTask& task)
         {
             for (int x = x0; x < x1; ++x)
             {
-                float* px = tile.pixels.data() + tile.pixels.index(0, y - w.y, x - w.x, 0);
+                float* px = tile.pixels.data() + tile.pixels.index(y - w.y, x - w.x, 0);
                 bool finite = true;
                 bool all_nodata = has_nodata;
                 for (int b = 0; b < bands; ++b)

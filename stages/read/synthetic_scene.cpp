@@ -2,6 +2,7 @@
 // Purpose: deterministic nuclei-like scene written block of rows by block of rows with GDAL.
 #include "synthetic_scene.hpp"
 
+#include "platform/gdal_dataset.hpp"
 #include "stages/error.hpp"
 #include "stages/read/gdal_error.hpp"
 
@@ -136,28 +137,18 @@ public:
         if (bands > 1)
             options.SetNameValue("INTERLEAVE", "PIXEL");
         GdalErrorCollector errors;
-        m_ds = GDALCreate(driver, m_path.c_str(), width, height, bands, type, options.List());
-        if (m_ds == nullptr)
+        m_ds.reset(GDALCreate(driver, m_path.c_str(), width, height, bands, type, options.List()));
+        if (!m_ds)
             throw OutputError(where, m_path + ": " + errors.message("cannot create"));
     }
-    ~GdalFile()
-    {
-        if (m_ds != nullptr)
-            GDALClose(m_ds);
-    }
-    GdalFile(const GdalFile&) = delete;
-    GdalFile& operator=(const GdalFile&) = delete;
-
-    GDALDatasetH get() const { return m_ds; }
+    GDALDatasetH get() const { return m_ds.get(); }
     const std::string& path() const { return m_path; }
 
     /// Flushes and closes; a write error surfacing at close becomes an OutputError.
     void close()
     {
         GdalErrorCollector errors;
-        GDALDatasetH ds = m_ds;
-        m_ds = nullptr;
-        GDALClose(ds);
+        m_ds.reset();
         if (errors.failed())
             throw OutputError(where, m_path + ": " + errors.message("close failed"));
     }
@@ -168,7 +159,7 @@ public:
         // data is pixel-interleaved: (row, col, band).
         const GSpacing pixel = static_cast<GSpacing>(bands) * sizeof(double);
         const CPLErr err = GDALDatasetRasterIOEx(
-            m_ds, GF_Write, 0, y, width, rows, const_cast<double*>(data.data()), width, rows,
+            m_ds.get(), GF_Write, 0, y, width, rows, const_cast<double*>(data.data()), width, rows,
             GDT_Float64, bands, nullptr, pixel, pixel * width, sizeof(double), nullptr);
         if (err != CE_None)
             throw OutputError(where, m_path + ": " + errors.message("write failed"));
@@ -176,7 +167,7 @@ public:
 
 private:
     std::string m_path;
-    GDALDatasetH m_ds = nullptr;
+    gdal::Dataset m_ds;
 };
 
 void georeference(GDALDatasetH ds, const std::string& path)

@@ -61,10 +61,9 @@ void check(std::string_view stage, const StitchGeometry& g, const Prediction& p)
                                std::to_string(g.rows) + " grid or id mismatch");
     if (!g.spatial)
     {
-        if (!p.empty && p.probabilities.shape() != infer::Shape{1, 1, 1, g.channels})
+        if (!p.empty && p.probabilities.shape() != ImageShape{1, 1, g.channels})
             throw Error(
-                where, "classifier prediction (1,1,1," + std::to_string(g.channels) +
-                           ") expected, " +
+                where, "classifier prediction (1,1," + std::to_string(g.channels) + ") expected, " +
                            [&]
                            {
                                std::ostringstream s;
@@ -83,7 +82,7 @@ void check(std::string_view stage, const StitchGeometry& g, const Prediction& p)
         throw Error(where, "window " + text(w) + " does not contain the core " + text(core));
     if (p.empty)
         return;
-    const infer::Shape want{1, w.height, w.width, g.channels};
+    const ImageShape want{w.height, w.width, g.channels};
     if (p.probabilities.shape() != want)
     {
         std::ostringstream s;

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// Purpose: RAII ownership of HDF5 identifiers and checked HDF5 calls that throw OutputError with
-// the library's own error stack, never printing it.
+// Purpose: checked HDF5 calls of the write stage: a failure throws OutputError with the library's
+// own error stack, never printing it (the handle itself: platform/h5_handle.hpp).
 #pragma once
+
+#include "platform/h5_handle.hpp"
 
 #include <hdf5.h>
 
@@ -9,66 +11,6 @@
 
 namespace atrous::h5
 {
-
-/// Owns one hid_t of any kind (file, dataset, dataspace, property list, type, attribute, group)
-/// and closes it with H5Idec_ref. Move-only.
-class Handle
-{
-public:
-    Handle() = default;
-    explicit Handle(hid_t id) : m_id(id) {}
-    ~Handle() { reset(); }
-    Handle(Handle&& other) noexcept : m_id(other.m_id) { other.m_id = H5I_INVALID_HID; }
-    Handle& operator=(Handle&& other) noexcept
-    {
-        if (this != &other)
-        {
-            reset();
-            m_id = other.m_id;
-            other.m_id = H5I_INVALID_HID;
-        }
-        return *this;
-    }
-    Handle(const Handle&) = delete;
-    Handle& operator=(const Handle&) = delete;
-
-    hid_t get() const { return m_id; }
-    explicit operator bool() const { return m_id >= 0; }
-    /// Closes now; returns false when HDF5 reported an error (e.g. a flush failing at close).
-    bool close();
-    void reset();
-    /// Gives the identifier up without closing it (an MPI-IO file cannot be closed by one rank
-    /// alone: that would wait for the others forever).
-    hid_t release()
-    {
-        const hid_t id = m_id;
-        m_id = H5I_INVALID_HID;
-        return id;
-    }
-
-private:
-    hid_t m_id = H5I_INVALID_HID;
-};
-
-/// RAII: turns HDF5's automatic error printing off for its lifetime and restores the previous
-/// handler (HDF5's handler is process-wide in a non-thread-safe build: hold it only while calling
-/// HDF5, which the caller serializes).
-class SilenceErrors
-{
-public:
-    SilenceErrors();
-    ~SilenceErrors();
-    SilenceErrors(const SilenceErrors&) = delete;
-    SilenceErrors& operator=(const SilenceErrors&) = delete;
-
-private:
-    H5E_auto2_t m_func = nullptr;
-    void* m_data = nullptr;
-};
-
-/// The current thread's HDF5 error stack as one line ("H5Dwrite(): can't write data; ...:
-/// No space left on device"), then clears it. Empty when the stack is empty.
-std::string error_stack();
 
 /// Throws OutputError(where, what + ": " + error_stack()) when id < 0; else returns it owned.
 Handle check(hid_t id, const std::string& where, const std::string& what);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Purpose: SHA-256 against the FIPS 180-4 / NIST example vectors and sha256sum.
+// Purpose: SHA-256 (nettle) against the FIPS 180-4 / NIST example vectors and sha256sum.
 #include "pipeline/sha256.hpp"
 #include "stages/error.hpp"
 

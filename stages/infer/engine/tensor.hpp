@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <ostream>
+#include <stdexcept>
+#include <utility>
 #include <vector>
 
 namespace atrous::infer
@@ -39,6 +41,12 @@ class Tensor
 public:
     Tensor() = default;
     explicit Tensor(Shape s, float fill = 0.0f) : m_shape(s), m_data(s.size(), fill) {}
+    /// Adopts `storage` (exactly s.size() floats, NHWC order) without copying it.
+    Tensor(Shape s, std::vector<float>&& storage) : m_shape(s), m_data(std::move(storage))
+    {
+        if (m_data.size() != m_shape.size())
+            throw std::invalid_argument("Tensor: storage size does not match the shape");
+    }
 
     /// A non-owning view of `s` at `data`, whose pixels lie `pixel_stride` floats apart (0 or
     /// s.c: contiguous; more: a channel slice of a wider NHWC buffer, e.g. one input's channels
@@ -107,6 +115,20 @@ public:
 
     float& at(int n, int y, int x, int c) { return data()[index(n, y, x, c)]; }
     float at(int n, int y, int x, int c) const { return data()[index(n, y, x, c)]; }
+
+    /// Hands the storage over (NHWC, size() floats; a view's elements are copied out) and leaves
+    /// the tensor empty.
+    std::vector<float> release() &&
+    {
+        if (m_view)
+        {
+            Tensor owned(*this);
+            *this = Tensor();
+            return std::move(owned.m_data);
+        }
+        m_shape = Shape{0, 0, 0, 0};
+        return std::move(m_data);
+    }
 
     std::size_t index(int n, int y, int x, int c) const
     {

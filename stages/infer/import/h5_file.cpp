@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// Purpose: HDF5 C API wrapped for the Keras importer: RAII handles, collected error messages.
+// Purpose: HDF5 C API wrapped for the Keras importer: collected error messages over the one HDF5
+// handle (platform/h5_handle.hpp).
 #include "h5_file.hpp"
 
+#include "platform/h5_handle.hpp"
 #include "stages/error.hpp"
 
 #include <hdf5.h>
@@ -24,31 +26,7 @@ namespace atrous::infer
 namespace
 {
 
-/// Owns one hid_t and closes it with the matching H5?close.
-class Handle
-{
-public:
-    using Closer = herr_t (*)(hid_t);
-    Handle(hid_t id, Closer closer) : m_id(id), m_closer(closer) {}
-    ~Handle()
-    {
-        if (m_id >= 0)
-            m_closer(m_id);
-    }
-    Handle(const Handle&) = delete;
-    Handle& operator=(const Handle&) = delete;
-    Handle(Handle&& other) noexcept : m_id(std::exchange(other.m_id, -1)), m_closer(other.m_closer)
-    {
-    }
-    Handle& operator=(Handle&&) = delete;
-
-    hid_t get() const { return m_id; }
-    bool valid() const { return m_id >= 0; }
-
-private:
-    hid_t m_id;
-    Closer m_closer;
-};
+using h5::Handle;
 
 herr_t collect_one(unsigned /*n*/, const H5E_error2_t* err, void* client)
 {
@@ -72,8 +50,8 @@ herr_t collect_stack(hid_t stack, void* client)
 /// read other files named by this one.
 void check_storage(hid_t dataset, const std::string& where, const std::string& what)
 {
-    const Handle plist(H5Dget_create_plist(dataset), H5Pclose);
-    if (!plist.valid())
+    const Handle plist(H5Dget_create_plist(dataset));
+    if (!plist)
         throw ModelError(where, what + ": cannot read its storage layout");
     if (H5Pget_layout(plist.get()) == H5D_VIRTUAL || H5Pget_external_count(plist.get()) != 0)
         throw ModelError(where, what + ": stored in other files (virtual or external dataset); "
@@ -82,9 +60,8 @@ void check_storage(hid_t dataset, const std::string& where, const std::string& w
 
 bool is_compressed(hid_t dataset)
 {
-    const Handle plist(H5Dget_create_plist(dataset), H5Pclose);
-    return plist.valid() && H5Pget_layout(plist.get()) == H5D_CHUNKED &&
-           H5Pget_nfilters(plist.get()) > 0;
+    const Handle plist(H5Dget_create_plist(dataset));
+    return plist && H5Pget_layout(plist.get()) == H5D_CHUNKED && H5Pget_nfilters(plist.get()) > 0;
 }
 
 std::uint64_t decode_le(const unsigned char* p, std::size_t bytes)
@@ -174,8 +151,8 @@ bool has_hdf5_signature(const std::vector<unsigned char>& image)
 std::size_t sizeof_size_of(hid_t file)
 {
     std::size_t sizeof_size = 8;
-    const Handle plist(H5Fget_create_plist(file), H5Pclose);
-    if (plist.valid())
+    const Handle plist(H5Fget_create_plist(file));
+    if (plist)
         H5Pget_sizes(plist.get(), nullptr, &sizeof_size);
     return sizeof_size;
 }
@@ -250,9 +227,9 @@ H5File::H5File(const std::vector<unsigned char>& image, std::string where)
     {
         if (!has_hdf5_signature(image))
             throw ModelError(m_where, "not an HDF5 file (no HDF5 signature)");
-        const Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+        const Handle fapl(H5Pcreate(H5P_FILE_ACCESS));
         // The core driver serves the file from memory; no backing store: nothing touches disk.
-        if (!fapl.valid() || H5Pset_fapl_core(fapl.get(), 1 << 20, 0) < 0 ||
+        if (!fapl || H5Pset_fapl_core(fapl.get(), 1 << 20, 0) < 0 ||
             H5Pset_file_image(fapl.get(), const_cast<unsigned char*>(image.data()), image.size()) <
                 0)
             throw ModelError(m_where, "cannot hand the HDF5 image to HDF5" + m_state->reason());
@@ -331,8 +308,8 @@ std::vector<std::string> H5File::members(const std::string& group_path) const
 {
     if (!exists(group_path))
         throw ModelError(m_where, "group " + group_path + " is missing");
-    const Handle group(H5Gopen2(m_state->file, group_path.c_str(), H5P_DEFAULT), H5Gclose);
-    if (!group.valid())
+    const Handle group(H5Gopen2(m_state->file, group_path.c_str(), H5P_DEFAULT));
+    if (!group)
         throw ModelError(m_where, group_path + " is not a group" + m_state->reason());
     // One pass over the links (by-index lookups would rebuild the name index per member).
     std::vector<std::string> names;
@@ -357,9 +334,9 @@ std::vector<std::string> read_strings(hid_t attr, hsize_t file_bytes, const std:
                                       const std::string& what,
                                       const std::function<std::string()>& reason)
 {
-    const Handle type(H5Aget_type(attr), H5Tclose);
-    const Handle space(H5Aget_space(attr), H5Sclose);
-    if (!type.valid() || !space.valid())
+    const Handle type(H5Aget_type(attr));
+    const Handle space(H5Aget_space(attr));
+    if (!type || !space)
         throw ModelError(where, what + ": cannot read its type" + reason());
     const hssize_t count = H5Sget_simple_extent_npoints(space.get());
     if (count < 0)
@@ -380,7 +357,7 @@ std::vector<std::string> read_strings(hid_t attr, hsize_t file_bytes, const std:
     out.reserve(static_cast<std::size_t>(count));
     if (H5Tis_variable_str(type.get()) > 0)
     {
-        const Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
+        const Handle mem(H5Tcopy(H5T_C_S1));
         H5Tset_size(mem.get(), H5T_VARIABLE);
         H5Tset_cset(mem.get(), H5Tget_cset(type.get()));
         std::vector<char*> buffer(static_cast<std::size_t>(count), nullptr);
@@ -416,9 +393,8 @@ std::vector<std::string> H5File::string_attribute(const std::string& object_path
     const auto read_one = [&](const std::string& attr_name)
     {
         const Handle attr(H5Aopen_by_name(m_state->file, object_path.c_str(), attr_name.c_str(),
-                                          H5P_DEFAULT, H5P_DEFAULT),
-                          H5Aclose);
-        if (!attr.valid())
+                                          H5P_DEFAULT, H5P_DEFAULT));
+        if (!attr)
             throw ModelError(m_where, what + ": cannot open it" + reason());
         return read_strings(attr.get(), m_state->file_bytes(), m_where, what, reason);
     };
@@ -447,12 +423,12 @@ H5FloatArray H5File::float_dataset(const std::string& dataset_path) const
     const std::string what = "dataset " + dataset_path;
     if (!exists(dataset_path))
         throw ModelError(m_where, what + " is missing");
-    const Handle dataset(H5Dopen2(m_state->file, dataset_path.c_str(), H5P_DEFAULT), H5Dclose);
-    if (!dataset.valid())
+    const Handle dataset(H5Dopen2(m_state->file, dataset_path.c_str(), H5P_DEFAULT));
+    if (!dataset)
         throw ModelError(m_where, what + ": cannot open it" + m_state->reason());
-    const Handle type(H5Dget_type(dataset.get()), H5Tclose);
-    const Handle space(H5Dget_space(dataset.get()), H5Sclose);
-    if (!type.valid() || !space.valid())
+    const Handle type(H5Dget_type(dataset.get()));
+    const Handle space(H5Dget_space(dataset.get()));
+    if (!type || !space)
         throw ModelError(m_where, what + ": cannot read its type" + m_state->reason());
     if (H5Tget_class(type.get()) != H5T_FLOAT)
         throw ModelError(m_where, what + ": floating-point values expected, another type found");

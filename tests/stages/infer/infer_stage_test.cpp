@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Purpose: the infer stage: model loading, the band check, forward on tiles, empty tiles.
 #include "stages/error.hpp"
+#include "stages/infer/image_tensor.hpp"
 #include "stages/infer/infer_stage.hpp"
 
 #include <gtest/gtest.h>
@@ -31,7 +32,7 @@ RasterTile tile_of(int h, int w, int c)
     RasterTile t;
     t.task.window = {0, 0, w, h};
     t.task.core = t.task.window;
-    t.pixels = infer::Tensor({1, h, w, c});
+    t.pixels = Image(ImageShape{h, w, c});
     for (std::size_t i = 0; i < t.pixels.size(); ++i)
         t.pixels.data()[i] = static_cast<float>(i % 7) * 0.1f;
     t.valid.assign(static_cast<std::size_t>(h) * w, 1);
@@ -46,16 +47,16 @@ TEST(InferStage, RunsTheModelOnTheWindow)
     const RasterTile t = tile_of(8, 12, 2);
     const Prediction p = stage.infer(t);
     EXPECT_FALSE(p.empty);
-    EXPECT_EQ(p.probabilities.shape(), (infer::Shape{1, 8, 12, 3}));
+    EXPECT_EQ(p.probabilities.shape(), (ImageShape{8, 12, 3}));
     EXPECT_EQ(p.valid, t.valid);
     // Same numbers as the model itself.
-    const infer::Tensor direct = stage.model().forward(t.pixels);
+    const infer::Tensor direct = stage.model().forward(infer::tensor_view(t.pixels));
     for (std::size_t i = 0; i < direct.size(); ++i)
         ASSERT_EQ(p.probabilities.data()[i], direct.data()[i]);
     // Softmax over 3 classes sums to 1.
     float sum = 0;
     for (int c = 0; c < 3; ++c)
-        sum += p.probabilities.at(0, 3, 5, c);
+        sum += p.probabilities.at(3, 5, c);
     EXPECT_NEAR(sum, 1.0f, 1e-5f);
 }
 
@@ -65,7 +66,7 @@ TEST(InferStage, EmptyTilesAreNotRun)
     stage.prepare({});
     RasterTile t = tile_of(4, 4, 1);
     t.empty = true;
-    t.pixels = infer::Tensor(); // a reader may skip reading; the stage must not touch them
+    t.pixels = Image(); // a reader may skip reading; the stage must not touch them
     const Prediction p = stage.infer(t);
     EXPECT_TRUE(p.empty);
     EXPECT_EQ(p.probabilities.size(), 0u);

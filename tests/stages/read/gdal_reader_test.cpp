@@ -125,7 +125,7 @@ TEST(GdalReader, WholeImageMatchesGdalWithNormalizationAndNodata)
     reader.prepare(RunContext{});
     const Window all{0, 0, width, height};
     const atrous::RasterTile tile = reader.read(task(all, all));
-    ASSERT_EQ(tile.pixels.shape(), (atrous::infer::Shape{1, height, width, 3}));
+    ASSERT_EQ(tile.pixels.shape(), (atrous::ImageShape{height, width, 3}));
     ASSERT_EQ(tile.valid.size(), static_cast<std::size_t>(width * height));
     EXPECT_FALSE(tile.empty);
     for (int b = 0; b < 3; ++b)
@@ -139,12 +139,12 @@ TEST(GdalReader, WholeImageMatchesGdalWithNormalizationAndNodata)
                 if (in_hole(x, y))
                 {
                     ASSERT_EQ(tile.valid[i], 0) << x << "," << y;
-                    ASSERT_EQ(tile.pixels.at(0, y, x, b), 0.0f);
+                    ASSERT_EQ(tile.pixels.at(y, x, b), 0.0f);
                     continue;
                 }
                 ASSERT_EQ(tile.valid[i], 1) << x << "," << y;
                 const double n = want[i] * o.normalize[b].scale + o.normalize[b].offset;
-                ASSERT_FLOAT_EQ(tile.pixels.at(0, y, x, b), static_cast<float>(n))
+                ASSERT_FLOAT_EQ(tile.pixels.at(y, x, b), static_cast<float>(n))
                     << "band " << b + 1 << " at " << x << "," << y;
             }
         }
@@ -169,8 +169,8 @@ TEST(GdalReader, BandSelectionOrderAndSingleNormalization)
         for (int x = 0; x < w.width; ++x)
         {
             const std::size_t i = static_cast<std::size_t>(y + w.y) * width + (x + w.x);
-            ASSERT_EQ(tile.pixels.at(0, y, x, 0), 2.0f * b3[i]);
-            ASSERT_EQ(tile.pixels.at(0, y, x, 1), 2.0f * b1[i]);
+            ASSERT_EQ(tile.pixels.at(y, x, 0), 2.0f * b3[i]);
+            ASSERT_EQ(tile.pixels.at(y, x, 1), 2.0f * b1[i]);
         }
     }
 }
@@ -184,7 +184,7 @@ TEST(GdalReader, WindowBeyondBottomRightIsZeroPadded)
     reader.prepare(RunContext{});
     // Core 32..36 x 24..28 (clipped); window padded to 16 x 16 past the image.
     const atrous::RasterTile tile = reader.read(task({32, 24, 5, 5}, {24, 16, 16, 16}));
-    ASSERT_EQ(tile.pixels.shape(), (atrous::infer::Shape{1, 16, 16, 3}));
+    ASSERT_EQ(tile.pixels.shape(), (atrous::ImageShape{16, 16, 3}));
     const std::vector<float> b2 = band_values(o.path, 2);
     for (int y = 0; y < 16; ++y)
     {
@@ -197,13 +197,12 @@ TEST(GdalReader, WindowBeyondBottomRightIsZeroPadded)
             {
                 ASSERT_EQ(valid, 0) << x << "," << y;
                 for (int b = 0; b < 3; ++b)
-                    ASSERT_EQ(tile.pixels.at(0, y, x, b), 0.0f);
+                    ASSERT_EQ(tile.pixels.at(y, x, b), 0.0f);
             }
             else
             {
                 ASSERT_EQ(valid, 1);
-                ASSERT_EQ(tile.pixels.at(0, y, x, 1),
-                          b2[static_cast<std::size_t>(iy) * width + ix]);
+                ASSERT_EQ(tile.pixels.at(y, x, 1), b2[static_cast<std::size_t>(iy) * width + ix]);
             }
         }
     }
@@ -252,7 +251,7 @@ TEST(GdalReader, NonFiniteFloatsAreNodataWithoutANodataValue)
         const int x = i % 5, y = i / 5;
         const bool bad = i == 6 || i == 13;
         EXPECT_EQ(tile.valid[static_cast<std::size_t>(y) * 8 + x], bad ? 0 : 1) << i;
-        EXPECT_EQ(tile.pixels.at(0, y, x, 0), bad ? 0.0f : 3.0f) << i;
+        EXPECT_EQ(tile.pixels.at(y, x, 0), bad ? 0.0f : 3.0f) << i;
     }
 }
 

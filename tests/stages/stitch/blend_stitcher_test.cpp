@@ -377,7 +377,7 @@ TEST(BlendStitcher, ClassifierIsOneCellPerTile)
     BlendStitcher stitcher(g);
     Prediction p;
     p.task = test::tile_task(g, 1, 0);
-    p.probabilities = infer::Tensor(infer::Shape{1, 1, 1, 2}, 0.5f);
+    p.probabilities = Image(ImageShape{1, 1, 2}, 0.5f);
     const std::vector<OutputBlock> blocks = stitcher.add(std::move(p));
     ASSERT_EQ(blocks.size(), 1u);
     EXPECT_EQ(blocks[0].region, (Window{0, 1, 1, 1}));

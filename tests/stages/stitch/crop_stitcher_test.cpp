@@ -95,8 +95,8 @@ TEST(CropStitcher, ClassifierTileIsOneCell)
     auto stitcher = make_stitcher(StitchOptions{StitchMode::crop}, g);
     Prediction p;
     p.task = test::tile_task(g, 2, 3);
-    p.probabilities = infer::Tensor(infer::Shape{1, 1, 1, 3});
-    p.probabilities.at(0, 0, 0, 1) = 0.75f;
+    p.probabilities = Image(ImageShape{1, 1, 3});
+    p.probabilities.at(0, 0, 1) = 0.75f;
     const OutputBlock b = stitcher->add(std::move(p)).at(0);
     EXPECT_EQ(b.region, (Window{3, 2, 1, 1}));
     EXPECT_EQ(b.probabilities, (std::vector<float>{0.0f, 0.75f, 0.0f}));
@@ -110,7 +110,7 @@ TEST(CropStitcher, RejectsAPredictionOfTheWrongShape)
     CropStitcher stitcher(g);
     const TileTask t = test::tile_task(g, 0, 0);
     Prediction p = test::predict(g, t, field);
-    p.probabilities = infer::Tensor(infer::Shape{1, t.window.height, t.window.width, 1});
+    p.probabilities = Image(ImageShape{t.window.height, t.window.width, 1});
     try
     {
         stitcher.add(std::move(p));
@@ -119,7 +119,7 @@ TEST(CropStitcher, RejectsAPredictionOfTheWrongShape)
     catch (const Error& e)
     {
         EXPECT_STREQ(e.what(),
-                     "stitch.crop: tile 0: prediction (1,12,12,2) expected, (1,12,12,1) found");
+                     "stitch.crop: tile 0: prediction (12,12,2) expected, (12,12,1) found");
     }
 }
 

@@ -52,7 +52,7 @@ inline Prediction predict(const StitchGeometry& g, const TileTask& t,
     Prediction p;
     p.task = t;
     const Window& w = t.window;
-    p.probabilities = infer::Tensor(infer::Shape{1, w.height, w.width, g.channels});
+    p.probabilities = Image(ImageShape{w.height, w.width, g.channels});
     p.valid.assign(static_cast<std::size_t>(w.width) * w.height, 0);
     for (int y = 0; y < w.height; ++y)
     {
@@ -63,7 +63,7 @@ inline Prediction predict(const StitchGeometry& g, const TileTask& t,
             const bool inside = ix < g.image_width && iy < g.image_height;
             p.valid[static_cast<std::size_t>(y) * w.width + x] = inside ? 1 : 0;
             for (int c = 0; c < g.channels; ++c)
-                p.probabilities.at(0, y, x, c) = inside ? field(c, ix, iy) : outside;
+                p.probabilities.at(y, x, c) = inside ? field(c, ix, iy) : outside;
         }
     }
     return p;

@@ -75,21 +75,23 @@ int main(int argc, char** argv)
     bool copy_concat = false;
     app.add_flag("--copy-concat", copy_concat,
                  "every Concatenate copies its inputs (BuildOptions::concat_in_place off)");
-    std::string precision = "fp32", bf16_winograd = "gemm";
+    std::string precision = "fp32", bf16_winograd = "bf16";
     app.add_option("--precision", precision, "fp32 | bf16 (BuildOptions::precision)")
         ->check(CLI::IsMember({"fp32", "bf16"}));
     app.add_option("--bf16-winograd", bf16_winograd,
-                   "bf16: the Winograd shapes (3x3, 2x2 stride 1) run the bf16 GEMM (gemm) or "
-                   "stay fp32 Winograd (fp32)")
-        ->check(CLI::IsMember({"gemm", "fp32"}));
+                   "bf16: the Winograd shapes (3x3, 2x2 stride 1) run bf16 Winograd F(2x2, 3x3) "
+                   "where it applies (bf16, the default), the bf16 GEMM (gemm) or stay fp32 "
+                   "Winograd (fp32)")
+        ->check(CLI::IsMember({"bf16", "gemm", "fp32"}));
     CLI11_PARSE(app, argc, argv);
 
     BuildOptions build;
     build.initialize_missing_weights = model_path.empty();
     build.concat_in_place = !copy_concat;
     build.precision = precision == "bf16" ? Precision::bf16 : Precision::fp32;
-    build.bf16_winograd =
-        bf16_winograd == "fp32" ? Bf16Winograd::fp32_winograd : Bf16Winograd::bf16_gemm;
+    build.bf16_winograd = bf16_winograd == "fp32"   ? Bf16Winograd::fp32_winograd
+                          : bf16_winograd == "gemm" ? Bf16Winograd::bf16_gemm
+                                                    : Bf16Winograd::bf16_winograd;
     UnetArchitecture unet;
     unet.filters = filters;
     unet.separable = separable;
@@ -142,7 +144,11 @@ int main(int argc, char** argv)
         reference ? "ref" : std::string(kernels::conv2d_fast().name).c_str(),
         precision == "bf16"
             ? (" conv2d_bf16 " + std::string(reference ? "ref" : kernels::conv2d_bf16_fast().name) +
-               (bf16_winograd == "fp32" ? " (Winograd shapes fp32)" : ""))
+               (bf16_winograd == "fp32" ? " (Winograd shapes fp32)"
+                : bf16_winograd == "gemm"
+                    ? " (Winograd shapes bf16 GEMM)"
+                    : " conv2d_bf16_wino " +
+                          std::string(reference ? "ref" : kernels::conv2d_bf16_wino_fast().name)))
                   .c_str()
             : "",
         reference ? "ref" : std::string(kernels::depthwise_fast().name).c_str(),

@@ -265,6 +265,12 @@ Fingerprint make_fingerprint(const RunConfig& effective, const RasterInfo& info,
                    fmt::format("tile {} px, halo {} px, {} x {} tiles", plan.tile_size(),
                                plan.halo_px(), plan.columns(), plan.rows()));
     flatten(YAML::Load(effective.normalized_yaml()), "", f);
+    // bf16 results depend on the scheme, not only on the key: a partial file written by an
+    // atrous whose bf16 convolutions ran otherwise (the plain bf16 GEMM before the Winograd
+    // scheme) must not be finished with today's numbers.
+    if (effective.model.precision == infer::Precision::bf16)
+        f.emplace_back("numerics.bf16", "Winograd F(2x2,3x3)/F(2x2,2x2) where crops keep its "
+                                        "tile grid, else GEMM; bf16 operands, fp32 sums");
     return f;
 }
 

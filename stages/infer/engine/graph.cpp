@@ -275,6 +275,34 @@ void Graph::compute_facts(const std::vector<Shape>& build_shapes)
     while (m_nodes[last].layer->is_identity() && !m_nodes[last].inputs.empty())
         last = m_nodes[last].inputs[0];
     m_facts.output_activation = m_nodes[last].layer->activation_name();
+
+    // Exact tiling cuts crops at multiples of the total stride (tiles and halos are rounded to
+    // it), so at a layer whose input is (in_h / probe) the model input's size the crops are
+    // offset by multiples of total_stride * in_h / probe pixels (1 when that is not whole).
+    if (m_facts.spatial)
+    {
+        const int probe = 64 * total_stride;
+        std::vector<Shape> shapes;
+        try
+        {
+            shapes = plan(Shape{1, probe, probe, m_facts.in_channels});
+        }
+        catch (const ModelError&) // no plan at this size: nothing is known about the offsets
+        {
+            shapes.assign(m_nodes.size(), Shape{});
+        }
+        const auto multiple = [&](int size)
+        {
+            const long long scaled = static_cast<long long>(total_stride) * size;
+            return size > 0 && scaled % probe == 0 ? static_cast<int>(scaled / probe) : 1;
+        };
+        for (auto& node : m_nodes)
+            if (!node.inputs.empty())
+            {
+                const Shape& in = shapes[node.inputs[0]];
+                node.layer->place(multiple(in.h), multiple(in.w));
+            }
+    }
 }
 
 std::vector<Shape> Graph::plan(const Shape& input) const

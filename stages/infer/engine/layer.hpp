@@ -95,6 +95,12 @@ public:
     virtual bool spatial() const { return true; }
     /// Downsampling factor of this layer along y and x (pooling/conv strides), 1 otherwise.
     virtual int stride() const { return 1; }
+    /// Called once the graph knows its strides (spatial models): crops of the model input (exact
+    /// tiling) reach this layer's input offset by multiples of `multiple_y` rows and `multiple_x`
+    /// columns from the whole image's. A layer whose result depends on a pixel's position modulo
+    /// something (Winograd tiles) falls back to a position-independent method where the
+    /// multiples are not multiples of it, so that crops still equal the whole image.
+    virtual void place(int /*multiple_y*/, int /*multiple_x*/) {}
     /// Receptive field of this node's pixels from those of its inputs (default: merge = max).
     virtual Field field(const std::vector<Field>& inputs) const;
     /// Name of the activation applied last ("linear" if none).

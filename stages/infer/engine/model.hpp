@@ -43,11 +43,13 @@ enum class Precision
     bf16  // Conv2D weights (rounded once at load) and inputs in bf16, fp32 sums (kernels.hpp)
 };
 
-/// Which 3x3 / 2x2 stride-1 convolutions (the Winograd shapes) run in bf16 mode.
+/// How the 3x3 / 2x2 stride-1 convolutions (the Winograd shapes) run in bf16 mode.
 enum class Bf16Winograd
 {
-    bf16_gemm,    // the bf16 GEMM (im2col) like every other Conv2D
-    fp32_winograd // keep them in fp32 Winograd (bench/README.md compares the two)
+    bf16_winograd, // bf16 Winograd F(2x2, 3x3) / F(2x2, 2x2) (kernels.hpp bf16_winograd_applies)
+                   // where crops keep its tile grid (Layer::place), else the bf16 GEMM
+    bf16_gemm,     // the bf16 GEMM (im2col) like every other Conv2D
+    fp32_winograd  // keep them in fp32 Winograd (bench/README.md compares the three)
 };
 
 struct BuildOptions
@@ -67,7 +69,7 @@ struct BuildOptions
     /// and separable layers, the narrow last convolution) stays fp32, as do the tensors between
     /// layers.
     Precision precision = Precision::fp32;
-    Bf16Winograd bf16_winograd = Bf16Winograd::bf16_gemm;
+    Bf16Winograd bf16_winograd = Bf16Winograd::bf16_winograd;
 };
 
 /// Static facts the pipeline plans tiles with.

@@ -17,6 +17,7 @@ namespace
 #define ATROUS_depthwise_conv2d(name, isa, fn)
 #define ATROUS_separable_conv2d(name, isa, fn)
 #define ATROUS_conv2d_bf16(name, isa, fn)
+#define ATROUS_conv2d_bf16_wino(name, isa, fn)
 #define ATROUS_conv2d(name, isa, fn) Conv2dVariant{#name, Isa::isa, &fn##_pack, &fn},
 constexpr std::array k_conv2d_variants = {
 #include "stages/infer/kernels/kernels.def"
@@ -42,6 +43,14 @@ constexpr std::array k_separable_variants = {
 constexpr std::array k_conv2d_bf16_variants = {
 #include "stages/infer/kernels/kernels.def"
 };
+#undef ATROUS_conv2d_bf16
+#undef ATROUS_conv2d_bf16_wino
+#define ATROUS_conv2d_bf16(name, isa, fn)
+#define ATROUS_conv2d_bf16_wino(name, isa, fn) Conv2dVariant{#name, Isa::isa, &fn##_pack, &fn},
+constexpr std::array k_conv2d_bf16_wino_variants = {
+#include "stages/infer/kernels/kernels.def"
+};
+#undef ATROUS_conv2d_bf16_wino
 #undef ATROUS_conv2d
 #undef ATROUS_depthwise_conv2d
 #undef ATROUS_separable_conv2d
@@ -67,6 +76,17 @@ std::span<const Conv2dVariant> conv2d_bf16_variants()
 const Conv2dVariant& conv2d_bf16_fast()
 {
     static const Conv2dVariant& chosen = pick_fastest(k_conv2d_bf16_variants); // once
+    return chosen;
+}
+
+std::span<const Conv2dVariant> conv2d_bf16_wino_variants()
+{
+    return k_conv2d_bf16_wino_variants;
+}
+
+const Conv2dVariant& conv2d_bf16_wino_fast()
+{
+    static const Conv2dVariant& chosen = pick_fastest(k_conv2d_bf16_wino_variants); // once
     return chosen;
 }
 

@@ -31,6 +31,10 @@ const Conv2dVariant& conv2d_fast();
 /// supports (conv2d_bf16_ref where it has no bf16 instructions: correct, but slow).
 std::span<const Conv2dVariant> conv2d_bf16_variants();
 const Conv2dVariant& conv2d_bf16_fast();
+/// Every conv2d_bf16_wino entry of kernels.def (conv2d_bf16_wino_ref first) and the last one the
+/// CPU supports.
+std::span<const Conv2dVariant> conv2d_bf16_wino_variants();
+const Conv2dVariant& conv2d_bf16_wino_fast();
 
 struct DepthwiseVariant
 {

@@ -229,6 +229,35 @@ PackedWeights conv2d_avx512bf16_14x32_pack(const Conv2dShape& s, const float* hw
 void conv2d_avx512bf16_14x32(const Conv2dShape& s, const float* in, const float* packed_w,
                              const float* bias, const Activation& act, float* out);
 
+/// bf16 Winograd (kernels.def op conv2d_bf16_wino; BuildOptions::bf16_winograd): where
+/// bf16_winograd_applies(s), F(2x2, 3x3) (2x2 kernels: F(2x2, 2x2)): input transform in fp32, the
+/// transformed inputs and weights (U = G g G^T, computed in double at load) rounded to bf16
+/// (nearest even), one GEMM per transform point summing the exact products in fp32, the output
+/// transform, bias and activation in fp32. Every other shape: the direct bf16 convolution
+/// (conv2d_bf16). F(2x2, 3x3) because its transforms only add: the values rounded to bf16 are at
+/// most 4x the inputs, and its error is ~1.5x a direct bf16 convolution's (F(4x4, 3x3): ~9x;
+/// bench/README.md, "bf16"). The result of an output pixel depends on where its 2 x 2 tile starts
+/// (tiles start at output 0 of each dilation sub-lattice): equal across crops only when they are
+/// offset by multiples of 2 x dilation. 3x3 or 2x2, stride 1, at least k_winograd_min_channels
+/// input and output channels, an even number of input channels (the GEMM reads input-channel
+/// pairs).
+bool bf16_winograd_applies(const Conv2dShape& s);
+/// [a*a points (a = 4 for 3x3, 3 for 2x2)][ceil(out_c/block)][in_c/2][block] floats holding bf16
+/// pairs of U (channel 2i in
+/// the low half), the last block zero-padded (generic code).
+PackedWeights pack_winograd_bf16_pairs(const Conv2dShape& s, const float* hwio, int block);
+/// U rounded to bf16, as floats: [a*a points][in_c][out_c] (the oracle's layout).
+PackedWeights winograd_bf16_rounded(const Conv2dShape& s, const float* hwio);
+/// The portable oracle (plain loops, fp32 sums in channel order; conv2d_bf16_ref elsewhere).
+PackedWeights conv2d_bf16_wino_ref_pack(const Conv2dShape& s, const float* hwio);
+void conv2d_bf16_wino_ref(const Conv2dShape& s, const float* in, const float* packed_w,
+                          const float* bias, const Activation& act, float* out);
+/// AVX-512 BF16: avx2/conv2d_winograd.inl over zmm with the transformed inputs stored as bf16 and
+/// a 14 tiles x 32 channels VDPBF16PS register tile; conv2d_avx512bf16_14x32 elsewhere.
+PackedWeights conv2d_avx512bf16_wino_pack(const Conv2dShape& s, const float* hwio);
+void conv2d_avx512bf16_wino(const Conv2dShape& s, const float* in, const float* packed_w,
+                            const float* bias, const Activation& act, float* out);
+
 /// Depthwise convolution, out_c = in_c * depth_multiplier; output channel ci*dm + m.
 /// w: (kh, kw, in_c, dm), as Keras stores depthwise_kernel (no packing). Every variant
 /// (kernels.def op depthwise_conv2d) has this signature (DepthwiseFn).

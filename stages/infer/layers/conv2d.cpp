@@ -39,10 +39,19 @@ Conv2d::Conv2d(const LayerSpec& spec, const std::vector<Shape>& inputs, WeightSe
     m_bf16 =
         build.precision == Precision::bf16 && !kernels::narrow_applies(packing) &&
         !(build.bf16_winograd == Bf16Winograd::fp32_winograd && kernels::winograd_applies(packing));
-    m_fast = m_bf16 ? &kernels::conv2d_bf16_fast() : &kernels::conv2d_fast();
-    if (m_bf16)
-        set_note(" bf16");
+    m_bf16_wino = m_bf16 && build.bf16_winograd == Bf16Winograd::bf16_winograd &&
+                  kernels::bf16_winograd_applies(packing);
     pack();
+}
+
+void Conv2d::place(int multiple_y, int multiple_x)
+{
+    if (m_bf16_wino &&
+        (multiple_y % (2 * m_wy.dilation) != 0 || multiple_x % (2 * m_wx.dilation) != 0))
+    {
+        m_bf16_wino = false;
+        pack();
+    }
 }
 
 kernels::Conv2dShape Conv2d::kernel_shape(const Shape& in, const Shape& out) const
@@ -66,10 +75,15 @@ kernels::Conv2dShape Conv2d::kernel_shape(const Shape& in, const Shape& out) con
 
 void Conv2d::pack()
 {
+    m_fast = m_bf16_wino ? &kernels::conv2d_bf16_wino_fast()
+             : m_bf16    ? &kernels::conv2d_bf16_fast()
+                         : &kernels::conv2d_fast();
+    set_note(m_bf16_wino ? " bf16 wino" : m_bf16 ? " bf16" : "");
     const kernels::Conv2dShape s = kernel_shape(Shape{}, Shape{});
     m_packed = m_fast->pack(s, m_kernel.data());
     if (m_bf16)
-        m_ref_bf16 = kernels::conv2d_bf16_ref_pack(s, m_kernel.data());
+        m_ref_bf16 = m_bf16_wino ? kernels::conv2d_bf16_wino_ref_pack(s, m_kernel.data())
+                                 : kernels::conv2d_bf16_ref_pack(s, m_kernel.data());
 }
 
 Shape Conv2d::output_shape(const std::vector<Shape>& inputs) const
@@ -93,8 +107,8 @@ void Conv2d::forward_rows(const std::vector<const Tensor*>& inputs, Tensor& outp
     s.pad_top = pad_top;
     const float* bias = m_bias.empty() ? nullptr : m_bias.data();
     if (kernels == KernelKind::reference && m_bf16)
-        kernels::conv2d_bf16_ref(s, inputs[0]->data(), m_ref_bf16.data(), bias, m_activation,
-                                 output.data());
+        (m_bf16_wino ? kernels::conv2d_bf16_wino_ref : kernels::conv2d_bf16_ref)(
+            s, inputs[0]->data(), m_ref_bf16.data(), bias, m_activation, output.data());
     else if (kernels == KernelKind::reference)
         kernels::conv2d_ref(s, inputs[0]->data(), m_kernel.data(), bias, m_activation,
                             output.data());
@@ -108,7 +122,9 @@ RowMap Conv2d::row_map(const std::vector<Shape>& inputs) const
     m.k_eff = m_wy.k_eff();
     m.stride = m_wy.stride;
     m.pad_before = m_wy.pad_before(inputs.at(0).h);
-    if (kernels::winograd_applies(kernel_shape(Shape{}, Shape{})))
+    if (m_bf16_wino) // F(2x2, 3x3) and F(2x2, 2x2) output tiles
+        m.granule = 2 * m_wy.dilation;
+    else if (kernels::winograd_applies(kernel_shape(Shape{}, Shape{})))
         // F(4x4, 3x3) and F(3x3, 2x2) output tiles; dilated, a tile's rows lie `dilation` apart.
         m.granule = (m_wy.k == 3 ? 4 : 3) * m_wy.dilation;
     return m;

@@ -29,11 +29,14 @@ public:
     long long params() const override;
     double flops(const std::vector<Shape>& inputs, const Shape& output) const override;
     bool fold_affine(const std::vector<float>& scale, const std::vector<float>& shift) override;
+    /// bf16 Winograd only where crops are offset by whole 2 x dilation tiles (else the bf16 GEMM).
+    void place(int multiple_y, int multiple_x) override;
 
 private:
     /// The kernel shape with the spatial sizes of `in` (1x1 when packing).
     kernels::Conv2dShape kernel_shape(const Shape& in, const Shape& out) const;
-    /// Packs m_kernel for the fast variant (after construction and after folding).
+    /// Chooses m_fast from m_bf16 and m_bf16_wino and packs m_kernel for it (after construction,
+    /// folding and placing).
     void pack();
 
     Window1d m_wy;
@@ -43,8 +46,9 @@ private:
     std::vector<float> m_kernel;                    // HWIO, for the reference kernel
     const kernels::Conv2dVariant* m_fast = nullptr; // chosen once per process (dispatch.hpp)
     kernels::PackedWeights m_packed;                // m_kernel in m_fast's layout
-    bool m_bf16 = false;               // runs conv2d_bf16 kernels (BuildOptions::precision)
-    kernels::PackedWeights m_ref_bf16; // m_bf16: m_kernel rounded, for conv2d_bf16_ref
+    bool m_bf16 = false;      // runs conv2d_bf16 kernels (BuildOptions::precision)
+    bool m_bf16_wino = false; // runs conv2d_bf16_wino kernels (BuildOptions::bf16_winograd)
+    kernels::PackedWeights m_ref_bf16; // m_bf16: m_kernel rounded, for the bf16 (wino) oracle
     std::vector<float> m_bias;         // empty: no bias
     kernels::Activation m_activation;
     std::string m_activation_name;

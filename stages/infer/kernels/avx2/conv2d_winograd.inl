@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Purpose: Winograd convolution for stride-1 3x3 (F(4x4, 3x3)) and 2x2 (F(3x3, 2x2)) kernels, any
-// dilation and padding, written once over the vector traits `V` (the ISA .cpp's Ymm/Zmm, which
-// includes this with its ISA flags) and a scheme `S` (tile sizes and 1-D transforms). Per block of
+// Purpose: Winograd convolution for stride-1 3x3 (fp32: F(4x4, 3x3); bf16: F(2x2, 3x3)) and 2x2
+// (fp32: F(3x3, 2x2); bf16: F(2x2, 2x2)) kernels, any dilation and padding, written once over the
+// vector traits `V` (the ISA .cpp's Ymm/Zmm, which includes this with its ISA flags; WinoOps<V>
+// says how the GEMM multiplies) and a scheme `S` (tile sizes and 1-D transforms). Per block of
 // m x m output tiles: the input transform (B^T d B, a x a patch -> a^2 points), one GEMM per point
 // (tiles x in_c times in_c x out_c, V::mr tiles x V::block channels per register tile), the output
 // transform (A^T m A, a^2 points -> m x m) with bias and ReLU fused. A dilated convolution is d_h x
@@ -39,6 +40,51 @@ template <typename V> struct Wino43
         o[1] = V::fmadd(V::set1(2.0f), d34, d12);
         o[2] = V::fmadd(V::set1(4.0f), s34, s12);
         o[3] = V::add(V::fmadd(V::set1(8.0f), d34, d12), x[5]);
+    }
+};
+
+/// F(2x2, 3x3) (points 0, +-1, inf): 4x4 patches, 2x2 outputs. Its transforms only add and
+/// subtract (no growth beyond 4x), which is what the bf16 Winograd needs: rounding the transformed
+/// values of F(4x4, 3x3) to bf16 costs ~9x the error of a direct bf16 convolution, F(2x2, 3x3)
+/// ~1.5x (bench/README.md, "bf16").
+template <typename V> struct Wino23
+{
+    using Reg = typename V::Reg;
+    static constexpr int a = 4;
+    static constexpr int m = 2;
+    /// B^T d
+    static void in_1d(const Reg d[4], Reg r[4])
+    {
+        r[0] = V::sub(d[0], d[2]);
+        r[1] = V::add(d[1], d[2]);
+        r[2] = V::sub(d[2], d[1]);
+        r[3] = V::sub(d[1], d[3]);
+    }
+    /// A^T m
+    static void out_1d(const Reg x[4], Reg o[2])
+    {
+        o[0] = V::add(V::add(x[0], x[1]), x[2]);
+        o[1] = V::sub(V::sub(x[1], x[2]), x[3]);
+    }
+};
+
+/// F(2x2, 2x2) (points 0, 1, inf): 3x3 patches, 2x2 outputs; the bf16 Winograd's 2x2 scheme (its
+/// tiles have the size of F(2x2, 3x3)'s, so both keep the same alignment).
+template <typename V> struct Wino22
+{
+    using Reg = typename V::Reg;
+    static constexpr int a = 3;
+    static constexpr int m = 2;
+    static void in_1d(const Reg d[3], Reg r[3])
+    {
+        r[0] = V::sub(d[0], d[1]);
+        r[1] = d[1];
+        r[2] = V::sub(d[2], d[1]);
+    }
+    static void out_1d(const Reg x[3], Reg o[2])
+    {
+        o[0] = V::add(x[0], x[1]);
+        o[1] = V::add(x[1], x[2]);
     }
 };
 
@@ -130,6 +176,21 @@ inline float* task_scratch(std::size_t count)
     return scratch.get(count);
 }
 
+/// How the Winograd GEMM multiplies (fp32 here): the transformed inputs are `Elem`s, K advances
+/// `k_step` input channels per step (one weight vector of V::block channels per step), `a_bcast`
+/// broadcasts a row's operand for channel ci and `madd` accumulates it times a weight vector.
+/// The bf16 kernels specialize it (bf16 pairs, VDPBF16PS); `store` writes a transformed input.
+template <typename V> struct WinoOps
+{
+    using Elem = float;
+    using Reg = typename V::Reg;
+    static constexpr int k_step = 1;
+    static Reg a_bcast(const Elem* p) { return V::broadcast(p); }
+    static Reg madd(Reg acc, Reg a, Reg w) { return V::fmadd(a, w, acc); }
+    static void store(Elem* p, Reg v) { V::store(p, v); }
+    static void store_partial(Elem* p, int count, Reg v) { V::store_partial(p, count, v); }
+};
+
 template <typename V> struct WinoJob
 {
     const Conv2dShape* s;
@@ -148,9 +209,11 @@ template <typename V> struct WinoJob
 /// Input transform of tiles [t0, t1) (global indices; block starts at `tb`) into
 /// vbuf [a*a][T][in_c].
 template <typename V, typename S>
-void wino_input(const WinoJob<V>& job, int t0, int t1, int tb, int T, float* vbuf)
+void wino_input(const WinoJob<V>& job, int t0, int t1, int tb, int T,
+                typename WinoOps<V>::Elem* vbuf)
 {
     using Reg = typename V::Reg;
+    using Ops = WinoOps<V>;
     constexpr int A = S::a;
     const Conv2dShape& s = *job.s;
     const std::size_t ldv = static_cast<std::size_t>(s.in_c);
@@ -177,7 +240,7 @@ void wino_input(const WinoJob<V>& job, int t0, int t1, int tb, int T, float* vbu
         std::size_t col_off[A];
         for (int v = 0; v < A; ++v)
             col_off[v] = col_ok[v] ? static_cast<std::size_t>(ix0 + s.dilation_w * v) * ips : 0;
-        float* vt = vbuf + static_cast<std::size_t>(t - tb) * ldv;
+        typename Ops::Elem* vt = vbuf + static_cast<std::size_t>(t - tb) * ldv;
         for (int c0 = 0; c0 < s.in_c; c0 += V::lanes)
         {
             const int nc = std::min(V::lanes, s.in_c - c0);
@@ -208,11 +271,11 @@ void wino_input(const WinoJob<V>& job, int t0, int t1, int tb, int T, float* vbu
 #pragma GCC unroll 6
                 for (int i = 0; i < A; ++i)
                 {
-                    float* dst = vt + (i * A + j) * point_stride + c0;
+                    typename Ops::Elem* dst = vt + (i * A + j) * point_stride + c0;
                     if (nc == V::lanes)
-                        V::store(dst, res[i]);
+                        Ops::store(dst, res[i]);
                     else
-                        V::store_partial(dst, nc, res[i]);
+                        Ops::store_partial(dst, nc, res[i]);
                 }
             }
         }
@@ -221,10 +284,11 @@ void wino_input(const WinoJob<V>& job, int t0, int t1, int tb, int T, float* vbu
 
 /// MR tiles x NV vectors of one cout block: m[p][v] = sum_ci vrow[p][ci] * u[ci][v].
 template <typename V, int MR, int NV>
-void wino_gemm_tile(const float* vrow, std::size_t ldv, int k, const float* u, float* m,
-                    std::size_t ldm)
+void wino_gemm_tile(const typename WinoOps<V>::Elem* vrow, std::size_t ldv, int k, const float* u,
+                    float* m, std::size_t ldm)
 {
     using Reg = typename V::Reg;
+    using Ops = WinoOps<V>;
     constexpr int nr = V::block;
     Reg acc[MR][NV];
 #pragma GCC unroll 16
@@ -232,11 +296,11 @@ void wino_gemm_tile(const float* vrow, std::size_t ldv, int k, const float* u, f
 #pragma GCC unroll 16
         for (int v = 0; v < NV; ++v)
             acc[p][v] = V::zero();
-    const float* src[MR];
+    const typename Ops::Elem* src[MR];
 #pragma GCC unroll 16
     for (int p = 0; p < MR; ++p)
         src[p] = vrow + p * ldv;
-    for (int ci = 0; ci < k; ++ci, u += nr)
+    for (int ci = 0; ci < k; ci += Ops::k_step, u += nr)
     {
         Reg wv[NV];
 #pragma GCC unroll 16
@@ -245,10 +309,10 @@ void wino_gemm_tile(const float* vrow, std::size_t ldv, int k, const float* u, f
 #pragma GCC unroll 16
         for (int p = 0; p < MR; ++p)
         {
-            const Reg a = V::broadcast(src[p] + ci);
+            const Reg a = Ops::a_bcast(src[p] + ci);
 #pragma GCC unroll 16
             for (int v = 0; v < NV; ++v)
-                acc[p][v] = V::fmadd(a, wv[v], acc[p][v]);
+                acc[p][v] = Ops::madd(acc[p][v], a, wv[v]);
         }
     }
 #pragma GCC unroll 16
@@ -260,15 +324,19 @@ void wino_gemm_tile(const float* vrow, std::size_t ldv, int k, const float* u, f
 
 /// The GEMM of point `p`, cout block `cb` over the `T` tiles of a block.
 template <typename V, int NV>
-void wino_gemm_rows(const WinoJob<V>& job, int p, int cb, int T, const float* vbuf, float* mbuf)
+void wino_gemm_rows(const WinoJob<V>& job, int p, int cb, int T,
+                    const typename WinoOps<V>::Elem* vbuf, float* mbuf)
 {
+    using Ops = WinoOps<V>;
     constexpr int MR = V::mr;
     const int k = job.s->in_c;
     const std::size_t ldv = static_cast<std::size_t>(k);
     const std::size_t ldm = static_cast<std::size_t>(job.ldm);
-    const float* vp = vbuf + static_cast<std::size_t>(p) * T * ldv;
+    const typename Ops::Elem* vp = vbuf + static_cast<std::size_t>(p) * T * ldv;
     float* mp = mbuf + static_cast<std::size_t>(p) * T * ldm + cb * V::block;
-    const float* u = job.packed + (static_cast<std::size_t>(p) * job.blocks + cb) * k * V::block;
+    // Weights: [points][blocks][k / k_step][block].
+    const float* u =
+        job.packed + (static_cast<std::size_t>(p) * job.blocks + cb) * (k / Ops::k_step) * V::block;
     int t = 0;
     for (; t + MR <= T; t += MR)
         wino_gemm_tile<V, MR, NV>(vp + t * ldv, ldv, k, u, mp + t * ldm, ldm);
@@ -283,7 +351,8 @@ void wino_gemm_rows(const WinoJob<V>& job, int p, int cb, int T, const float* vb
 }
 
 template <typename V>
-void wino_gemm(const WinoJob<V>& job, int p, int cb, int T, const float* vbuf, float* mbuf)
+void wino_gemm(const WinoJob<V>& job, int p, int cb, int T, const typename WinoOps<V>::Elem* vbuf,
+               float* mbuf)
 {
     const int nc = std::min(V::block, job.s->out_c - cb * V::block);
     if (nc > V::lanes)
@@ -366,7 +435,7 @@ void wino_output(const WinoJob<V>& job, int t0, int t1, int tb, int T, const flo
 
 /// One block of tiles [tb, tb + T) through the three stages on the calling thread.
 template <typename V, typename S>
-void wino_block(const WinoJob<V>& job, int tb, int T, float* vbuf, float* mbuf)
+void wino_block(const WinoJob<V>& job, int tb, int T, typename WinoOps<V>::Elem* vbuf, float* mbuf)
 {
     wino_input<V, S>(job, tb, tb + T, tb, T, vbuf);
     for (int p = 0; p < S::a * S::a; ++p)
@@ -401,9 +470,11 @@ void winograd_conv(const Conv2dShape& s, const float* in, const float* packed_w,
     // Tiles per block: the block's transformed input and GEMM output (a^2 x T x (in_c + ldm)
     // floats) should stay in L2; when the transformed weights are large and the image small,
     // one block of every tile streams the weights once instead of once per block.
+    using Elem = typename WinoOps<V>::Elem;
     constexpr double k_l2_budget = 1.0 * 1024 * 1024;
-    const double per_tile = 4.0 * k_points * (s.in_c + job.ldm);
-    const double weight_bytes = 4.0 * k_points * s.in_c * job.ldm;
+    constexpr double k_elem = sizeof(Elem);
+    const double per_tile = k_points * (k_elem * s.in_c + 4.0 * job.ldm);
+    const double weight_bytes = k_elem * k_points * s.in_c * job.ldm;
     int T = std::max(V::mr, static_cast<int>(k_l2_budget / per_tile) / V::mr * V::mr);
     if (T >= tiles)
         T = tiles;
@@ -415,8 +486,9 @@ void winograd_conv(const Conv2dShape& s, const float* in, const float* packed_w,
             T = tiles;
     }
     const int nblocks = (tiles + T - 1) / T;
-    // The GEMM output (aligned loads and stores) starts on a 64-byte boundary.
-    const std::size_t vsize = (static_cast<std::size_t>(k_points) * T * s.in_c + 15) / 16 * 16;
+    // The GEMM output (aligned loads and stores) starts on a 64-byte boundary; vsize in floats.
+    const std::size_t vsize =
+        (static_cast<std::size_t>(k_points) * T * s.in_c * sizeof(Elem) / 4 + 15) / 16 * 16;
     const std::size_t scratch = vsize + static_cast<std::size_t>(k_points) * T * job.ldm;
     const int threads = oneapi::tbb::this_task_arena::max_concurrency();
 
@@ -429,8 +501,8 @@ void winograd_conv(const Conv2dShape& s, const float* in, const float* packed_w,
                                   {
                                       float* buf = task_scratch(scratch);
                                       const int tb = b * T;
-                                      wino_block<V, S>(job, tb, std::min(T, tiles - tb), buf,
-                                                       buf + vsize);
+                                      wino_block<V, S>(job, tb, std::min(T, tiles - tb),
+                                                       reinterpret_cast<Elem*>(buf), buf + vsize);
                                   });
     }
     else
@@ -439,8 +511,9 @@ void winograd_conv(const Conv2dShape& s, const float* in, const float* packed_w,
         // calling thread's scratch. Isolated: while it waits, the thread runs only this call's
         // tasks, never another kernel call (another tile's forward) that would reuse the scratch.
         thread_local WinoScratch buffer;
-        float* vbuf = buffer.get(scratch);
-        float* mbuf = vbuf + vsize;
+        float* const buf = buffer.get(scratch);
+        Elem* vbuf = reinterpret_cast<Elem*>(buf);
+        float* mbuf = buf + vsize;
         oneapi::tbb::this_task_arena::isolate(
             [&]
             {

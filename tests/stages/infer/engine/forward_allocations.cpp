@@ -4,6 +4,7 @@
 // the tensor it returns.
 
 #include "stages/infer/engine/model.hpp"
+#include "stages/infer/kernels/dispatch.hpp"
 #include "tests/support/spec_builder.hpp"
 
 #include <gtest/gtest.h>
@@ -198,6 +199,24 @@ TEST(ForwardAllocations, SteadyStateFastForwardAllocatesOnlyItsOutput)
     {
         const Tensor input(Shape{1, size, size, 1}, 0.25f);
         allocations_of(model, input, KernelKind::fast); // plans the arena, grows the scratch
+        EXPECT_EQ(allocations_of(model, input, KernelKind::fast), 1) << size;
+        EXPECT_EQ(allocations_of(model, input, KernelKind::fast), 1) << size;
+    }
+}
+
+TEST(ForwardAllocations, SteadyStateBf16FastForwardAllocatesOnlyItsOutput)
+{
+    // bf16: the Winograd (c2, the 2x2 c4) and GEMM (c1, the dilated c3, c5) kernels' scratch.
+    if (!kernels::cpu_supports(kernels::Isa::avx512_bf16))
+        GTEST_SKIP() << "CPU lacks avx512_bf16: the bf16 kernels are the oracles, which allocate";
+    BuildOptions options;
+    options.initialize_missing_weights = true;
+    options.precision = Precision::bf16;
+    const Model model(wide_unet_spec(), options);
+    for (const int size : {16, 256})
+    {
+        const Tensor input(Shape{1, size, size, 1}, 0.25f);
+        allocations_of(model, input, KernelKind::fast);
         EXPECT_EQ(allocations_of(model, input, KernelKind::fast), 1) << size;
         EXPECT_EQ(allocations_of(model, input, KernelKind::fast), 1) << size;
     }

@@ -57,5 +57,62 @@ TEST(ModelBf16, FastMatchesBf16ReferenceAndStaysNearFp32)
                             { return r.class_name.find("bf16") != std::string::npos; }));
 }
 
+/// Largest |a - b| over the pixels of `crop` (a forward of `whole`'s input cut at (off, off))
+/// that lie at least `margin` from the crop's edges, against the same pixels of `whole`.
+float crop_vs_whole(const Tensor& crop, const Tensor& whole, int off, int margin)
+{
+    float d = 0.0f;
+    for (int y = margin; y < crop.shape().h - margin; ++y)
+        for (int x = margin; x < crop.shape().w - margin; ++x)
+            d = std::max(d, std::fabs(crop.at(0, y, x, 0) - whole.at(0, y + off, x + off, 0)));
+    return d;
+}
+
+TEST(ModelBf16, WinogradOnlyWhereCropsKeepTheTileGridSoCropsEqualTheWholeImage)
+{
+    // Total stride 4: exact tiling offsets crops by multiples of 4 input pixels, 2 at level 1
+    // (F(2x2, 3x3) tiles stay aligned) and 1 at the bottom (they would not: bf16 GEMM there).
+    UnetArchitecture unet;
+    unet.filters = 16;
+    unet.depth = 3;
+    unet.dilation = {1, 1, 1};
+    BuildOptions build;
+    build.initialize_missing_weights = true;
+    build.seed = 3;
+    build.precision = Precision::bf16;
+    const Model model(builtin_model_spec(unet), build);
+    ASSERT_EQ(model.facts().total_stride, 4);
+    const int halo = model.facts().halo_px;
+    const int size = 2 * halo + 24; // a multiple of 4
+    const Tensor whole_in = test::random_tensor(Shape{1, size, size, 1}, 4);
+    const auto rows = model.describe(whole_in.shape());
+    int wino = 0, bottom_wino = 0;
+    for (const LayerInfo& r : rows)
+        if (r.class_name.find("bf16 wino") != std::string::npos)
+        {
+            ++wino;
+            bottom_wino += r.output.h == size / 4;
+        }
+    EXPECT_GE(wino, 4);
+    EXPECT_EQ(bottom_wino, 0) << "the bottom level's crops are offset by 1 pixel: no Winograd";
+    const Tensor whole = model.forward(whole_in);
+
+    // A crop as exact tiling cuts it (offset 4) equals the whole image away from its edges; one
+    // offset by 2 (never cut) does not, since Winograd tiles then start elsewhere.
+    const int crop_size = size - 4;
+    for (int off : {4, 2})
+    {
+        Tensor crop_in(Shape{1, crop_size, crop_size, 1});
+        for (int y = 0; y < crop_size; ++y)
+            for (int x = 0; x < crop_size; ++x)
+                crop_in.at(0, y, x, 0) = whole_in.at(0, y + off, x + off, 0);
+        const float d = crop_vs_whole(model.forward(crop_in), whole, off, halo);
+        if (off == 4)
+            EXPECT_LE(d, 1e-6f);
+        else
+            EXPECT_GT(d, 1e-5f);
+    }
+}
+
 } // namespace
 } // namespace atrous::infer

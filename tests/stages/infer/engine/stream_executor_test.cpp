@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -165,6 +166,34 @@ TEST(StreamExecutor, SeedUnetAtReducedWidth)
     stream.run(input, &stats);
     EXPECT_DOUBLE_EQ(stats.flop_ratio(), 1.0); // every row of every layer computed once
     EXPECT_EQ(stats.flops_whole, model.flops(input.shape()));
+}
+
+TEST(StreamExecutor, Bf16WinogradBandsKeepTheTileGrid)
+{
+    // bf16: F(2x2, 3x3) / F(2x2, 2x2) tiles (RowMap granule 2 x dilation) on the levels where
+    // crops keep the tile grid, the bf16 GEMM elsewhere; any band height gives the same bytes
+    // (a band starting mid-tile would round differently). Fast and reference kernels.
+    for (const ModelSpec& spec : {chain_spec(), ModelSpec{}})
+    {
+        BuildOptions options;
+        options.initialize_missing_weights = true;
+        options.seed = 13;
+        options.precision = Precision::bf16;
+        UnetArchitecture unet;
+        unet.filters = 8; // 8..128 filters: Winograd from 16 channels up
+        unet.in_channels = 1;
+        const bool chain = !spec.layers.empty();
+        const Model model(chain ? spec : builtin_model_spec(unet), options);
+        const Tensor input = random_tensor(chain ? Shape{1, 37, 29, 3} : Shape{1, 80, 48, 1}, 14);
+        const auto rows = model.describe(input.shape());
+        EXPECT_TRUE(std::any_of(rows.begin(), rows.end(),
+                                [](const LayerInfo& r)
+                                { return r.class_name.find("bf16 wino") != std::string::npos; }));
+        for (KernelKind kernels : {KernelKind::fast, KernelKind::reference})
+            expect_streams_exactly(
+                model, input, chain ? std::vector<int>{1, 4, 7, 24} : std::vector<int>{16, 32, 48},
+                kernels);
+    }
 }
 
 TEST(StreamExecutor, FewestRowsWithinRounding)

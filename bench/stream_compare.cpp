@@ -5,6 +5,7 @@
 // pipeline/tile_plan.hpp places them) and halo-0 tiles. Prints wall time, FLOPs / one
 // whole-image pass, planned memory and the largest difference from the whole-image result.
 
+#include "stages/infer/engine/graph.hpp"
 #include "stages/infer/engine/model.hpp"
 #include "stages/infer/engine/stream_executor.hpp"
 #include "stages/infer/import/architecture.hpp"
@@ -111,7 +112,7 @@ int main(int argc, char** argv)
     CLI::App app{"Streaming vs whole-image vs tiled forward passes"};
     std::string model_path;
     int filters = 64, size = 1024, threads = 1, band = 16, tile = 256, repeats = 1;
-    bool skip_whole = false;
+    bool skip_whole = false, buffers = false;
     std::string only;
     app.add_option("--model", model_path, "Keras HDF5 file (default: builtin seed U-Net)");
     app.add_option("--filters", filters, "builtin U-Net level-1 width")->check(CLI::PositiveNumber);
@@ -121,6 +122,7 @@ int main(int argc, char** argv)
         ->check(CLI::PositiveNumber);
     app.add_option("--tile", tile, "tile core size for the tiled runs")->check(CLI::PositiveNumber);
     app.add_flag("--skip-whole", skip_whole, "no whole-image pass (differences vs the stream)");
+    app.add_flag("--buffers", buffers, "print each row buffer of the stream plan and exit");
     app.add_option("--repeats", repeats, "rounds, each running every executor once (medians)")
         ->check(CLI::PositiveNumber);
     app.add_option("--only", only,
@@ -142,6 +144,29 @@ int main(int argc, char** argv)
         input.data()[i] = dist(rng);
     const double whole_flops = model.flops(shape);
 
+    if (buffers)
+    {
+        for (const bool bit_identical : {true, false})
+        {
+            const StreamPlan plan(model, shape, band, bit_identical);
+            std::printf("%s\n| node | layer | rows x width x channels | granule | MiB |\n"
+                        "|---|---|---|---:|---:|\n",
+                        plan.summary().c_str());
+            for (std::size_t i = 0; i < plan.nodes().size(); ++i)
+            {
+                const StreamNode& n = plan.nodes()[i];
+                if (n.buffer != static_cast<int>(i))
+                    continue;
+                const Node& g = model.graph().nodes()[i];
+                std::printf(
+                    "| %zu | %s | %d x %d x %d | %d | %.1f |\n", i,
+                    g.layer ? g.layer->name().c_str() : "input", n.capacity_rows, n.shape.w,
+                    n.shape.c, n.granule,
+                    mib(static_cast<std::size_t>(n.capacity_rows) * n.row_floats * sizeof(float)));
+            }
+        }
+        return 0;
+    }
     const auto runs = [&](const char* name)
     {
         return only.empty() ||

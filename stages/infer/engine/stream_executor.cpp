@@ -90,16 +90,24 @@ StreamExecutor::StreamExecutor(const Model& model, Shape input, int band_rows, K
 
 StreamStats StreamExecutor::run(const RowReader& read, const RowWriter& write) const
 {
+    return run(0, m_plan.nodes()[m_plan.model().graph().output_node()].shape.h, read, write);
+}
+
+StreamStats StreamExecutor::run(int first_row, int last_row, const RowReader& read,
+                                const RowWriter& write) const
+{
     const Graph& graph = m_plan.model().graph();
     const std::vector<Node>& graph_nodes = graph.nodes();
     const std::vector<StreamNode>& nodes = m_plan.nodes();
     const int input = graph.input_node();
     const int output = graph.output_node();
+    const StreamPlan::Schedule schedule = m_plan.schedule(first_row, last_row);
 
     // Each buffer starts on a cache line (64 bytes = 16 floats).
-    const auto floats_of = [&](std::size_t b) {
-        return (static_cast<std::size_t>(nodes[b].capacity_rows) * nodes[b].row_floats + 15) / 16 *
-               16;
+    const auto floats_of = [&](std::size_t b)
+    {
+        return (static_cast<std::size_t>(schedule.capacity_rows[b]) * nodes[b].row_floats + 15) /
+               16 * 16;
     };
     std::size_t total = 0;
     for (std::size_t b = 0; b < nodes.size(); ++b)
@@ -112,22 +120,22 @@ StreamStats StreamExecutor::run(const RowReader& read, const RowWriter& write) c
         if (nodes[b].buffer == static_cast<int>(b))
         {
             buffers[b].row_floats = nodes[b].row_floats;
-            buffers[b].capacity = nodes[b].capacity_rows;
+            buffers[b].capacity = schedule.capacity_rows[b];
             buffers[b].data = block.data() + offset;
+            buffers[b].first = buffers[b].end = schedule.begin[b];
             offset += floats_of(b);
         }
 
     StreamStats stats;
-    stats.steps = m_plan.steps();
+    stats.steps = static_cast<int>(schedule.ends.size());
     stats.flops_whole = m_plan.whole_image_flops();
-    stats.buffer_bytes = m_plan.buffer_bytes();
-    std::vector<int> done(nodes.size(), 0);
-    std::vector<int> kept(nodes.size(), 0);
+    stats.buffer_bytes = schedule.buffer_bytes;
+    std::vector<int> done = schedule.begin;
+    std::vector<int> kept = schedule.begin;
     std::vector<const Tensor*> args;
     std::vector<Tensor> arg_views;
-    for (int step = 1; step <= m_plan.steps(); ++step)
+    for (const std::vector<int>& next : schedule.ends)
     {
-        const std::vector<int> next = m_plan.rows_done(step);
         for (std::size_t i = 0; i < nodes.size(); ++i)
         {
             const StreamNode& s = nodes[i];
@@ -171,14 +179,16 @@ StreamStats StreamExecutor::run(const RowReader& read, const RowWriter& write) c
             }
             buffer.end = next[i];
         }
-        const int out_buffer = nodes[output].buffer;
-        if (next[output] > done[output])
+        // The output's new rows within [first_row, last_row) (its rounding to its granule may
+        // compute a few outside).
+        const int from = std::max(done[output], first_row);
+        const int to = std::min(next[output], last_row);
+        if (to > from)
         {
             const StreamNode& s = nodes[output];
-            const Tensor rows =
-                Tensor::view(Shape{1, next[output] - done[output], s.shape.w, s.shape.c},
-                             buffers[out_buffer].row(done[output]));
-            write(done[output], rows);
+            const Tensor rows = Tensor::view(Shape{1, to - from, s.shape.w, s.shape.c},
+                                             buffers[s.buffer].row(from));
+            write(from, rows);
         }
         done = next;
         kept = m_plan.rows_kept_from(done);

@@ -39,8 +39,9 @@ struct StreamRun
     long long done_before = 0;
 };
 
-/// Streams the image from its top row (a resumed run too: it computes everything again and
-/// writes only the tiles not yet done), writes each tile's core once the band has passed its
+/// Streams the image from its top row (a resumed run: from the first tile row with a tile not
+/// yet done, as a stream segment that re-warms from the rows above; it writes only the tiles not
+/// yet done), writes each tile's core once the band has passed its
 /// last row, finishes the stages and returns the report (fields filled so far in `report`).
 /// Throws as Runner::run: InterruptedError after a signal (stopped at the next band, progress
 /// recorded), OutputError when the output is incomplete.

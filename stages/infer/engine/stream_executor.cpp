@@ -6,6 +6,8 @@
 
 #include "graph.hpp"
 
+#include <oneapi/tbb/parallel_for.h>
+
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -52,6 +54,28 @@ private:
     std::unique_ptr<float[], Free> m_data;
 };
 
+/// Moves `count` floats from `src` to `dst` = `src` - `shift` on every thread (a skip buffer's
+/// compaction moves tens of MiB; one thread's memmove left the others idle): in rounds of
+/// `shift` floats, whose sources and destinations do not overlap.
+void move_down(float* dst, const float* src, std::size_t count, std::size_t shift)
+{
+    constexpr std::size_t k_chunk = std::size_t{1} << 18; // floats (1 MiB) per task
+    while (count > 0)
+    {
+        const std::size_t n = std::min(count, shift);
+        oneapi::tbb::parallel_for(std::size_t{0}, (n + k_chunk - 1) / k_chunk,
+                                  [&](std::size_t c)
+                                  {
+                                      const std::size_t at = c * k_chunk;
+                                      std::memcpy(dst + at, src + at,
+                                                  std::min(k_chunk, n - at) * sizeof(float));
+                                  });
+        dst += n;
+        src += n;
+        count -= n;
+    }
+}
+
 /// The rows of one node kept in memory: rows [first, end) at the start of `data`.
 struct RowBuffer
 {
@@ -69,9 +93,9 @@ struct RowBuffer
         if (new_end - first <= capacity)
             return;
         const int from = std::min(keep_from, end);
-        if (end > from)
-            std::memmove(data, row(from),
-                         static_cast<std::size_t>(end - from) * row_floats * sizeof(float));
+        if (end > from && from > first)
+            move_down(data, row(from), static_cast<std::size_t>(end - from) * row_floats,
+                      static_cast<std::size_t>(from - first) * row_floats);
         first = from;
         if (new_end - first > capacity)
             throw std::logic_error("stream: row buffer of " + std::to_string(capacity) +

@@ -78,6 +78,18 @@ private:
     std::vector<std::uint8_t> m_valid_rows;
 };
 
+/// The first output row of the first tile row with a tile not yet done (a resumed run streams
+/// from there: StreamExecutor's segment re-warms from the input rows above); the padded height
+/// when every tile is done.
+int resume_row(const TilePlan& plan, const std::vector<std::uint8_t>& done)
+{
+    for (int row = 0; row < plan.rows(); ++row)
+        for (int col = 0; col < plan.columns(); ++col)
+            if (done[static_cast<std::size_t>(row) * plan.columns() + col] == 0)
+                return row * plan.tile_size();
+    return plan.padded_height();
+}
+
 /// Output rows per step: the stride (whole stride steps keep every layer's rows aligned), at
 /// least 16 so each band is many rows of work.
 int band_rows(int stride)
@@ -127,14 +139,15 @@ ExecutionResult StreamingExecutor::run(const RunPlan& run_plan, const Checkpoint
     const infer::StreamPlan& splan = stream.plan();
     run.log.info("  stream  {}, {:.2f} GFLOP (one whole-image pass of {} x {} px)", splan.summary(),
                  splan.whole_image_flops() / 1e9, width, plan.padded_height());
+    const int first_row = resume_row(plan, done);
     if (done_before > 0)
-        run.log.info("  stream  resumed: streams from the top again, writes only the {} tiles "
-                     "not yet done",
-                     plan.count() - done_before);
+        run.log.info("  stream  resumed: streams from output row {} (the first tile row not "
+                     "done, re-warmed from the rows above), writes only the {} tiles not yet done",
+                     first_row, plan.count() - done_before);
 
-    Progress progress(run.format, plan.count() - done_before, splan.whole_image_flops() / 1e9,
-                      stdout);
     const double gflop_per_tile_row = splan.whole_image_flops() / 1e9 / plan.rows();
+    Progress progress(run.format, plan.count() - done_before,
+                      gflop_per_tile_row * (plan.rows() - first_row / plan.tile_size()), stdout);
     TileRowCutter cutter(plan, facts.out_channels);
     double read_s = 0;
     double write_s = 0;
@@ -153,7 +166,7 @@ ExecutionResult StreamingExecutor::run(const RunPlan& run_plan, const Checkpoint
         task.core = task.window;
         const RasterTile band = stages.reader.read(task);
         std::copy(band.pixels.data(), band.pixels.data() + band.pixels.size(), rows.data());
-        for (int r = 0; r < rows.shape().h; ++r)
+        for (int r = std::max(0, first_row - first); r < rows.shape().h; ++r)
             cutter.add_valid_row(band.valid.data() + static_cast<std::size_t>(r) * width);
         read_s += seconds_since(t0);
     };
@@ -203,7 +216,8 @@ ExecutionResult StreamingExecutor::run(const RunPlan& run_plan, const Checkpoint
     bool interrupted = false;
     try
     {
-        stats = stream.run(read_rows, write_rows);
+        if (first_row < plan.padded_height())
+            stats = stream.run(first_row, plan.padded_height(), read_rows, write_rows);
     }
     catch (const StopStream&)
     {

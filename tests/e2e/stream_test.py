@@ -57,9 +57,28 @@ def test_stream_equals_tiles(args):
     check(mt.tobytes() == ms.tobytes(), "masks differ")
 
 
+def resume_from_first_row_not_done(ctx, out):
+    """Resumes the run of `out`: it must stream from the first tile row with a tile not done (a
+    stream segment that re-warms from the rows above), not from the top, computing less than a
+    whole pass when that row is not the first."""
+    with h5py.File(out + ".partial", "r") as f:
+        tile_done = f["progress/tile_done"][()]
+    columns = -(-e2e.WIDTH // resume.TILE)
+    expected_row = int(np.flatnonzero(tile_done == 0)[0]) // columns * resume.TILE
+    proc = ctx.run("run", "run.yaml", "--set", f"output.path={out}", "--log-format", "plain",
+                   expect_rc=0)
+    check(f"resumed: streams from output row {expected_row} " in proc.stdout,
+          f"no resume line for row {expected_row}:\n{proc.stdout}")
+    with open(out[:-3] + ".report.json") as f:
+        ratio = json.load(f)["flop_ratio"]
+    print(f"resumed from output row {expected_row}: {ratio:.3f} x one whole-image pass")
+    if expected_row > 0:
+        check(ratio < 1.0, f"a resume from row {expected_row} computed {ratio} x a whole pass")
+
+
 def test_stream_kill_resume(args):
-    """SIGKILL (then SIGTERM) a stream run after its first progress, resume: same bytes as one
-    clean run."""
+    """SIGKILL (then SIGTERM) a stream run after its first progress, resume from the first tile
+    row not done: same bytes as one clean run."""
     # One thread and a taller scene (301 x 960 px, 300 tiles): the stream of e2e's scene ends
     # within ~0.2 s, too soon after its first progress for a kill to land mid-run.
     ctx = resume.setup(args, "stream_kill_resume", threads=1, sync_interval=0.05)
@@ -83,7 +102,8 @@ def test_stream_kill_resume(args):
             if os.path.exists(p):
                 os.remove(p)
         proc = resume.start(ctx, out)
-        resume.wait_for_progress(proc, partial, 0)
+        # Past the first two tile rows (10 tiles each), so the resume starts mid-image.
+        resume.wait_for_progress(proc, partial, 20)
         if proc.poll() is not None:
             proc.communicate()
             continue
@@ -95,9 +115,7 @@ def test_stream_kill_resume(args):
                 landed = True
                 break
     check(landed, "no kill landed mid-run")
-    proc = ctx.run("run", "run.yaml", "--set", f"output.path={out}", "--log-format", "plain",
-                   expect_rc=0)
-    check("streams from the top again" in proc.stdout, "no resume line")
+    resume_from_first_row_not_done(ctx, out)
     check(not os.path.exists(partial), "the partial file is left after completion")
     resume.same_output(ref, out)
     # SIGTERM: the stream stops at its next band, records its progress, exits 75; then resumes.
@@ -123,7 +141,7 @@ def test_stream_kill_resume(args):
         break
     else:
         raise Failure("every run completed before SIGTERM")
-    ctx.run("run", "run.yaml", "--set", f"output.path={out}", expect_rc=0)
+    resume_from_first_row_not_done(ctx, out)
     resume.same_output(ref, out)
 
 

@@ -6,25 +6,86 @@
 
 #include "graph.hpp"
 
+#include <oneapi/tbb/parallel_for.h>
+
 #include <algorithm>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <stdexcept>
+#include <sys/mman.h>
 
 namespace atrous::infer
 {
 namespace
 {
 
+/// All row buffers of one pass in one block, not zeroed (every row is written before it is
+/// read), on transparent huge pages where the OS has them: on 4 KiB pages the first touch of a
+/// few hundred MiB of buffers cost ~40 % of a pass (page faults of a virtual machine).
+class BufferBlock
+{
+public:
+    explicit BufferBlock(std::size_t bytes)
+        : m_bytes((bytes + k_align - 1) / k_align * k_align),
+          m_data(m_bytes ? static_cast<float*>(::operator new (m_bytes, std::align_val_t{k_align}))
+                         : nullptr)
+    {
+#ifdef MADV_HUGEPAGE
+        if (m_data)
+            ::madvise(m_data.get(), m_bytes, MADV_HUGEPAGE); // advice only: failure is harmless
+#endif
+    }
+    float* data() const
+    {
+        return m_data.get();
+    }
+
+private:
+    static constexpr std::size_t k_align = std::size_t{2} << 20; // a huge page
+    struct Free
+    {
+        void operator()(float* p) const noexcept
+        {
+            ::operator delete (p, std::align_val_t{k_align});
+        }
+    };
+    std::size_t m_bytes;
+    std::unique_ptr<float[], Free> m_data;
+};
+
+/// Moves `count` floats from `src` to `dst` = `src` - `shift` on every thread (a skip buffer's
+/// compaction moves tens of MiB; one thread's memmove left the others idle): in rounds of
+/// `shift` floats, whose sources and destinations do not overlap.
+void move_down(float* dst, const float* src, std::size_t count, std::size_t shift)
+{
+    constexpr std::size_t k_chunk = std::size_t{1} << 18; // floats (1 MiB) per task
+    while (count > 0)
+    {
+        const std::size_t n = std::min(count, shift);
+        oneapi::tbb::parallel_for(std::size_t{0}, (n + k_chunk - 1) / k_chunk,
+                                  [&](std::size_t c)
+                                  {
+                                      const std::size_t at = c * k_chunk;
+                                      std::memcpy(dst + at, src + at,
+                                                  std::min(k_chunk, n - at) * sizeof(float));
+                                  });
+        dst += n;
+        src += n;
+        count -= n;
+    }
+}
+
 /// The rows of one node kept in memory: rows [first, end) at the start of `data`.
 struct RowBuffer
 {
-    kernels::PackedWeights data; // 64-byte aligned floats
+    float* data = nullptr; // 64-byte aligned, in the pass's BufferBlock
     std::size_t row_floats = 0;
     int capacity = 0;
     int first = 0;
     int end = 0;
 
-    float* row(int r) { return data.data() + static_cast<std::size_t>(r - first) * row_floats; }
+    float* row(int r) { return data + static_cast<std::size_t>(r - first) * row_floats; }
 
     /// Makes room for rows up to `new_end`, dropping rows before `keep_from` if it must.
     void reserve(int new_end, int keep_from)
@@ -32,9 +93,9 @@ struct RowBuffer
         if (new_end - first <= capacity)
             return;
         const int from = std::min(keep_from, end);
-        if (end > from)
-            std::memmove(data.data(), row(from),
-                         static_cast<std::size_t>(end - from) * row_floats * sizeof(float));
+        if (end > from && from > first)
+            move_down(data, row(from), static_cast<std::size_t>(end - from) * row_floats,
+                      static_cast<std::size_t>(from - first) * row_floats);
         first = from;
         if (new_end - first > capacity)
             throw std::logic_error("stream: row buffer of " + std::to_string(capacity) +
@@ -53,33 +114,52 @@ StreamExecutor::StreamExecutor(const Model& model, Shape input, int band_rows, K
 
 StreamStats StreamExecutor::run(const RowReader& read, const RowWriter& write) const
 {
+    return run(0, m_plan.nodes()[m_plan.model().graph().output_node()].shape.h, read, write);
+}
+
+StreamStats StreamExecutor::run(int first_row, int last_row, const RowReader& read,
+                                const RowWriter& write) const
+{
     const Graph& graph = m_plan.model().graph();
     const std::vector<Node>& graph_nodes = graph.nodes();
     const std::vector<StreamNode>& nodes = m_plan.nodes();
     const int input = graph.input_node();
     const int output = graph.output_node();
+    const StreamPlan::Schedule schedule = m_plan.schedule(first_row, last_row);
 
+    // Each buffer starts on a cache line (64 bytes = 16 floats).
+    const auto floats_of = [&](std::size_t b)
+    {
+        return (static_cast<std::size_t>(schedule.capacity_rows[b]) * nodes[b].row_floats + 15) /
+               16 * 16;
+    };
+    std::size_t total = 0;
+    for (std::size_t b = 0; b < nodes.size(); ++b)
+        if (nodes[b].buffer == static_cast<int>(b))
+            total += floats_of(b);
+    const BufferBlock block(total * sizeof(float));
     std::vector<RowBuffer> buffers(nodes.size());
+    std::size_t offset = 0;
     for (std::size_t b = 0; b < nodes.size(); ++b)
         if (nodes[b].buffer == static_cast<int>(b))
         {
             buffers[b].row_floats = nodes[b].row_floats;
-            buffers[b].capacity = nodes[b].capacity_rows;
-            buffers[b].data.resize(static_cast<std::size_t>(nodes[b].capacity_rows) *
-                                   nodes[b].row_floats);
+            buffers[b].capacity = schedule.capacity_rows[b];
+            buffers[b].data = block.data() + offset;
+            buffers[b].first = buffers[b].end = schedule.begin[b];
+            offset += floats_of(b);
         }
 
     StreamStats stats;
-    stats.steps = m_plan.steps();
+    stats.steps = static_cast<int>(schedule.ends.size());
     stats.flops_whole = m_plan.whole_image_flops();
-    stats.buffer_bytes = m_plan.buffer_bytes();
-    std::vector<int> done(nodes.size(), 0);
-    std::vector<int> kept(nodes.size(), 0);
+    stats.buffer_bytes = schedule.buffer_bytes;
+    std::vector<int> done = schedule.begin;
+    std::vector<int> kept = schedule.begin;
     std::vector<const Tensor*> args;
     std::vector<Tensor> arg_views;
-    for (int step = 1; step <= m_plan.steps(); ++step)
+    for (const std::vector<int>& next : schedule.ends)
     {
-        const std::vector<int> next = m_plan.rows_done(step);
         for (std::size_t i = 0; i < nodes.size(); ++i)
         {
             const StreamNode& s = nodes[i];
@@ -123,14 +203,16 @@ StreamStats StreamExecutor::run(const RowReader& read, const RowWriter& write) c
             }
             buffer.end = next[i];
         }
-        const int out_buffer = nodes[output].buffer;
-        if (next[output] > done[output])
+        // The output's new rows within [first_row, last_row) (its rounding to its granule may
+        // compute a few outside).
+        const int from = std::max(done[output], first_row);
+        const int to = std::min(next[output], last_row);
+        if (to > from)
         {
             const StreamNode& s = nodes[output];
-            const Tensor rows =
-                Tensor::view(Shape{1, next[output] - done[output], s.shape.w, s.shape.c},
-                             buffers[out_buffer].row(done[output]));
-            write(done[output], rows);
+            const Tensor rows = Tensor::view(Shape{1, to - from, s.shape.w, s.shape.c},
+                                             buffers[s.buffer].row(from));
+            write(from, rows);
         }
         done = next;
         kept = m_plan.rows_kept_from(done);

@@ -40,6 +40,13 @@ public:
 
     /// One streamed pass; const and thread-safe (its row buffers are its own).
     StreamStats run(const RowReader& read, const RowWriter& write) const;
+    /// A segment: output rows [first_row, last_row) only, the same bytes as those rows of a
+    /// whole pass (StreamPlan::schedule: a segment below row 0 first re-warms its layers from the
+    /// input rows above it, counted in the stats' FLOPs). `read` is asked for input rows from
+    /// the first the segment needs; `write` gets rows in [first_row, last_row) only. Segments
+    /// are independent: resume and sharding run them in any order, concurrently too.
+    StreamStats run(int first_row, int last_row, const RowReader& read,
+                    const RowWriter& write) const;
     /// The whole image in memory (tests, benchmarks): the result Model::forward would return.
     Tensor run(const Tensor& input, StreamStats* stats = nullptr) const;
 

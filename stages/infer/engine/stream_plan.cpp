@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <stdexcept>
 
 namespace atrous::infer
 {
@@ -161,55 +162,99 @@ StreamPlan::StreamPlan(const Model& model, Shape input, int band_rows, bool bit_
         m_whole_flops += s.flops;
     }
 
-    const std::vector<int> first =
-        target_rows(std::min(m_band_rows, m_nodes[m_graph->output_node()].shape.h));
-    m_warmup_steps = std::max(0, (first[m_graph->input_node()] - 1) / m_band_rows);
+    const Schedule whole = schedule(0, m_nodes[m_graph->output_node()].shape.h);
+    m_steps = static_cast<int>(whole.ends.size());
+    for (std::size_t b = 0; b < m_nodes.size(); ++b)
+        m_nodes[b].capacity_rows = whole.capacity_rows[b];
+    m_buffer_bytes = whole.buffer_bytes;
+}
+
+std::vector<int> StreamPlan::first_rows(int output_row) const
+{
+    // Backwards from the output: each node's first row is the first its consumers read, rounded
+    // down to its granule (then its producers must start earlier still).
+    const std::vector<Node>& graph_nodes = m_graph->nodes();
+    std::vector<int> first(m_nodes.size());
+    for (std::size_t i = 0; i < m_nodes.size(); ++i)
+        first[i] = m_nodes[i].shape.h;
+    first[m_graph->output_node()] = output_row;
+    for (int i = static_cast<int>(m_nodes.size()) - 1; i >= 0; --i)
+    {
+        const StreamNode& s = m_nodes[i];
+        if (first[i] < s.shape.h)
+            first[i] = first[i] / s.granule * s.granule;
+        if (i == m_graph->input_node())
+            continue;
+        for (int p : graph_nodes[i].inputs)
+            first[p] =
+                std::min(first[p], input_begin(s.map, first[i], m_nodes[p].shape.h, s.shape.h));
+    }
+    return first;
+}
+
+StreamPlan::Schedule StreamPlan::schedule(int first_row, int last_row) const
+{
+    const int out = m_graph->output_node();
+    const int out_h = m_nodes[out].shape.h;
+    if (first_row < 0 || first_row >= last_row || last_row > out_h)
+        throw std::invalid_argument("stream: output rows [" + std::to_string(first_row) + ", " +
+                                    std::to_string(last_row) + ") outside [0, " +
+                                    std::to_string(out_h) + ")");
+    Schedule plan;
+    plan.begin = first_rows(first_row);
+    const auto at_least_begin = [&](std::vector<int> rows)
+    {
+        for (std::size_t i = 0; i < rows.size(); ++i)
+            rows[i] = std::max(rows[i], plan.begin[i]);
+        return rows;
+    };
+    // Warm-up: before the first output band the encoder must run its whole lead ahead (the
+    // receptive reach, plus the tile rounding; a segment's re-warm adds the rows above it).
+    // Computed in one step, that is a whole-image-like pass over hundreds of rows whose working
+    // sets leave the caches; so it is fed in bands of input rows. Then one output band a step.
+    const int in = m_graph->input_node();
+    const std::vector<int> first_band = target_rows(std::min(last_row, first_row + m_band_rows));
+    for (int rows = plan.begin[in] + m_band_rows; rows < first_band[in]; rows += m_band_rows)
+        plan.ends.push_back(at_least_begin(warmup_rows(rows, first_band)));
+    for (int end = first_row; end < last_row;)
+    {
+        end = std::min(last_row, end + m_band_rows);
+        plan.ends.push_back(at_least_begin(target_rows(end)));
+    }
 
     // Simulate the steps once: a buffer holds, at step t, rows from where its consumers stood
-    // after step t-1 up to what step t computes.
+    // after step t-1 up to what step t computes. A strided consumer may skip rows not yet
+    // computed: the buffer then restarts at its end (StreamExecutor compacts to min(kept, end)).
     std::vector<int> live(m_nodes.size(), 0);
-    std::vector<int> kept(m_nodes.size(), 0);
-    const int out = m_graph->output_node();
-    std::vector<int> done(m_nodes.size(), 0);
-    while (done[out] < m_nodes[out].shape.h)
+    std::vector<int> kept = plan.begin;
+    std::vector<int> before = plan.begin;
+    for (const std::vector<int>& done : plan.ends)
     {
-        ++m_steps;
-        const std::vector<int> before = done;
-        done = rows_done(m_steps);
-        // A strided consumer may skip rows not yet computed: the buffer then restarts at its
-        // end (StreamExecutor compacts to min(kept, end)).
         for (std::size_t b = 0; b < m_nodes.size(); ++b)
             if (m_nodes[b].buffer == static_cast<int>(b))
                 live[b] = std::max(live[b], done[b] - std::min(kept[b], before[b]));
         kept = rows_kept_from(done);
+        before = done;
     }
+    plan.capacity_rows.assign(m_nodes.size(), 0);
     for (std::size_t b = 0; b < m_nodes.size(); ++b)
     {
-        StreamNode& s = m_nodes[b];
+        const StreamNode& s = m_nodes[b];
         if (s.buffer != static_cast<int>(b))
             continue;
         // Slack of half the live rows: the executor compacts a buffer only when it is full, so
         // it moves each row at most about twice.
-        s.capacity_rows = std::max(1, live[b] + live[b] / 2);
-        m_buffer_bytes += static_cast<std::size_t>(s.capacity_rows) * s.row_floats * sizeof(float);
+        plan.capacity_rows[b] = std::max(1, live[b] + live[b] / 2);
+        plan.buffer_bytes +=
+            static_cast<std::size_t>(plan.capacity_rows[b]) * s.row_floats * sizeof(float);
     }
-}
-
-std::vector<int> StreamPlan::rows_done(int step) const
-{
-    if (step <= m_warmup_steps)
-        return warmup_rows(step * m_band_rows, target_rows(m_band_rows));
-    return target_rows(static_cast<int>(
-        std::min<long long>(m_nodes[m_graph->output_node()].shape.h,
-                            static_cast<long long>(step - m_warmup_steps) * m_band_rows)));
+    return plan;
 }
 
 std::vector<int> StreamPlan::warmup_rows(int input_rows, const std::vector<int>& cap) const
 {
-    // Before the first output band the encoder must run its whole lead ahead (the receptive
-    // reach, plus the tile rounding). Computed in one step, that lead is a whole-image-like
-    // pass over hundreds of rows whose working sets leave the caches; so it is fed in bands of
-    // input rows, each layer computing what its inputs allow (rounded down to its granule).
+    // Each layer computes what its inputs' first `input_rows` rows allow (rounded down to its
+    // granule), at most `cap`.
     const std::vector<Node>& graph_nodes = m_graph->nodes();
     std::vector<int> rows(m_nodes.size(), 0);
     for (std::size_t i = 0; i < m_nodes.size(); ++i)

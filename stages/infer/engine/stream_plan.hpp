@@ -50,12 +50,30 @@ public:
     const Model& model() const { return *m_model; }
     const std::vector<StreamNode>& nodes() const { return m_nodes; }
     int band_rows() const { return m_band_rows; }
-    /// Steps until the last output row (each computes one band of every layer that advances).
+    /// Steps of a whole pass until the last output row (each computes one band of every layer
+    /// that advances).
     int steps() const { return m_steps; }
-    /// Rows [0, end) of every node computed after step `step` (1-based; 0: none).
-    std::vector<int> rows_done(int step) const;
+
+    /// The rows each node computes in a pass over output rows [first_row, last_row) (a
+    /// segment; the whole pass: [0, output height)), step by step. Node i computes rows
+    /// [begin[i], ends.back()[i]); step s (0-based) computes rows [ends[s-1][i], ends[s][i])
+    /// (from begin[i] at step 0). A segment that starts below row 0 re-warms: each layer starts
+    /// at the first row its consumers read (rounded down to its granule, so its bands keep the
+    /// whole pass's kernel tiles: bit-identical in the bit-identical plan), fed in bands of
+    /// input rows as the whole pass's warm-up is.
+    struct Schedule
+    {
+        std::vector<int> begin;
+        std::vector<std::vector<int>> ends;
+        /// Per buffer node: rows its buffer holds at most at once in this pass (see
+        /// StreamNode::capacity_rows, which is this for the whole pass).
+        std::vector<int> capacity_rows;
+        std::size_t buffer_bytes = 0;
+    };
+    /// Throws std::invalid_argument unless 0 <= first_row < last_row <= output height.
+    Schedule schedule(int first_row, int last_row) const;
     /// For each buffer node, the first row its consumers (and the output) still read once every
-    /// node has computed rows [0, done[node]); rows above it may be dropped.
+    /// node has computed rows up to done[node]; rows above it may be dropped.
     std::vector<int> rows_kept_from(const std::vector<int>& done) const;
     /// Bytes of all row buffers (capacity_rows each), as the executor allocates them.
     std::size_t buffer_bytes() const { return m_buffer_bytes; }
@@ -82,9 +100,9 @@ private:
     int m_band_rows = 1;
     bool m_bit_identical = true;
     int m_steps = 0;
-    int m_warmup_steps = 0; // steps before the first output row (see rows_done)
     std::vector<int> target_rows(int output_rows) const;
     std::vector<int> warmup_rows(int input_rows, const std::vector<int>& cap) const;
+    std::vector<int> first_rows(int output_row) const;
     std::size_t m_buffer_bytes = 0;
     double m_whole_flops = 0;
 };

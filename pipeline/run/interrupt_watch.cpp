@@ -2,6 +2,7 @@
 // Purpose: the signal handlers behind InterruptWatch (sigaction, async-signal-safe).
 #include "interrupt_watch.hpp"
 
+#include <atomic>
 #include <csignal>
 
 namespace atrous
@@ -10,7 +11,10 @@ namespace
 {
 
 constexpr int watched[] = {SIGTERM, SIGINT, SIGUSR1};
-volatile std::sig_atomic_t g_signal = 0; // set only by on_signal
+// Set only by on_signal, read by every thread (a signal lands on any of them): a lock-free atomic
+// is both async-signal-safe and race-free, where volatile sig_atomic_t is only the former.
+std::atomic<int> g_signal{0};
+static_assert(std::atomic<int>::is_always_lock_free);
 struct sigaction g_previous[3];
 int g_depth = 0; // nested watches (main thread only)
 

@@ -110,16 +110,21 @@ def children(pid):
     return out
 
 
+def wait_until(proc, ready, timeout=60, step=0.01):
+    """Polls `ready()` until it holds, the run ends or `timeout` seconds pass."""
+    t = time.monotonic()
+    while time.monotonic() - t < timeout and proc.poll() is None and not ready():
+        time.sleep(step)
+
+
 def wait_for_progress(proc, partial, before, timeout=60):
     """Until the partial file holds more than `before` tiles (or the run ended)."""
-    t = time.monotonic()
-    while time.monotonic() - t < timeout and proc.poll() is None:
+    def progressed():
         try:
-            if os.path.exists(partial) and tiles_done(partial)[0] > before:
-                return
+            return os.path.exists(partial) and tiles_done(partial)[0] > before
         except OSError:
-            pass
-        time.sleep(0.02)
+            return False
+    wait_until(proc, progressed, timeout, 0.02)
 
 
 def interrupt_after_progress(ctx, out, seconds):
@@ -161,29 +166,22 @@ def catches(pid, sig):
 
 def wait_for_handler(proc, sig, timeout=60):
     """Until the process catches `sig` (a signal before that would kill it outright), or ended."""
-    t = time.monotonic()
-    while time.monotonic() - t < timeout and proc.poll() is None and not catches(proc.pid, sig):
-        time.sleep(0.005)
+    wait_until(proc, lambda: catches(proc.pid, sig), timeout, 0.005)
 
 
 def wait_for_ranks(proc, count, sig, timeout=60):
     """The ranks under an mpirun once `count` of them catch `sig` (or the run ended)."""
-    t = time.monotonic()
     ranks = []
-    while time.monotonic() - t < timeout and proc.poll() is None:
-        ranks = children(proc.pid)
-        if len(ranks) == count and all(catches(r, sig) for r in ranks):
-            break
-        time.sleep(0.005)
+
+    def ready():
+        ranks[:] = children(proc.pid)
+        return len(ranks) == count and all(catches(r, sig) for r in ranks)
+    wait_until(proc, ready, timeout, 0.005)
     return ranks
 
 
 def wait_for_partial(proc, partial, timeout=60):
-    t = time.monotonic()
-    while time.monotonic() - t < timeout:
-        if os.path.exists(partial) or proc.poll() is not None:
-            return
-        time.sleep(0.01)
+    wait_until(proc, lambda: os.path.exists(partial), timeout)
 
 
 def kill_cycle(args, name, mpi=0, kills=6, blend=False):

@@ -3,8 +3,10 @@
 // cuts the output rows into tile cores for the writer.
 #include "streaming_executor.hpp"
 
+#include "pipeline/run/serial_worker.hpp"
 #include "stages/error.hpp"
 #include "stages/infer/engine/finite_scan.hpp"
+#include "stages/infer/engine/graph.hpp"
 #include "stages/infer/engine/stream_executor.hpp"
 #include "stages/stitch/stitch_grid.hpp"
 
@@ -14,6 +16,8 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <utility>
+#include <vector>
 
 namespace atrous
 {
@@ -26,29 +30,21 @@ struct StopStream
 {
 };
 
-/// Output rows of the current row of tiles and the input's valid rows until they are written.
+/// Output rows of the current row of tiles with their valid flags, until they are written.
 class TileRowCutter
 {
 public:
     TileRowCutter(const TilePlan& plan, int channels) : m_plan(plan), m_channels(channels) {}
 
-    /// The valid flags (padded width) of the next input row, in row order.
-    void add_valid_row(const std::uint8_t* row)
+    /// Takes output row `y` (padded width x channels, NHWC) and the valid flags (padded width) of
+    /// input row `y`; returns the tile row it completed, or -1.
+    int add_output_row(int y, const float* row, const std::uint8_t* valid)
     {
-        m_valid.emplace_back(row, row + m_plan.padded_width());
-    }
-
-    /// Takes output row `y` (padded width x channels, NHWC); returns the tile row it completed,
-    /// or -1.
-    int add_output_row(int y, const float* row)
-    {
-        const std::vector<std::uint8_t> valid = std::move(m_valid.front());
-        m_valid.pop_front();
         if (y >= m_plan.image_height())
             return -1; // padding below the image
         const std::size_t w = static_cast<std::size_t>(m_plan.image_width());
         m_probabilities.insert(m_probabilities.end(), row, row + w * m_channels);
-        m_valid_rows.insert(m_valid_rows.end(), valid.begin(), valid.begin() + w);
+        m_valid_rows.insert(m_valid_rows.end(), valid, valid + w);
         const int tile_row = y / m_plan.tile_size();
         const bool last =
             y + 1 == std::min(m_plan.image_height(), (tile_row + 1) * m_plan.tile_size());
@@ -73,9 +69,97 @@ public:
 private:
     const TilePlan& m_plan;
     int m_channels;
-    std::deque<std::vector<std::uint8_t>> m_valid; // input rows not yet output
-    std::vector<float> m_probabilities;            // the tile row's output rows, image width
+    std::vector<float> m_probabilities; // the tile row's output rows, image width
     std::vector<std::uint8_t> m_valid_rows;
+};
+
+/// A band of output rows handed to the writer thread: copied out of the stream's row buffer
+/// (which the next band overwrites), with the valid flags of the same input rows.
+struct OutputBand
+{
+    int first = 0;
+    int rows = 0;
+    std::vector<float> probabilities; // rows x padded width x channels (NHWC)
+    std::vector<std::uint8_t> valid;  // rows x padded width
+};
+
+/// Input row windows [first, end) in the order the stream reads them (StreamExecutor::run reads
+/// the input node's new rows of each step of the schedule).
+std::vector<std::pair<int, int>> read_windows(const infer::StreamPlan& plan, int first_row,
+                                              int last_row)
+{
+    const auto input = static_cast<std::size_t>(plan.model().graph().input_node());
+    const infer::StreamPlan::Schedule schedule = plan.schedule(first_row, last_row);
+    std::vector<std::pair<int, int>> windows;
+    int done = schedule.begin[input];
+    for (const std::vector<int>& next : schedule.ends)
+        if (next[input] > done)
+        {
+            windows.emplace_back(done, next[input]);
+            done = next[input];
+        }
+    return windows;
+}
+
+/// Reads the stream's input bands on a thread of its own, one band ahead: while the stream
+/// computes band k, band k + 1 (the next window of the schedule) is read. Only that thread calls
+/// the reader. A band asked for out of the expected order is read then and there (still on that
+/// thread).
+class BandReader
+{
+public:
+    BandReader(Reader& reader, int width, std::vector<std::pair<int, int>> windows)
+        : m_reader(reader), m_width(width), m_windows(std::move(windows)), m_worker(1)
+    {
+        if (!m_windows.empty())
+            start(m_windows.front());
+    }
+
+    /// Input rows [first, first + count) of the padded image; adds the seconds the caller waited
+    /// for them to `wait_s`. Throws the reader's errors.
+    RasterTile take(int first, int count, double& wait_s)
+    {
+        const std::pair<int, int> window{first, first + count};
+        if (!m_pending || m_next >= m_windows.size() || m_windows[m_next] != window)
+        {
+            wait_s += m_worker.drain(); // a read ahead of another window: discarded
+            m_next = static_cast<std::size_t>(
+                std::find(m_windows.begin(), m_windows.end(), window) - m_windows.begin());
+            start(window);
+        }
+        wait_s += m_worker.drain();
+        m_pending = false;
+        RasterTile band = std::move(m_band);
+        if (m_next < m_windows.size() && m_windows[m_next] == window &&
+            m_next + 1 < m_windows.size())
+        {
+            ++m_next;
+            start(m_windows[m_next]);
+        }
+        return band;
+    }
+
+    /// Seconds the reading thread spent reading.
+    double seconds() const { return m_worker.busy_seconds(); }
+
+private:
+    void start(std::pair<int, int> window)
+    {
+        TileTask task;
+        task.id = -1;
+        task.window = {0, window.first, m_width, window.second - window.first};
+        task.core = task.window;
+        m_pending = true;
+        m_worker.push([this, task] { m_band = m_reader.read(task); });
+    }
+
+    Reader& m_reader;
+    int m_width;
+    std::vector<std::pair<int, int>> m_windows;
+    std::size_t m_next = 0; // index of the window read or being read ahead
+    bool m_pending = false; // a read was started and not taken yet
+    RasterTile m_band;      // the read's result: written by the worker, taken after drain()
+    SerialWorker m_worker;  // last: destroyed (joined) first
 };
 
 /// The first output row of the first tile row with a tile not yet done (a resumed run streams
@@ -149,45 +233,18 @@ ExecutionResult StreamingExecutor::run(const RunPlan& run_plan, const Checkpoint
     Progress progress(run.format, plan.count() - done_before,
                       gflop_per_tile_row * (plan.rows() - first_row / plan.tile_size()), stdout);
     TileRowCutter cutter(plan, facts.out_channels);
-    double read_s = 0;
-    double write_s = 0;
     long long tiles_written = 0;
     long long empty_tiles = 0;
     long long tiles_seen = 0; // tiles of the tile rows streamed so far (computed or not)
-
-    const auto read_rows = [&](int first, infer::Tensor& rows)
+    // On the writer thread: cuts a band's rows into the tile row, writes its cores once complete.
+    const auto write_band = [&](const OutputBand& band)
     {
-        if (run.watch.requested())
-            throw StopStream{};
-        const auto t0 = Clock::now();
-        TileTask task;
-        task.id = -1;
-        task.window = {0, first, width, rows.shape().h};
-        task.core = task.window;
-        const RasterTile band = stages.reader.read(task);
-        std::copy(band.pixels.data(), band.pixels.data() + band.pixels.size(), rows.data());
-        for (int r = std::max(0, first_row - first); r < rows.shape().h; ++r)
-            cutter.add_valid_row(band.valid.data() + static_cast<std::size_t>(r) * width);
-        read_s += seconds_since(t0);
-    };
-    const auto write_rows = [&](int first, const infer::Tensor& rows)
-    {
-        if (run.watch.requested())
-            throw StopStream{}; // between bands: the cores written so far are recorded
-        // As the tile path's infer stage: a non-finite output stops the run, nothing of it written.
-        if (const auto bad = infer::first_non_finite(rows))
-            throw ModelError(
-                "infer",
-                fmt::format("stream: the network output holds {} at pixel (x {}, y {}) "
-                            "channel {}; nothing of it is written. The model overflows "
-                            "float32 on this input (check input.normalize and the "
-                            "weights); tile.executor: tiles with --debug names the layer",
-                            infer::non_finite_name(bad->value), bad->x, first + bad->y, bad->c));
-        const auto t0 = Clock::now();
-        for (int r = 0; r < rows.shape().h; ++r)
+        const std::size_t row_floats = static_cast<std::size_t>(width) * facts.out_channels;
+        for (int r = 0; r < band.rows; ++r)
         {
             const int tile_row =
-                cutter.add_output_row(first + r, rows.data() + rows.index(0, r, 0, 0));
+                cutter.add_output_row(band.first + r, band.probabilities.data() + r * row_floats,
+                                      band.valid.data() + static_cast<std::size_t>(r) * width);
             if (tile_row < 0)
                 continue;
             for (int col = 0; col < plan.columns(); ++col)
@@ -208,20 +265,78 @@ ExecutionResult StreamingExecutor::run(const RunPlan& run_plan, const Checkpoint
             progress.advance(0, gflop_per_tile_row);
             cutter.clear();
         }
-        write_s += seconds_since(t0);
     };
 
     const auto start = Clock::now();
     infer::StreamStats stats;
     bool interrupted = false;
-    try
+    double read_s = 0;
+    double write_s = 0;
+    double wait_s = 0; // the stream's loop waiting for a band read or room in the write queue
+    if (first_row < plan.padded_height())
     {
-        if (first_row < plan.padded_height())
+        // The valid flags of the input rows read and not yet output (the stream's thread only).
+        std::deque<std::vector<std::uint8_t>> pending_valid;
+        BandReader reader(stages.reader, width,
+                          read_windows(splan, first_row, plan.padded_height()));
+        // Bands to write: at most about two tile rows of output in flight (one queued, one
+        // being cut). Declared last: destroyed (its queued bands written, joined) first.
+        SerialWorker writer(static_cast<std::size_t>(
+            std::max(2, plan.tile_size() / std::max(1, band_rows(plan.stride())))));
+
+        const auto read_rows = [&](int first, infer::Tensor& rows)
+        {
+            if (run.watch.requested())
+                throw StopStream{};
+            writer.check(); // a failed write stops the stream at the next band
+            const RasterTile band = reader.take(first, rows.shape().h, wait_s);
+            std::copy(band.pixels.data(), band.pixels.data() + band.pixels.size(), rows.data());
+            for (int r = std::max(0, first_row - first); r < rows.shape().h; ++r)
+            {
+                const std::uint8_t* row = band.valid.data() + static_cast<std::size_t>(r) * width;
+                pending_valid.emplace_back(row, row + width);
+            }
+        };
+        const auto write_rows = [&](int first, const infer::Tensor& rows)
+        {
+            if (run.watch.requested())
+                throw StopStream{}; // between bands: the cores handed over are written
+            // As the tile path's infer stage: a non-finite output stops the run, nothing of it
+            // written.
+            if (const auto bad = infer::first_non_finite(rows))
+                throw ModelError(
+                    "infer",
+                    fmt::format("stream: the network output holds {} at pixel (x {}, y {}) "
+                                "channel {}; nothing of it is written. The model overflows "
+                                "float32 on this input (check input.normalize and the "
+                                "weights); tile.executor: tiles with --debug names the layer",
+                                infer::non_finite_name(bad->value), bad->x, first + bad->y,
+                                bad->c));
+            OutputBand band;
+            band.first = first;
+            band.rows = rows.shape().h;
+            band.probabilities.assign(rows.data(), rows.data() + rows.size());
+            band.valid.reserve(static_cast<std::size_t>(band.rows) * width);
+            for (int r = 0; r < band.rows; ++r)
+            {
+                band.valid.insert(band.valid.end(), pending_valid.front().begin(),
+                                  pending_valid.front().end());
+                pending_valid.pop_front();
+            }
+            wait_s += writer.push([&write_band, band = std::move(band)] { write_band(band); });
+        };
+
+        try
+        {
             stats = stream.run(first_row, plan.padded_height(), read_rows, write_rows);
-    }
-    catch (const StopStream&)
-    {
-        interrupted = true;
+        }
+        catch (const StopStream&)
+        {
+            interrupted = true;
+        }
+        wait_s += writer.drain(); // every band handed over written (a write error thrown here)
+        read_s = reader.seconds();
+        write_s = writer.busy_seconds();
     }
     progress.finish();
     const double seconds = seconds_since(start);
@@ -229,11 +344,10 @@ ExecutionResult StreamingExecutor::run(const RunPlan& run_plan, const Checkpoint
         run.log.info("  stream  {:.2f} GFLOP computed = {:.3f} x one whole-image pass, {} steps",
                      stats.flops_computed / 1e9, stats.flop_ratio(), stats.steps);
 
-    const double write_loop_s = write_s;
     stages.stitcher.finish(run.context);
     const auto finish_start = Clock::now();
     stages.writer.finish(run.context);
-    write_s += seconds_since(finish_start);
+    const double finish_s = seconds_since(finish_start);
     stages.reader.finish(run.context);
 
     ExecutionResult r;
@@ -244,10 +358,10 @@ ExecutionResult StreamingExecutor::run(const RunPlan& run_plan, const Checkpoint
     r.empty_tiles = empty_tiles;
     r.interrupted = interrupted;
     r.seconds = seconds;
-    r.read_seconds = read_s;
-    r.infer_seconds = std::max(0.0, seconds - read_s - write_loop_s);
-    r.write_seconds = write_s;
-    r.busy_seconds = seconds;
+    r.read_seconds = read_s;                           // on the reading thread
+    r.infer_seconds = std::max(0.0, seconds - wait_s); // the stream's loop, not waiting
+    r.write_seconds = write_s + finish_s;              // on the writer thread, then finish
+    r.busy_seconds = r.read_seconds + r.infer_seconds + r.write_seconds;
     r.gflop = stats.flops_computed / 1e9;
     return r;
 }

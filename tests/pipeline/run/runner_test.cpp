@@ -11,9 +11,12 @@
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <thread>
 
 namespace atrous
 {
@@ -243,6 +246,69 @@ TEST_F(StreamRunnerTest, RefusedBeforeTheWriter)
         }
         EXPECT_FALSE(out);
     }
+}
+
+/// Forwards to a writer the test keeps, calling `before` ahead of each block (which may throw).
+class CallbackWriter final : public Writer
+{
+public:
+    CallbackWriter(Writer& target, std::function<void(const OutputBlock&)> before)
+        : m_target(target), m_before(std::move(before))
+    {
+    }
+    std::string_view name() const override { return m_target.name(); }
+    void prepare(const RunContext& c) override { m_target.prepare(c); }
+    void write(const OutputBlock& b) override
+    {
+        m_before(b);
+        m_target.write(b);
+    }
+    void finish(const RunContext& c) override { m_target.finish(c); }
+    std::vector<TileId> done_tiles() const override { return m_target.done_tiles(); }
+
+private:
+    Writer& m_target;
+    std::function<void(const OutputBlock&)> m_before;
+};
+
+// The writes run on a thread of their own: a writer error (disk full) on that thread reaches the
+// caller with its class and message, also when the write queue is full behind a slow writer,
+// and the stream stops without writing past it.
+TEST_F(StreamRunnerTest, WriterErrorOnItsThreadReachesTheCaller)
+{
+    test::write_geotiff(test::random_raster(45, 110, 3, 7), m_dir / "in.tif");
+    std::unique_ptr<test::MemoryWriter> out;
+    int writes = 0;
+    std::thread::id writer_thread;
+    Runner runner(config("  executor: stream\n"), *m_log, LogFormat::quiet);
+    runner.set_writer_factory(
+        [&](const WriteOptions& o, const OutputLayout& l) -> std::unique_ptr<Writer>
+        {
+            out = std::make_unique<test::MemoryWriter>(o, l);
+            return std::make_unique<CallbackWriter>(
+                *out,
+                [&](const OutputBlock&)
+                {
+                    writer_thread = std::this_thread::get_id();
+                    // Slow: the stream fills the write queue and waits on it.
+                    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+                    if (++writes == 5)
+                        throw OutputError("write.memory", "out.h5: No space left on device");
+                });
+        });
+    try
+    {
+        runner.run();
+        FAIL() << "no error";
+    }
+    catch (const OutputError& e)
+    {
+        EXPECT_EQ(std::string(e.what()), "write.memory: out.h5: No space left on device");
+    }
+    EXPECT_EQ(writes, 5); // nothing written after the failed block
+    ASSERT_TRUE(out);
+    EXPECT_EQ(out->tiles, 4);
+    EXPECT_NE(writer_thread, std::this_thread::get_id());
 }
 
 } // namespace

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Purpose: the stream executor's run: reads row bands through the read stage, streams them,
-// cuts the output rows into tile cores for the writer.
+// Purpose: the stream executor's run: reads row bands through the read stage (one band ahead, on
+// a reading thread), streams them, cuts the output rows into tile cores for the writer (on a
+// writer thread behind a bounded queue).
 #include "streaming_executor.hpp"
 
 #include "pipeline/run/serial_worker.hpp"

@@ -15,10 +15,15 @@ namespace atrous
 /// (named). Nothing when the executor is `tiles`. Called before the output exists.
 void check_stream_executor(const RunConfig& config, const infer::Model& model, int ranks);
 
-/// Streams the image from its top row (a resumed run too: it computes everything again and
-/// writes only the tiles not yet done), writes each tile's core once the band has passed its
-/// last row. The stitcher is only finished (the stream cuts the cores itself). A signal stops it
-/// at the next band, with the cores written so far recorded.
+/// Streams the image from the first tile row with a tile not yet done (a resumed run re-warms
+/// from the rows above and writes only the tiles not yet done), writes each tile's core once the
+/// band has passed its last row. Three threads: the stream's loop (inference, on the caller's
+/// thread and TBB's), a reading thread that reads the next input band while the current one is
+/// computed, and a writer thread that cuts the output bands into cores and writes them in the
+/// same order as a single thread would, behind a queue of about two tile rows. The stitcher is
+/// only finished (the stream cuts the cores itself). A signal stops the stream at the next band;
+/// every band already handed to the writer thread is written before run() returns. A write error
+/// stops the stream at its next band and is rethrown here as thrown.
 class StreamingExecutor final : public Executor
 {
 public:

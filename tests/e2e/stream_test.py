@@ -79,12 +79,15 @@ def resume_from_first_row_not_done(ctx, out):
 def test_stream_kill_resume(args):
     """SIGKILL (then SIGTERM) a stream run after its first progress, resume from the first tile
     row not done: same bytes as one clean run."""
-    # One thread and a taller scene (301 x 960 px, 300 tiles): the stream of e2e's scene ends
-    # within ~0.2 s, too soon after its first progress for a kill to land mid-run.
+    # One thread and a taller scene (301 x 2880 px, 900 tiles): the stream of e2e's scene ends
+    # within ~0.2 s, too soon after its first progress for a kill to land mid-run. The writer
+    # records progress at most every 100 x its last commit's cost (~0.3 s here), so a 960-row
+    # scene (~0.4 s of stream) got one commit mid-run, often below 20 tiles once the writes ran
+    # on their own thread.
     ctx = resume.setup(args, "stream_kill_resume", threads=1, sync_interval=0.05)
     height = e2e.HEIGHT
     try:
-        e2e.HEIGHT = 960
+        e2e.HEIGHT = 2880
         e2e.write_geotiff(ctx.path("scene.tif"))
     finally:
         e2e.HEIGHT = height

@@ -3,6 +3,7 @@
 // cuts the output rows into tile cores for the writer.
 #include "streaming_executor.hpp"
 
+#include "pipeline/run/executor_choice.hpp"
 #include "stages/error.hpp"
 #include "stages/infer/engine/finite_scan.hpp"
 #include "stages/infer/engine/stream_executor.hpp"
@@ -90,36 +91,7 @@ int resume_row(const TilePlan& plan, const std::vector<std::uint8_t>& done)
     return plan.padded_height();
 }
 
-/// Output rows per step: the stride (whole stride steps keep every layer's rows aligned), at
-/// least 16 so each band is many rows of work.
-int band_rows(int stride)
-{
-    return round_up(16, std::max(1, stride));
-}
-
 } // namespace
-
-void check_stream_executor(const RunConfig& cfg, const infer::Model& model, int ranks)
-{
-    if (cfg.tile.executor != TileOptions::Executor::stream)
-        return;
-    const std::string where = cfg.where("tile.executor");
-    if (cfg.tile.halo_px)
-        throw ConfigError(where, fmt::format("stream needs tile.halo: exact (found {} px); use "
-                                             "tile.executor: tiles for a smaller halo",
-                                             *cfg.tile.halo_px));
-    if (cfg.stitch.mode != StitchMode::crop)
-        throw ConfigError(where, "stream needs tile.stitch: crop (found blend); use "
-                                 "tile.executor: tiles to blend");
-    if (ranks > 1)
-        throw ConfigError(where, fmt::format("stream runs in one process (found {} ranks); use "
-                                             "tile.executor: tiles under MPI",
-                                             ranks));
-    if (const std::string blocker = infer::StreamPlan::blocker(model); !blocker.empty())
-        throw ConfigError(where, fmt::format("the model cannot stream: layer {}; use "
-                                             "tile.executor: tiles",
-                                             blocker));
-}
 
 ExecutionResult StreamingExecutor::run(const RunPlan& run_plan, const Checkpoint& checkpoint,
                                        RunStages& stages, const ExecutionContext& run)
@@ -135,7 +107,7 @@ ExecutionResult StreamingExecutor::run(const RunPlan& run_plan, const Checkpoint
     const int width = plan.padded_width();
     const infer::StreamExecutor stream(
         model, infer::Shape{1, plan.padded_height(), width, facts.in_channels},
-        band_rows(plan.stride()));
+        stream_band_rows(plan.stride()));
     const infer::StreamPlan& splan = stream.plan();
     run.log.info("  stream  {}, {:.2f} GFLOP (one whole-image pass of {} x {} px)", splan.summary(),
                  splan.whole_image_flops() / 1e9, width, plan.padded_height());

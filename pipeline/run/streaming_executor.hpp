@@ -10,11 +10,6 @@
 namespace atrous
 {
 
-/// Throws ConfigError (where: tile.executor) when `tile.executor: stream` cannot run: a halo
-/// other than exact, stitch blend, several ranks, or a model the stream planner cannot stream
-/// (named). Nothing when the executor is `tiles`. Called before the output exists.
-void check_stream_executor(const RunConfig& config, const infer::Model& model, int ranks);
-
 /// Streams the image from its top row (a resumed run too: it computes everything again and
 /// writes only the tiles not yet done), writes each tile's core once the band has passed its
 /// last row. The stitcher is only finished (the stream cuts the cores itself). A signal stops it

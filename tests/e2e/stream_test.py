@@ -81,17 +81,14 @@ def test_stream_kill_resume(args):
     row not done: same bytes as one clean run."""
     # One thread and a taller scene (301 x 960 px, 300 tiles): the stream of e2e's scene ends
     # within ~0.2 s, too soon after its first progress for a kill to land mid-run.
-    ctx = resume.setup(args, "stream_kill_resume", threads=1, sync_interval=0.05)
+    ctx = resume.setup(args, "stream_kill_resume", threads=1, sync_interval=0.05,
+                       executor="stream")
     height = e2e.HEIGHT
     try:
         e2e.HEIGHT = 960
         e2e.write_geotiff(ctx.path("scene.tif"))
     finally:
         e2e.HEIGHT = height
-    with open(ctx.path("run.yaml")) as f:
-        text = f.read().replace("halo: exact", "halo: exact\n  executor: stream")
-    with open(ctx.path("run.yaml"), "w") as f:
-        f.write(text)
     ref, seconds = resume.reference(ctx)
     print(f"uninterrupted stream run: {seconds:.2f} s")
     out = ctx.path("out", "k.h5")

@@ -334,6 +334,20 @@ std::string fmt_double(double v)
 
 } // namespace
 
+const char* executor_name(TileOptions::Executor executor)
+{
+    switch (executor)
+    {
+    case TileOptions::Executor::automatic:
+        return "auto";
+    case TileOptions::Executor::tiles:
+        return "tiles";
+    case TileOptions::Executor::stream:
+        return "stream";
+    }
+    return "auto";
+}
+
 std::string RunConfig::where(const std::string& key) const
 {
     auto it = locations.find(key);
@@ -508,8 +522,7 @@ std::string RunConfig::normalized_yaml() const
         e << YAML::Key << "halo" << YAML::Value << "exact";
     e << YAML::Key << "stitch" << YAML::Value
       << (stitch.mode == StitchMode::crop ? "crop" : "blend");
-    e << YAML::Key << "executor" << YAML::Value
-      << (tile.executor == TileOptions::Executor::stream ? "stream" : "tiles");
+    e << YAML::Key << "executor" << YAML::Value << executor_name(tile.executor);
     e << YAML::EndMap;
 
     e << YAML::Key << "output" << YAML::Value << YAML::BeginMap;

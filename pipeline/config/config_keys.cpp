@@ -125,15 +125,18 @@ const std::vector<Entry>& entries()
              p.cfg.stitch.mode =
                  v.as_choice({"crop", "blend"}) == "crop" ? StitchMode::crop : StitchMode::blend;
          }},
-        {{"tile.executor", "one of tiles|stream", "tiles",
-          "tiles: run each tile's window through the network; stream: run the whole image once, "
-          "top to bottom in full-width bands of rows (every value computed once; needs halo "
-          "exact, stitch crop, one process and a model without Dense/Flatten)."},
+        {{"tile.executor", "one of auto|tiles|stream", "auto",
+          "auto: stream where it can run, else tiles (the plan summary says which and why); "
+          "stream: run the whole image once, top to bottom in full-width bands of rows (every "
+          "value computed once; needs halo exact, stitch crop, one process and a model without "
+          "Dense/Flatten; auto also wants its row buffers within 2 GiB); tiles: run each tile's "
+          "window through the network (any halo, blend, MPI; skips all-nodata tiles)."},
          [](const Value& v, Parsed& p)
          {
-             p.cfg.tile.executor = v.as_choice({"tiles", "stream"}) == "stream"
-                                       ? TileOptions::Executor::stream
-                                       : TileOptions::Executor::tiles;
+             const std::string e = v.as_choice({"auto", "tiles", "stream"});
+             p.cfg.tile.executor = e == "stream"  ? TileOptions::Executor::stream
+                                   : e == "tiles" ? TileOptions::Executor::tiles
+                                                  : TileOptions::Executor::automatic;
          }},
         {{"output", "section", "", "The HDF5 file written.", true}, nullptr},
         {{"output.path", "path", "",

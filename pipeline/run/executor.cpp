@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Purpose: checks and picks the executor tile.executor names.
+// Purpose: the executor the run plan chose.
 #include "executor.hpp"
 
 #include "pipeline/run/streaming_executor.hpp"
@@ -8,14 +8,9 @@
 namespace atrous
 {
 
-void check_executor(const RunConfig& config, const infer::Model& model, int ranks)
-{
-    check_stream_executor(config, model, ranks); // the tiles executor runs every configuration
-}
-
 std::unique_ptr<Executor> make_executor(const RunPlan& plan)
 {
-    if (plan.config().tile.executor == TileOptions::Executor::stream)
+    if (plan.executor().executor == TileOptions::Executor::stream)
         return std::make_unique<StreamingExecutor>();
     return std::make_unique<TilesExecutor>();
 }

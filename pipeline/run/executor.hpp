@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Purpose: the execute part of a run: an Executor computes the tiles a checkpoint needs through
-// the prepared stages and writes their cores. Two exist, chosen by tile.executor: tiles (the TBB
-// tile pipeline) and stream (whole-image bands); plan, checkpoint and report know neither.
+// the prepared stages and writes their cores. Two exist, chosen by tile.executor (auto: the stream
+// where it can run): tiles (the TBB tile pipeline) and stream (whole-image bands); checkpoint and
+// report know neither, the plan only which one runs.
 #pragma once
 
 #include "pipeline/run/checkpoint.hpp"
@@ -68,11 +69,7 @@ public:
                                 RunStages& stages, const ExecutionContext& run) = 0;
 };
 
-/// Throws ConfigError (where: tile.executor) when the executor tile.executor names cannot run
-/// this configuration, model or rank count. Called before planning, so before the output exists.
-void check_executor(const RunConfig& config, const infer::Model& model, int ranks);
-
-/// The executor tile.executor names.
+/// The executor the plan chose (RunPlan::executor()).
 std::unique_ptr<Executor> make_executor(const RunPlan& plan);
 
 } // namespace atrous

@@ -75,17 +75,20 @@ double FlopTable::of(const Window& w) const
     return g;
 }
 
-RunPlan::RunPlan(const RunConfig& cfg, const RasterInfo& info, const infer::Model& model)
-    : m_config(cfg), m_input(info), m_model(model),
-      m_tiles(plan_tiles(cfg, info, model)), m_stitch{m_tiles.grid(), model.facts().out_channels},
+RunPlan::RunPlan(const RunConfig& cfg, const RasterInfo& info, const infer::Model& model, int ranks)
+    : m_config(cfg), m_input(info), m_model(model), m_tiles(plan_tiles(cfg, info, model)),
+      m_executor(choose_executor(cfg, model, ranks, m_tiles)), m_stitch{m_tiles.grid(),
+                                                                        model.facts().out_channels},
       m_partial(cfg.output.path.string() + ".partial"), m_flops(model, m_tiles.grid()),
       m_threads(std::max(1, cfg.runtime.threads)), m_tokens(std::clamp(m_threads, 2, 8))
 {
     const infer::ModelFacts& facts = model.facts();
 
-    // The configuration as run: tile.size is the planned one (its default filled in).
+    // The configuration as run: tile.size is the planned one (its default filled in), the
+    // executor the one chosen.
     RunConfig effective = cfg;
     effective.tile.size = m_tiles.tile_size();
+    effective.tile.executor = m_executor.executor;
     m_write = cfg.output;
     m_write.sync_interval_s = cfg.runtime.sync_interval;
     m_write.model_sha256 =
@@ -131,10 +134,23 @@ void RunPlan::print_summary(spdlog::logger& log) const
              plan.columns(), plan.rows(), plan.count(), plan.tile_size(), plan.halo_px(),
              cfg.tile.halo_px ? "tile.halo" : "exact", largest.width, largest.height,
              cfg.stitch.mode == StitchMode::crop ? "crop" : "blend");
-    log.info("  compute {} per full tile, {} in total", flop_text(m_flops.of(largest)),
-             flop_text(m_flops.total()));
-    log.info("  threads {} ({}), {} tiles in flight", m_threads, cfg.runtime.threads_from,
-             m_tokens);
+    const bool stream = m_executor.executor == TileOptions::Executor::stream;
+    log.info("  executor {} ({})", executor_name(m_executor.executor), m_executor.why);
+    if (stream)
+        log.info("  compute {} (one pass of the {} x {} px padded image; exact tiles would "
+                 "compute {})",
+                 flop_text(m_model.flops(
+                               {1, plan.padded_height(), plan.padded_width(), facts.in_channels}) /
+                           1e9),
+                 plan.padded_width(), plan.padded_height(), flop_text(m_flops.total()));
+    else
+        log.info("  compute {} per full tile, {} in total", flop_text(m_flops.of(largest)),
+                 flop_text(m_flops.total()));
+    if (stream)
+        log.info("  threads {} ({})", m_threads, cfg.runtime.threads_from);
+    else
+        log.info("  threads {} ({}), {} tiles in flight", m_threads, cfg.runtime.threads_from,
+                 m_tokens);
     log.info("  output  {}{}, {}",
              facts.spatial
                  ? fmt::format("mask uint8 {} x {}", info.width, info.height)

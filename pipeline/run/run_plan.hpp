@@ -5,6 +5,7 @@
 #pragma once
 
 #include "pipeline/config/config.hpp"
+#include "pipeline/run/executor_choice.hpp"
 #include "pipeline/run/tile_plan.hpp"
 #include "stages/read/gdal_cache_plan.hpp"
 #include "stages/stitch/stitch_options.hpp"
@@ -46,9 +47,11 @@ class RunPlan
 {
 public:
     /// Plans the grid (throws ConfigError naming tile.size, ModelError for a classifier's odd
-    /// input), hashes the model file (placeholder weights: "placeholder") and fingerprints the
-    /// run. `config`, `input` and `model` must outlive the plan.
-    RunPlan(const RunConfig& config, const RasterInfo& input, const infer::Model& model);
+    /// input), chooses the executor for `ranks` processes (tile.executor), hashes the model file
+    /// (placeholder weights: "placeholder") and fingerprints the run (the chosen executor
+    /// included: the two round differently). `config`, `input` and `model` must outlive the plan.
+    RunPlan(const RunConfig& config, const RasterInfo& input, const infer::Model& model,
+            int ranks = 1);
 
     const RunConfig& config() const { return m_config; }
     const RasterInfo& input() const { return m_input; }
@@ -66,6 +69,9 @@ public:
     /// "<output>.partial": where an unfinished output lies.
     const std::filesystem::path& partial_path() const { return m_partial; }
 
+    /// The executor that runs (tiles or stream) and why; config().tile.executor may say auto.
+    const ExecutorChoice& executor() const { return m_executor; }
+
     const FlopTable& flops() const { return m_flops; }
     /// Read row by row from one GDAL handle, tiles decode each block once with this cache.
     const GdalCachePlan& gdal_cache() const { return m_cache; }
@@ -82,6 +88,7 @@ private:
     const RasterInfo& m_input;
     const infer::Model& m_model;
     TilePlan m_tiles;
+    ExecutorChoice m_executor;
     StitchGeometry m_stitch;
     WriteOptions m_write;
     OutputLayout m_layout;

@@ -66,7 +66,7 @@ RunReport Runner::run()
     check_executor(cfg, inferer.model(), m_ranks);
 
     // Plan: the grid, each stage's view of it, the fingerprint; printed before any work.
-    const RunPlan plan(cfg, info, inferer.model());
+    const RunPlan plan(cfg, info, inferer.model(), m_ranks);
     apply_gdal_cache(plan.gdal_cache());
     plan.print_summary(m_log);
 

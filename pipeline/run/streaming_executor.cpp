@@ -4,6 +4,7 @@
 // writer thread behind a bounded queue).
 #include "streaming_executor.hpp"
 
+#include "pipeline/run/executor_choice.hpp"
 #include "pipeline/run/serial_worker.hpp"
 #include "stages/error.hpp"
 #include "stages/infer/engine/finite_scan.hpp"
@@ -175,36 +176,7 @@ int resume_row(const TilePlan& plan, const std::vector<std::uint8_t>& done)
     return plan.padded_height();
 }
 
-/// Output rows per step: the stride (whole stride steps keep every layer's rows aligned), at
-/// least 16 so each band is many rows of work.
-int band_rows(int stride)
-{
-    return round_up(16, std::max(1, stride));
-}
-
 } // namespace
-
-void check_stream_executor(const RunConfig& cfg, const infer::Model& model, int ranks)
-{
-    if (cfg.tile.executor != TileOptions::Executor::stream)
-        return;
-    const std::string where = cfg.where("tile.executor");
-    if (cfg.tile.halo_px)
-        throw ConfigError(where, fmt::format("stream needs tile.halo: exact (found {} px); use "
-                                             "tile.executor: tiles for a smaller halo",
-                                             *cfg.tile.halo_px));
-    if (cfg.stitch.mode != StitchMode::crop)
-        throw ConfigError(where, "stream needs tile.stitch: crop (found blend); use "
-                                 "tile.executor: tiles to blend");
-    if (ranks > 1)
-        throw ConfigError(where, fmt::format("stream runs in one process (found {} ranks); use "
-                                             "tile.executor: tiles under MPI",
-                                             ranks));
-    if (const std::string blocker = infer::StreamPlan::blocker(model); !blocker.empty())
-        throw ConfigError(where, fmt::format("the model cannot stream: layer {}; use "
-                                             "tile.executor: tiles",
-                                             blocker));
-}
 
 ExecutionResult StreamingExecutor::run(const RunPlan& run_plan, const Checkpoint& checkpoint,
                                        RunStages& stages, const ExecutionContext& run)
@@ -220,7 +192,7 @@ ExecutionResult StreamingExecutor::run(const RunPlan& run_plan, const Checkpoint
     const int width = plan.padded_width();
     const infer::StreamExecutor stream(
         model, infer::Shape{1, plan.padded_height(), width, facts.in_channels},
-        band_rows(plan.stride()));
+        stream_band_rows(plan.stride()));
     const infer::StreamPlan& splan = stream.plan();
     run.log.info("  stream  {}, {:.2f} GFLOP (one whole-image pass of {} x {} px)", splan.summary(),
                  splan.whole_image_flops() / 1e9, width, plan.padded_height());
@@ -283,7 +255,7 @@ ExecutionResult StreamingExecutor::run(const RunPlan& run_plan, const Checkpoint
         // Bands to write: at most about two tile rows of output in flight (one queued, one
         // being cut). Declared last: destroyed (its queued bands written, joined) first.
         SerialWorker writer(static_cast<std::size_t>(
-            std::max(2, plan.tile_size() / std::max(1, band_rows(plan.stride())))));
+            std::max(2, plan.tile_size() / std::max(1, stream_band_rows(plan.stride())))));
 
         const auto read_rows = [&](int first, infer::Tensor& rows)
         {

@@ -10,11 +10,6 @@
 namespace atrous
 {
 
-/// Throws ConfigError (where: tile.executor) when `tile.executor: stream` cannot run: a halo
-/// other than exact, stitch blend, several ranks, or a model the stream planner cannot stream
-/// (named). Nothing when the executor is `tiles`. Called before the output exists.
-void check_stream_executor(const RunConfig& config, const infer::Model& model, int ranks);
-
 /// Streams the image from the first tile row with a tile not yet done (a resumed run re-warms
 /// from the rows above and writes only the tiles not yet done), writes each tile's core once the
 /// band has passed its last row. Three threads: the stream's loop (inference, on the caller's

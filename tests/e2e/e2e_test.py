@@ -165,7 +165,9 @@ def test_run_geotiff(args):
     # What it will do, then progress, then the summary.
     for needle in ["input   301 x 197 px, 3 bands (GTiff), nodata 0", "WGS 84 / UTM zone 33N",
                    "3 -> 3 channels (softmax)", "tiles   5 x 4 = 20 tiles of 64 px, halo 96 px",
-                   "MFLOP per full tile", "threads 2", "tiles 20/20 (100.0%)", "done: 20 tiles"]:
+                   "executor stream (auto: every value computed once",
+                   "(one pass of the 304 x 200 px padded image; exact tiles would compute",
+                   "threads 2", "tiles 20/20 (100.0%)", "done: 20 tiles"]:
         check(needle in proc.stdout, f"stdout lacks {needle!r}")
 
     o = read_output(out_path)

@@ -32,7 +32,9 @@ TILE = 32  # 301 x 197 px -> 10 x 7 = 70 tiles
 
 
 def setup(args, name, extra="", threads=2, blend=False, input_path="scene.tif",
-          sync_interval=None):
+          sync_interval=None, executor="tiles"):
+    """The resume tests' scene and run.yaml. `executor`: tile.executor; tiles by default (these
+    tests kill the tile executor mid-run; stream_test.py resumes the stream)."""
     ctx = e2e.Context(args, name)
     e2e.write_geotiff(ctx.path("scene.tif"))
     e2e.write_config(ctx, tile_size=TILE, extra=extra, input_path=input_path)
@@ -41,6 +43,7 @@ def setup(args, name, extra="", threads=2, blend=False, input_path="scene.tif",
     if sync_interval is not None:
         text = text.replace(f"threads: {threads}",
                             f"threads: {threads}\n  sync_interval: {sync_interval}")
+    text = text.replace("halo: exact", f"halo: exact\n  executor: {executor}")
     if blend:
         text = text.replace("halo: exact", "halo: exact\n  stitch: blend")
     with open(ctx.path("run.yaml"), "w") as f:

@@ -84,17 +84,14 @@ def test_stream_kill_resume(args):
     # records progress at most every 100 x its last commit's cost (~0.3 s here), so a 960-row
     # scene (~0.4 s of stream) got one commit mid-run, often below 20 tiles once the writes ran
     # on their own thread.
-    ctx = resume.setup(args, "stream_kill_resume", threads=1, sync_interval=0.05)
+    ctx = resume.setup(args, "stream_kill_resume", threads=1, sync_interval=0.05,
+                       executor="stream")
     height = e2e.HEIGHT
     try:
         e2e.HEIGHT = 2880
         e2e.write_geotiff(ctx.path("scene.tif"))
     finally:
         e2e.HEIGHT = height
-    with open(ctx.path("run.yaml")) as f:
-        text = f.read().replace("halo: exact", "halo: exact\n  executor: stream")
-    with open(ctx.path("run.yaml"), "w") as f:
-        f.write(text)
     ref, seconds = resume.reference(ctx)
     print(f"uninterrupted stream run: {seconds:.2f} s")
     out = ctx.path("out", "k.h5")

@@ -117,6 +117,81 @@ TEST_F(RunPlanTest, EveryStageSeesTheOneGrid)
         << m_text.str();
 }
 
+// tile.executor: auto streams where the stream can run, else tiles with the reason; the choice
+// is what the fingerprint and the recorded configuration say, and `stream` named cannot be
+// forced where it cannot run.
+TEST_F(RunPlanTest, AutoExecutorStreamsWhereItCanElseSaysWhy)
+{
+    using E = TileOptions::Executor;
+    std::unique_ptr<Reader> reader = make_gdal_reader(config().input);
+    reader->prepare(m_context);
+    const RasterInfo info = reader->info();
+    InferStage inferer(config().model);
+    inferer.prepare(m_context);
+    const infer::Model& model = inferer.model();
+    const auto fingerprint_executor = [](const RunPlan& plan)
+    {
+        for (const auto& [field, value] : plan.write_options().fingerprint)
+            if (field == "config.tile.executor")
+                return value;
+        return std::string("(none)");
+    };
+
+    const RunConfig automatic = config();
+    ASSERT_EQ(automatic.tile.executor, E::automatic);
+    const RunPlan streamed(automatic, info, model);
+    EXPECT_EQ(streamed.executor().executor, E::stream);
+    EXPECT_GT(streamed.executor().stream_buffer_bytes, 0u);
+    EXPECT_EQ(fingerprint_executor(streamed), "stream");
+    EXPECT_NE(streamed.write_options().config_yaml.find("executor: stream"), std::string::npos);
+    streamed.print_summary(*m_log);
+    EXPECT_NE(m_text.str().find("  executor stream (auto: every value computed once, row buffers"),
+              std::string::npos)
+        << m_text.str();
+
+    const struct
+    {
+        std::string extra;
+        int ranks;
+        std::string why;
+    } tiles_cases[] = {
+        {"  halo: 8\n", 1, "auto: stream needs tile.halo: exact (found 8 px)"},
+        {"  stitch: blend\n", 1, "auto: stream needs tile.stitch: crop (found blend)"},
+        {"", 4, "auto: stream runs in one process (found 4 ranks)"},
+        {"  executor: tiles\n", 1, "tile.executor: tiles"},
+    };
+    for (const auto& c : tiles_cases)
+    {
+        const RunConfig cfg = config(c.extra);
+        const RunPlan plan(cfg, info, model, c.ranks);
+        EXPECT_EQ(plan.executor().executor, E::tiles) << c.extra;
+        EXPECT_EQ(plan.executor().why, c.why);
+        EXPECT_EQ(fingerprint_executor(plan), "tiles");
+        EXPECT_NO_THROW(check_executor(cfg, model, c.ranks));
+    }
+
+    // Row buffers over the budget: tiles, saying how much the stream would need.
+    const ExecutorChoice over =
+        choose_executor(automatic, model, 1, streamed.tiles(), std::size_t{1024});
+    EXPECT_EQ(over.executor, E::tiles);
+    EXPECT_NE(over.why.find("row buffers would take"), std::string::npos) << over.why;
+    EXPECT_NE(over.why.find("above its 0.0 MiB budget"), std::string::npos) << over.why;
+
+    // Named: no budget, but its preconditions are errors naming the key.
+    const RunConfig named = config("  executor: stream\n");
+    EXPECT_EQ(RunPlan(named, info, model).executor().executor, E::stream);
+    try
+    {
+        check_executor(config("  executor: stream\n  halo: 8\n"), model, 1);
+        FAIL() << "stream with halo 8 accepted";
+    }
+    catch (const ConfigError& e)
+    {
+        EXPECT_NE(std::string(e.what()).find("tile.executor"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("found 8 px"), std::string::npos) << e.what();
+    }
+}
+
 TEST_F(RunPlanTest, CheckpointCountsDoneTilesOnceAndAsksTheStitcher)
 {
     const RunConfig cfg = config();

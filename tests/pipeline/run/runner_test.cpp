@@ -205,7 +205,7 @@ TEST_F(StreamRunnerTest, WritesTheCoresOfExactTiles)
                 r.data[(static_cast<std::size_t>(b) * 53 + y) * 45 + x] = -1.0f;
     test::write_geotiff(r, m_dir / "in.tif");
 
-    const auto tiles = run(config());
+    const auto tiles = run(config("  executor: tiles\n"));
     const RunReport tiles_report = m_report;
     const auto stream = run(config("  executor: stream\n"));
     ASSERT_TRUE(tiles && stream);

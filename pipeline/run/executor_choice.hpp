@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: Apache-2.0
+// Purpose: which executor a run uses (tile.executor: auto, tiles or stream) and why, decided once
+// by the run plan from the configuration, the model, the rank count and the planned grid.
+#pragma once
+
+#include "pipeline/config/config.hpp"
+#include "pipeline/run/tile_plan.hpp"
+#include "stages/infer/engine/model.hpp"
+
+#include <cstddef>
+#include <string>
+
+namespace atrous
+{
+
+/// Output rows per stream step: the stride (whole stride steps keep every layer's rows aligned),
+/// at least 16 so each band is many rows of work.
+int stream_band_rows(int stride);
+
+/// `tile.executor: auto` streams only when the stream's row buffers fit in this (they grow with
+/// the image width; the tile executor's memory does not). `stream` named explicitly has no limit.
+constexpr std::size_t stream_buffer_budget_bytes = std::size_t{2} << 30;
+
+/// Why the stream executor cannot run this configuration, model and rank count ("" when it can):
+/// a halo other than exact, stitch blend, several ranks, or a model the stream planner cannot
+/// stream (the layer named).
+std::string stream_blocker(const RunConfig& config, const infer::Model& model, int ranks);
+
+/// Throws ConfigError (where: tile.executor) when `tile.executor: stream` cannot run
+/// (stream_blocker). Called before planning, so before the output exists.
+void check_executor(const RunConfig& config, const infer::Model& model, int ranks);
+
+/// The executor a run uses and why.
+struct ExecutorChoice
+{
+    TileOptions::Executor executor = TileOptions::Executor::tiles; // tiles or stream
+    std::string why;                                               // for the plan summary
+    std::size_t stream_buffer_bytes = 0; // the stream's row buffers (0: not planned)
+};
+
+/// Resolves tile.executor for the planned grid: tiles and stream as named; auto: stream when
+/// stream_blocker finds nothing and its row buffers fit `budget_bytes`, else tiles.
+ExecutorChoice choose_executor(const RunConfig& config, const infer::Model& model, int ranks,
+                               const TilePlan& plan,
+                               std::size_t budget_bytes = stream_buffer_budget_bytes);
+
+} // namespace atrous

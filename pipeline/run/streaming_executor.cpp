@@ -3,6 +3,7 @@
 // cuts the output rows into tile cores for the writer.
 #include "streaming_executor.hpp"
 
+#include "pipeline/comm/tile_dispenser.hpp"
 #include "pipeline/run/executor_choice.hpp"
 #include "stages/error.hpp"
 #include "stages/infer/engine/finite_scan.hpp"
@@ -79,16 +80,50 @@ private:
     std::vector<std::uint8_t> m_valid_rows;
 };
 
-/// The first output row of the first tile row with a tile not yet done (a resumed run streams
-/// from there: StreamExecutor's segment re-warms from the input rows above); the padded height
-/// when every tile is done.
-int resume_row(const TilePlan& plan, const std::vector<std::uint8_t>& done)
+/// A unit of work: whole tile rows [first_tile_row, end_tile_row), streamed as one segment of
+/// StreamExecutor (a segment below the top re-warms from the input rows above it: bit-identical).
+struct Segment
 {
-    for (int row = 0; row < plan.rows(); ++row)
-        for (int col = 0; col < plan.columns(); ++col)
-            if (done[static_cast<std::size_t>(row) * plan.columns() + col] == 0)
-                return row * plan.tile_size();
-    return plan.padded_height();
+    int first_tile_row = 0;
+    int end_tile_row = 0;
+};
+
+/// Tile rows per segment. One process: the whole image (no re-warm). Several ranks: about four
+/// segments per rank (rank 0 hands them out as it hands out tiles, so fast ranks take more), each
+/// at least two receptive reaches tall so the re-warm (at most one reach) stays a fraction of it.
+int segment_tile_rows(const TilePlan& plan, int halo_px, int ranks)
+{
+    if (ranks <= 1)
+        return plan.rows();
+    const int by_ranks = (plan.rows() + 4 * ranks - 1) / (4 * ranks);
+    const int by_reach = (2 * halo_px + plan.tile_size() - 1) / plan.tile_size();
+    return std::clamp(std::max(by_ranks, by_reach), 1, plan.rows());
+}
+
+bool tile_row_done(const TilePlan& plan, const std::vector<std::uint8_t>& done, int row)
+{
+    for (int col = 0; col < plan.columns(); ++col)
+        if (done[static_cast<std::size_t>(row) * plan.columns() + col] == 0)
+            return false;
+    return true;
+}
+
+/// The segments with a tile not yet done, each starting at its first tile row with one (a resumed
+/// segment streams from there, re-warmed from the rows above).
+std::vector<Segment> plan_segments(const TilePlan& plan, const std::vector<std::uint8_t>& done,
+                                   int tile_rows)
+{
+    std::vector<Segment> segments;
+    for (int first = 0; first < plan.rows(); first += tile_rows)
+    {
+        const int end = std::min(plan.rows(), first + tile_rows);
+        int start = first;
+        while (start < end && tile_row_done(plan, done, start))
+            ++start;
+        if (start < end)
+            segments.push_back({start, end});
+    }
+    return segments;
 }
 
 } // namespace
@@ -111,106 +146,142 @@ ExecutionResult StreamingExecutor::run(const RunPlan& run_plan, const Checkpoint
     const infer::StreamPlan& splan = stream.plan();
     run.log.info("  stream  {}, {:.2f} GFLOP (one whole-image pass of {} x {} px)", splan.summary(),
                  splan.whole_image_flops() / 1e9, width, plan.padded_height());
-    const int first_row = resume_row(plan, done);
-    if (done_before > 0)
+    const int ranks = run.comm.size();
+    const int tile_rows = segment_tile_rows(plan, facts.halo_px, ranks);
+    const std::vector<Segment> segments = plan_segments(plan, done, tile_rows);
+    if (ranks > 1)
+        run.log.info("  stream  {} segments of up to {} tile rows ({} px) for {} ranks, each "
+                     "re-warmed from the rows above it",
+                     segments.size(), tile_rows, tile_rows * plan.tile_size(), ranks);
+    else if (done_before > 0)
         run.log.info("  stream  resumed: streams from output row {} (the first tile row not "
                      "done, re-warmed from the rows above), writes only the {} tiles not yet done",
-                     first_row, plan.count() - done_before);
+                     segments.empty() ? plan.padded_height()
+                                      : segments.front().first_tile_row * plan.tile_size(),
+                     plan.count() - done_before);
 
     const double gflop_per_tile_row = splan.whole_image_flops() / 1e9 / plan.rows();
+    long long rows_to_stream = 0;
+    for (const Segment& seg : segments)
+        rows_to_stream += seg.end_tile_row - seg.first_tile_row;
     Progress progress(run.format, plan.count() - done_before,
-                      gflop_per_tile_row * (plan.rows() - first_row / plan.tile_size()), stdout);
-    TileRowCutter cutter(plan, facts.out_channels);
+                      gflop_per_tile_row * static_cast<double>(rows_to_stream), stdout);
     double read_s = 0;
     double write_s = 0;
     long long tiles_written = 0;
     long long empty_tiles = 0;
     long long tiles_seen = 0; // tiles of the tile rows streamed so far (computed or not)
 
-    const auto read_rows = [&](int first, infer::Tensor& rows)
+    // One segment: output rows [first_row, last_row), cut into the cores of its tile rows.
+    const auto stream_segment = [&](const Segment& seg) -> infer::StreamStats
     {
-        if (run.watch.requested())
-            throw StopStream{};
-        const auto t0 = Clock::now();
-        TileTask task;
-        task.id = -1;
-        task.window = {0, first, width, rows.shape().h};
-        task.core = task.window;
-        const RasterTile band = stages.reader.read(task);
-        std::copy(band.pixels.data(), band.pixels.data() + band.pixels.size(), rows.data());
-        for (int r = std::max(0, first_row - first); r < rows.shape().h; ++r)
-            cutter.add_valid_row(band.valid.data() + static_cast<std::size_t>(r) * width);
-        read_s += seconds_since(t0);
-    };
-    const auto write_rows = [&](int first, const infer::Tensor& rows)
-    {
-        if (run.watch.requested())
-            throw StopStream{}; // between bands: the cores written so far are recorded
-        // As the tile path's infer stage: a non-finite output stops the run, nothing of it written.
-        if (const auto bad = infer::first_non_finite(rows))
-            throw ModelError(
-                "infer",
-                fmt::format("stream: the network output holds {} at pixel (x {}, y {}) "
-                            "channel {}; nothing of it is written. The model overflows "
-                            "float32 on this input (check input.normalize and the "
-                            "weights); tile.executor: tiles with --debug names the layer",
-                            infer::non_finite_name(bad->value), bad->x, first + bad->y, bad->c));
-        const auto t0 = Clock::now();
-        for (int r = 0; r < rows.shape().h; ++r)
+        const int first_row = seg.first_tile_row * plan.tile_size();
+        const int last_row = std::min(plan.padded_height(), seg.end_tile_row * plan.tile_size());
+        TileRowCutter cutter(plan, facts.out_channels);
+        const auto read_rows = [&](int first, infer::Tensor& rows)
         {
-            const int tile_row =
-                cutter.add_output_row(first + r, rows.data() + rows.index(0, r, 0, 0));
-            if (tile_row < 0)
-                continue;
-            for (int col = 0; col < plan.columns(); ++col)
+            if (run.watch.requested())
+                throw StopStream{};
+            const auto t0 = Clock::now();
+            TileTask task;
+            task.id = -1;
+            task.window = {0, first, width, rows.shape().h};
+            task.core = task.window;
+            const RasterTile band = stages.reader.read(task);
+            std::copy(band.pixels.data(), band.pixels.data() + band.pixels.size(), rows.data());
+            for (int r = std::max(0, first_row - first); r < rows.shape().h; ++r)
+                cutter.add_valid_row(band.valid.data() + static_cast<std::size_t>(r) * width);
+            read_s += seconds_since(t0);
+        };
+        const auto write_rows = [&](int first, const infer::Tensor& rows)
+        {
+            if (run.watch.requested())
+                throw StopStream{}; // between bands: the cores written so far are recorded
+            // As the tile path's infer stage: a non-finite output stops the run, nothing of it
+            // written.
+            if (const auto bad = infer::first_non_finite(rows))
+                throw ModelError(
+                    "infer",
+                    fmt::format("stream: the network output holds {} at pixel (x {}, y {}) "
+                                "channel {}; nothing of it is written. The model overflows "
+                                "float32 on this input (check input.normalize and the "
+                                "weights); tile.executor: tiles with --debug names the layer",
+                                infer::non_finite_name(bad->value), bad->x, first + bad->y,
+                                bad->c));
+            const auto t0 = Clock::now();
+            for (int r = 0; r < rows.shape().h; ++r)
             {
-                const TileTask task =
-                    plan.task(static_cast<TileId>(tile_row) * plan.columns() + col);
-                ++tiles_seen;
-                if (done[static_cast<std::size_t>(task.id)] != 0)
-                    continue; // already in the resumed output
-                const OutputBlock block = cutter.block(task);
-                if (std::all_of(block.valid.begin(), block.valid.end(),
-                                [](std::uint8_t v) { return v == 0; }))
-                    ++empty_tiles;
-                stages.writer.write(block);
-                ++tiles_written;
-                progress.advance(1, 0.0);
+                const int tile_row =
+                    cutter.add_output_row(first + r, rows.data() + rows.index(0, r, 0, 0));
+                if (tile_row < 0)
+                    continue;
+                for (int col = 0; col < plan.columns(); ++col)
+                {
+                    const TileTask task =
+                        plan.task(static_cast<TileId>(tile_row) * plan.columns() + col);
+                    ++tiles_seen;
+                    if (done[static_cast<std::size_t>(task.id)] != 0)
+                        continue; // already in the resumed output
+                    const OutputBlock block = cutter.block(task);
+                    if (std::all_of(block.valid.begin(), block.valid.end(),
+                                    [](std::uint8_t v) { return v == 0; }))
+                        ++empty_tiles;
+                    stages.writer.write(block);
+                    ++tiles_written;
+                    progress.advance(1, 0.0);
+                }
+                progress.advance(0, gflop_per_tile_row);
+                cutter.clear();
             }
-            progress.advance(0, gflop_per_tile_row);
-            cutter.clear();
-        }
-        write_s += seconds_since(t0);
+            write_s += seconds_since(t0);
+        };
+        return stream.run(first_row, last_row, read_rows, write_rows);
     };
 
+    // Segments from rank 0's dispenser (one process: in order), as tiles are handed out.
+    std::vector<TileId> segment_ids(segments.size());
+    for (std::size_t i = 0; i < segments.size(); ++i)
+        segment_ids[i] = static_cast<TileId>(i);
+    TileDispenser dispenser(std::move(segment_ids), run.watch, run.comm);
     const auto start = Clock::now();
     infer::StreamStats stats;
+    stats.flops_whole = splan.whole_image_flops();
     bool interrupted = false;
-    try
+    long long segments_taken = 0;
+    while (const std::optional<TileId> id = dispenser.next())
     {
-        if (first_row < plan.padded_height())
-            stats = stream.run(first_row, plan.padded_height(), read_rows, write_rows);
+        try
+        {
+            const infer::StreamStats s = stream_segment(segments[static_cast<std::size_t>(*id)]);
+            stats.steps += s.steps;
+            stats.flops_computed += s.flops_computed;
+            ++segments_taken;
+        }
+        catch (const StopStream&)
+        {
+            interrupted = true; // the next next() sees the signal, tells rank 0, returns nothing
+        }
     }
-    catch (const StopStream&)
-    {
-        interrupted = true;
-    }
+    interrupted = interrupted || dispenser.interrupted();
     progress.finish();
+    dispenser.close();
     const double seconds = seconds_since(start);
     if (!interrupted)
-        run.log.info("  stream  {:.2f} GFLOP computed = {:.3f} x one whole-image pass, {} steps",
-                     stats.flops_computed / 1e9, stats.flop_ratio(), stats.steps);
+        run.log.info("  stream  {:.2f} GFLOP computed = {:.3f} x one whole-image pass, {} steps{}",
+                     stats.flops_computed / 1e9, stats.flop_ratio(), stats.steps,
+                     ranks > 1 ? fmt::format(" (this rank, {} segments)", segments_taken)
+                               : std::string());
 
     const double write_loop_s = write_s;
     stages.stitcher.finish(run.context);
     const auto finish_start = Clock::now();
-    stages.writer.finish(run.context);
+    stages.writer.finish(run.context); // collective under MPI
     write_s += seconds_since(finish_start);
     stages.reader.finish(run.context);
 
     ExecutionResult r;
     r.executor = "stream";
-    r.flop_ratio = stats.flop_ratio();
+    r.flop_ratio = stats.flop_ratio(); // this rank's share; the report sums the ranks'
     r.tiles_taken = tiles_seen;
     r.tiles_written = tiles_written;
     r.empty_tiles = empty_tiles;
@@ -220,6 +291,7 @@ ExecutionResult StreamingExecutor::run(const RunPlan& run_plan, const Checkpoint
     r.infer_seconds = std::max(0.0, seconds - read_s - write_loop_s);
     r.write_seconds = write_s;
     r.busy_seconds = seconds;
+    r.wait_seconds = dispenser.wait_seconds();
     r.gflop = stats.flops_computed / 1e9;
     return r;
 }

@@ -25,7 +25,7 @@ struct TileOptions
     std::optional<int> size;    // core edge in output pixels; empty = 256 (classifier: its input)
     std::optional<int> halo_px; // empty = `exact` (the model's halo); else pixels, rounded up
     /// `tile.executor`: automatic (stream where it can run, else tiles: RunPlan decides, see
-    /// pipeline/run/executor.hpp choose_executor), tiles (windows through the network one by
+    /// pipeline/run/executor_choice.hpp choose_executor), tiles (windows through the network one by
     /// one) or stream (the whole image in full-width bands of rows,
     /// pipeline/run/streaming_executor.hpp).
     enum class Executor

@@ -26,29 +26,27 @@ int stream_band_rows(int stride)
     return round_up(16, std::max(1, stride));
 }
 
-std::string stream_blocker(const RunConfig& cfg, const infer::Model& model, int ranks)
+std::string stream_blocker(const RunConfig& cfg, const infer::Model& model)
 {
     if (cfg.tile.halo_px)
         return fmt::format("stream needs tile.halo: exact (found {} px)", *cfg.tile.halo_px);
     if (cfg.stitch.mode != StitchMode::crop)
         return "stream needs tile.stitch: crop (found blend)";
-    if (ranks > 1)
-        return fmt::format("stream runs in one process (found {} ranks)", ranks);
     if (const std::string layer = infer::StreamPlan::blocker(model); !layer.empty())
         return fmt::format("the model cannot stream: layer {}", layer);
     return {};
 }
 
-void check_executor(const RunConfig& cfg, const infer::Model& model, int ranks)
+void check_executor(const RunConfig& cfg, const infer::Model& model)
 {
     if (cfg.tile.executor != TileOptions::Executor::stream)
         return; // the tiles executor runs every configuration; auto picks one that runs
-    if (const std::string why = stream_blocker(cfg, model, ranks); !why.empty())
+    if (const std::string why = stream_blocker(cfg, model); !why.empty())
         throw ConfigError(cfg.where("tile.executor"),
                           why + "; use tile.executor: tiles (or auto) for this run");
 }
 
-ExecutorChoice choose_executor(const RunConfig& cfg, const infer::Model& model, int ranks,
+ExecutorChoice choose_executor(const RunConfig& cfg, const infer::Model& model,
                                const TilePlan& plan, std::size_t budget_bytes)
 {
     using E = TileOptions::Executor;
@@ -60,7 +58,7 @@ ExecutorChoice choose_executor(const RunConfig& cfg, const infer::Model& model, 
     }
     const bool named = cfg.tile.executor == E::stream;
     if (!named)
-        if (const std::string why = stream_blocker(cfg, model, ranks); !why.empty())
+        if (const std::string why = stream_blocker(cfg, model); !why.empty())
         {
             choice.why = "auto: " + why;
             return choice;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Purpose: which executor a run uses (tile.executor: auto, tiles or stream) and why, decided once
-// by the run plan from the configuration, the model, the rank count and the planned grid.
+// by the run plan from the configuration, the model and the planned grid.
 #pragma once
 
 #include "pipeline/config/config.hpp"
@@ -21,14 +21,14 @@ int stream_band_rows(int stride);
 /// the image width; the tile executor's memory does not). `stream` named explicitly has no limit.
 constexpr std::size_t stream_buffer_budget_bytes = std::size_t{2} << 30;
 
-/// Why the stream executor cannot run this configuration, model and rank count ("" when it can):
-/// a halo other than exact, stitch blend, several ranks, or a model the stream planner cannot
-/// stream (the layer named).
-std::string stream_blocker(const RunConfig& config, const infer::Model& model, int ranks);
+/// Why the stream executor cannot run this configuration and model ("" when it can): a halo
+/// other than exact, stitch blend, or a model the stream planner cannot stream (the layer named).
+/// Any number of ranks can: they share the image as segments of tile rows.
+std::string stream_blocker(const RunConfig& config, const infer::Model& model);
 
 /// Throws ConfigError (where: tile.executor) when `tile.executor: stream` cannot run
 /// (stream_blocker). Called before planning, so before the output exists.
-void check_executor(const RunConfig& config, const infer::Model& model, int ranks);
+void check_executor(const RunConfig& config, const infer::Model& model);
 
 /// The executor a run uses and why.
 struct ExecutorChoice
@@ -40,7 +40,7 @@ struct ExecutorChoice
 
 /// Resolves tile.executor for the planned grid: tiles and stream as named; auto: stream when
 /// stream_blocker finds nothing and its row buffers fit `budget_bytes`, else tiles.
-ExecutorChoice choose_executor(const RunConfig& config, const infer::Model& model, int ranks,
+ExecutorChoice choose_executor(const RunConfig& config, const infer::Model& model,
                                const TilePlan& plan,
                                std::size_t budget_bytes = stream_buffer_budget_bytes);
 

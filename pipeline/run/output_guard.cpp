@@ -56,8 +56,8 @@ std::vector<NamedFile> files_read_by_run(const std::string& input, const fs::pat
     gdal_register_once();
     {
         GdalErrorCollector quiet; // the reader opened it already; else nothing more to list
-        const gdal::Dataset ds(GDALOpenEx(input.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY,
-                                          nullptr, nullptr, nullptr));
+        const gdal::Dataset ds(GDALOpenEx(input.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY, nullptr,
+                                          nullptr, nullptr));
         if (ds)
         {
             char** files = GDALGetFileList(ds.get());

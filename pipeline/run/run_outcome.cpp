@@ -98,7 +98,8 @@ RunReport finish_report(const RunPlan& plan, const Checkpoint& checkpoint,
     report.resumed_tiles = checkpoint.done_count();
     report.ranks = comm.size();
     report.executor = result.executor;
-    report.flop_ratio = result.flop_ratio;
+    // Stream: each rank's FLOPs / one whole pass, summed (segments re-warm: above 1 under MPI).
+    report.flop_ratio = static_cast<double>(comm.sum(std::llround(result.flop_ratio * 1e9))) * 1e-9;
     report.empty_tiles = comm.sum(result.empty_tiles);
     report.rank_tiles = result.tiles_taken;
     report.seconds = result.seconds;

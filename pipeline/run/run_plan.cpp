@@ -75,10 +75,10 @@ double FlopTable::of(const Window& w) const
     return g;
 }
 
-RunPlan::RunPlan(const RunConfig& cfg, const RasterInfo& info, const infer::Model& model, int ranks)
+RunPlan::RunPlan(const RunConfig& cfg, const RasterInfo& info, const infer::Model& model)
     : m_config(cfg), m_input(info), m_model(model), m_tiles(plan_tiles(cfg, info, model)),
-      m_executor(choose_executor(cfg, model, ranks, m_tiles)), m_stitch{m_tiles.grid(),
-                                                                        model.facts().out_channels},
+      m_executor(choose_executor(cfg, model, m_tiles)), m_stitch{m_tiles.grid(),
+                                                                 model.facts().out_channels},
       m_partial(cfg.output.path.string() + ".partial"), m_flops(model, m_tiles.grid()),
       m_threads(std::max(1, cfg.runtime.threads)), m_tokens(std::clamp(m_threads, 2, 8))
 {

@@ -47,11 +47,10 @@ class RunPlan
 {
 public:
     /// Plans the grid (throws ConfigError naming tile.size, ModelError for a classifier's odd
-    /// input), chooses the executor for `ranks` processes (tile.executor), hashes the model file
+    /// input), chooses the executor (tile.executor), hashes the model file
     /// (placeholder weights: "placeholder") and fingerprints the run (the chosen executor
     /// included: the two round differently). `config`, `input` and `model` must outlive the plan.
-    RunPlan(const RunConfig& config, const RasterInfo& input, const infer::Model& model,
-            int ranks = 1);
+    RunPlan(const RunConfig& config, const RasterInfo& input, const infer::Model& model);
 
     const RunConfig& config() const { return m_config; }
     const RasterInfo& input() const { return m_input; }

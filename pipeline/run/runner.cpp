@@ -63,10 +63,10 @@ RunReport Runner::run()
     InferStage inferer(cfg.model);
     inferer.prepare(ctx);
     inferer.check_input(info);
-    check_executor(cfg, inferer.model(), m_ranks);
+    check_executor(cfg, inferer.model());
 
     // Plan: the grid, each stage's view of it, the fingerprint; printed before any work.
-    const RunPlan plan(cfg, info, inferer.model(), m_ranks);
+    const RunPlan plan(cfg, info, inferer.model());
     apply_gdal_cache(plan.gdal_cache());
     plan.print_summary(m_log);
 

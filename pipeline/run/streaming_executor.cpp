@@ -4,6 +4,7 @@
 // writer thread behind a bounded queue).
 #include "streaming_executor.hpp"
 
+#include "pipeline/comm/tile_dispenser.hpp"
 #include "pipeline/run/executor_choice.hpp"
 #include "pipeline/run/serial_worker.hpp"
 #include "stages/error.hpp"
@@ -164,16 +165,50 @@ private:
     SerialWorker m_worker;  // last: destroyed (joined) first
 };
 
-/// The first output row of the first tile row with a tile not yet done (a resumed run streams
-/// from there: StreamExecutor's segment re-warms from the input rows above); the padded height
-/// when every tile is done.
-int resume_row(const TilePlan& plan, const std::vector<std::uint8_t>& done)
+/// A unit of work: whole tile rows [first_tile_row, end_tile_row), streamed as one segment of
+/// StreamExecutor (a segment below the top re-warms from the input rows above it: bit-identical).
+struct Segment
 {
-    for (int row = 0; row < plan.rows(); ++row)
-        for (int col = 0; col < plan.columns(); ++col)
-            if (done[static_cast<std::size_t>(row) * plan.columns() + col] == 0)
-                return row * plan.tile_size();
-    return plan.padded_height();
+    int first_tile_row = 0;
+    int end_tile_row = 0;
+};
+
+/// Tile rows per segment. One process: the whole image (no re-warm). Several ranks: about four
+/// segments per rank (rank 0 hands them out as it hands out tiles, so fast ranks take more), each
+/// at least two receptive reaches tall so the re-warm (at most one reach) stays a fraction of it.
+int segment_tile_rows(const TilePlan& plan, int halo_px, int ranks)
+{
+    if (ranks <= 1)
+        return plan.rows();
+    const int by_ranks = (plan.rows() + 4 * ranks - 1) / (4 * ranks);
+    const int by_reach = (2 * halo_px + plan.tile_size() - 1) / plan.tile_size();
+    return std::clamp(std::max(by_ranks, by_reach), 1, plan.rows());
+}
+
+bool tile_row_done(const TilePlan& plan, const std::vector<std::uint8_t>& done, int row)
+{
+    for (int col = 0; col < plan.columns(); ++col)
+        if (done[static_cast<std::size_t>(row) * plan.columns() + col] == 0)
+            return false;
+    return true;
+}
+
+/// The segments with a tile not yet done, each starting at its first tile row with one (a resumed
+/// segment streams from there, re-warmed from the rows above).
+std::vector<Segment> plan_segments(const TilePlan& plan, const std::vector<std::uint8_t>& done,
+                                   int tile_rows)
+{
+    std::vector<Segment> segments;
+    for (int first = 0; first < plan.rows(); first += tile_rows)
+    {
+        const int end = std::min(plan.rows(), first + tile_rows);
+        int start = first;
+        while (start < end && tile_row_done(plan, done, start))
+            ++start;
+        if (start < end)
+            segments.push_back({start, end});
+    }
+    return segments;
 }
 
 } // namespace
@@ -196,67 +231,80 @@ ExecutionResult StreamingExecutor::run(const RunPlan& run_plan, const Checkpoint
     const infer::StreamPlan& splan = stream.plan();
     run.log.info("  stream  {}, {:.2f} GFLOP (one whole-image pass of {} x {} px)", splan.summary(),
                  splan.whole_image_flops() / 1e9, width, plan.padded_height());
-    const int first_row = resume_row(plan, done);
-    if (done_before > 0)
+    const int ranks = run.comm.size();
+    const int tile_rows = segment_tile_rows(plan, facts.halo_px, ranks);
+    const std::vector<Segment> segments = plan_segments(plan, done, tile_rows);
+    if (ranks > 1)
+        run.log.info("  stream  {} segments of up to {} tile rows ({} px) for {} ranks, each "
+                     "re-warmed from the rows above it",
+                     segments.size(), tile_rows, tile_rows * plan.tile_size(), ranks);
+    else if (done_before > 0)
         run.log.info("  stream  resumed: streams from output row {} (the first tile row not "
                      "done, re-warmed from the rows above), writes only the {} tiles not yet done",
-                     first_row, plan.count() - done_before);
+                     segments.empty() ? plan.padded_height()
+                                      : segments.front().first_tile_row * plan.tile_size(),
+                     plan.count() - done_before);
 
     const double gflop_per_tile_row = splan.whole_image_flops() / 1e9 / plan.rows();
+    long long rows_to_stream = 0;
+    for (const Segment& seg : segments)
+        rows_to_stream += seg.end_tile_row - seg.first_tile_row;
     Progress progress(run.format, plan.count() - done_before,
-                      gflop_per_tile_row * (plan.rows() - first_row / plan.tile_size()), stdout);
-    TileRowCutter cutter(plan, facts.out_channels);
+                      gflop_per_tile_row * static_cast<double>(rows_to_stream), stdout);
     long long tiles_written = 0;
     long long empty_tiles = 0;
     long long tiles_seen = 0; // tiles of the tile rows streamed so far (computed or not)
-    // On the writer thread: cuts a band's rows into the tile row, writes its cores once complete.
-    const auto write_band = [&](const OutputBand& band)
-    {
-        const std::size_t row_floats = static_cast<std::size_t>(width) * facts.out_channels;
-        for (int r = 0; r < band.rows; ++r)
-        {
-            const int tile_row =
-                cutter.add_output_row(band.first + r, band.probabilities.data() + r * row_floats,
-                                      band.valid.data() + static_cast<std::size_t>(r) * width);
-            if (tile_row < 0)
-                continue;
-            for (int col = 0; col < plan.columns(); ++col)
-            {
-                const TileTask task =
-                    plan.task(static_cast<TileId>(tile_row) * plan.columns() + col);
-                ++tiles_seen;
-                if (done[static_cast<std::size_t>(task.id)] != 0)
-                    continue; // already in the resumed output
-                const OutputBlock block = cutter.block(task);
-                if (std::all_of(block.valid.begin(), block.valid.end(),
-                                [](std::uint8_t v) { return v == 0; }))
-                    ++empty_tiles;
-                stages.writer.write(block);
-                ++tiles_written;
-                progress.advance(1, 0.0);
-            }
-            progress.advance(0, gflop_per_tile_row);
-            cutter.clear();
-        }
-    };
+    double read_s = 0;        // on the reading threads
+    double write_s = 0;       // on the writer threads
+    double wait_s = 0;        // the stream's loop waiting for a band read or room to write
 
-    const auto start = Clock::now();
-    infer::StreamStats stats;
-    bool interrupted = false;
-    double read_s = 0;
-    double write_s = 0;
-    double wait_s = 0; // the stream's loop waiting for a band read or room in the write queue
-    if (first_row < plan.padded_height())
+    // One segment: output rows [first_row, last_row), cut into the cores of its tile rows. Three
+    // threads: the stream's loop (the caller's thread and TBB's), a reading thread one band
+    // ahead, and a writer thread behind a queue of about two tile rows that cuts and writes in
+    // the order a single thread would.
+    const auto stream_segment = [&](const Segment& seg) -> infer::StreamStats
     {
+        const int first_row = seg.first_tile_row * plan.tile_size();
+        const int last_row = std::min(plan.padded_height(), seg.end_tile_row * plan.tile_size());
+        TileRowCutter cutter(plan, facts.out_channels); // the writer thread's
+        // On the writer thread: cuts a band's rows into the tile row, writes its cores once
+        // complete.
+        const auto write_band = [&](const OutputBand& band)
+        {
+            const std::size_t row_floats = static_cast<std::size_t>(width) * facts.out_channels;
+            for (int r = 0; r < band.rows; ++r)
+            {
+                const int tile_row = cutter.add_output_row(
+                    band.first + r, band.probabilities.data() + r * row_floats,
+                    band.valid.data() + static_cast<std::size_t>(r) * width);
+                if (tile_row < 0)
+                    continue;
+                for (int col = 0; col < plan.columns(); ++col)
+                {
+                    const TileTask task =
+                        plan.task(static_cast<TileId>(tile_row) * plan.columns() + col);
+                    ++tiles_seen;
+                    if (done[static_cast<std::size_t>(task.id)] != 0)
+                        continue; // already in the resumed output
+                    const OutputBlock block = cutter.block(task);
+                    if (std::all_of(block.valid.begin(), block.valid.end(),
+                                    [](std::uint8_t v) { return v == 0; }))
+                        ++empty_tiles;
+                    stages.writer.write(block);
+                    ++tiles_written;
+                    progress.advance(1, 0.0);
+                }
+                progress.advance(0, gflop_per_tile_row);
+                cutter.clear();
+            }
+        };
+
         // The valid flags of the input rows read and not yet output (the stream's thread only).
         std::deque<std::vector<std::uint8_t>> pending_valid;
-        BandReader reader(stages.reader, width,
-                          read_windows(splan, first_row, plan.padded_height()));
-        // Bands to write: at most about two tile rows of output in flight (one queued, one
-        // being cut). Declared last: destroyed (its queued bands written, joined) first.
+        BandReader reader(stages.reader, width, read_windows(splan, first_row, last_row));
+        // Declared last: destroyed (its queued bands written, joined) first.
         SerialWorker writer(static_cast<std::size_t>(
             std::max(2, plan.tile_size() / std::max(1, stream_band_rows(plan.stride())))));
-
         const auto read_rows = [&](int first, infer::Tensor& rows)
         {
             if (run.watch.requested())
@@ -299,41 +347,76 @@ ExecutionResult StreamingExecutor::run(const RunPlan& run_plan, const Checkpoint
             wait_s += writer.push([&write_band, band = std::move(band)] { write_band(band); });
         };
 
+        infer::StreamStats s;
+        bool stopped = false;
         try
         {
-            stats = stream.run(first_row, plan.padded_height(), read_rows, write_rows);
+            s = stream.run(first_row, last_row, read_rows, write_rows);
         }
         catch (const StopStream&)
         {
-            interrupted = true;
+            stopped = true;
         }
         wait_s += writer.drain(); // every band handed over written (a write error thrown here)
-        read_s = reader.seconds();
-        write_s = writer.busy_seconds();
+        read_s += reader.seconds();
+        write_s += writer.busy_seconds();
+        if (stopped)
+            throw StopStream{};
+        return s;
+    };
+
+    // Segments from rank 0's dispenser (one process: in order), as tiles are handed out.
+    std::vector<TileId> segment_ids(segments.size());
+    for (std::size_t i = 0; i < segments.size(); ++i)
+        segment_ids[i] = static_cast<TileId>(i);
+    TileDispenser dispenser(std::move(segment_ids), run.watch, run.comm);
+    const auto start = Clock::now();
+    infer::StreamStats stats;
+    stats.flops_whole = splan.whole_image_flops();
+    bool interrupted = false;
+    long long segments_taken = 0;
+    while (const std::optional<TileId> id = dispenser.next())
+    {
+        try
+        {
+            const infer::StreamStats s = stream_segment(segments[static_cast<std::size_t>(*id)]);
+            stats.steps += s.steps;
+            stats.flops_computed += s.flops_computed;
+            ++segments_taken;
+        }
+        catch (const StopStream&)
+        {
+            interrupted = true; // the next next() sees the signal, tells rank 0, returns nothing
+        }
     }
+    interrupted = interrupted || dispenser.interrupted();
     progress.finish();
+    dispenser.close();
     const double seconds = seconds_since(start);
     if (!interrupted)
-        run.log.info("  stream  {:.2f} GFLOP computed = {:.3f} x one whole-image pass, {} steps",
-                     stats.flops_computed / 1e9, stats.flop_ratio(), stats.steps);
+        run.log.info("  stream  {:.2f} GFLOP computed = {:.3f} x one whole-image pass, {} steps{}",
+                     stats.flops_computed / 1e9, stats.flop_ratio(), stats.steps,
+                     ranks > 1 ? fmt::format(" (this rank, {} segments)", segments_taken)
+                               : std::string());
 
     stages.stitcher.finish(run.context);
     const auto finish_start = Clock::now();
-    stages.writer.finish(run.context);
+    stages.writer.finish(run.context); // collective under MPI
     const double finish_s = seconds_since(finish_start);
     stages.reader.finish(run.context);
 
     ExecutionResult r;
     r.executor = "stream";
-    r.flop_ratio = stats.flop_ratio();
+    r.flop_ratio = stats.flop_ratio(); // this rank's share; the report sums the ranks'
     r.tiles_taken = tiles_seen;
     r.tiles_written = tiles_written;
     r.empty_tiles = empty_tiles;
     r.interrupted = interrupted;
     r.seconds = seconds;
-    r.read_seconds = read_s;                           // on the reading thread
-    r.infer_seconds = std::max(0.0, seconds - wait_s); // the stream's loop, not waiting
-    r.write_seconds = write_s + finish_s;              // on the writer thread, then finish
+    r.wait_seconds = dispenser.wait_seconds();
+    r.read_seconds = read_s;                                            // on the reading threads
+    r.infer_seconds = std::max(0.0, seconds - wait_s - r.wait_seconds); // the stream's loop
+    r.write_seconds = write_s + finish_s; // on the writer threads, then finish
     r.busy_seconds = r.read_seconds + r.infer_seconds + r.write_seconds;
     r.gflop = stats.flops_computed / 1e9;
     return r;

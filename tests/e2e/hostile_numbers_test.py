@@ -157,7 +157,19 @@ def test_non_finite_tile(args):
     e2e.write_geotiff(ctx.path("scene.tif"))
     e2e.write_config(ctx)
     path = overflowing_model(ctx)
+    # The default executor here is the stream: it names the first non-finite output pixel.
     proc = ctx.run("run", "run.yaml", "--set", f"model.weights={path}", expect_rc=4)
+    line = one_line_error(proc, "infer: stream: ", "the network output holds ", "at pixel (x ",
+                          "tile.executor: tiles with --debug")
+    check("NaN" in line or "Inf" in line, f"the message does not name the value: {line}")
+    no_non_finite_output(ctx)
+
+    # The tile executor names the tile and its input window (the stream's partial is another
+    # run's: it is not resumed by a different executor).
+    shutil.rmtree(ctx.path("out"))
+    os.makedirs(ctx.path("out"))
+    tiles = ("--set", "tile.executor=tiles")
+    proc = ctx.run("run", "run.yaml", "--set", f"model.weights={path}", *tiles, expect_rc=4)
     line = one_line_error(proc, "infer: tile ", "input window x ", "the network output holds ",
                           "--debug")
     check("NaN" in line or "Inf" in line, f"the message does not name the value: {line}")
@@ -167,7 +179,7 @@ def test_non_finite_tile(args):
     # named (the exception then escapes main() on purpose: a signal, not exit 4).
     shutil.rmtree(ctx.path("out"))
     os.makedirs(ctx.path("out"))
-    proc = ctx.run("run", "run.yaml", "--set", f"model.weights={path}", "--debug")
+    proc = ctx.run("run", "run.yaml", "--set", f"model.weights={path}", *tiles, "--debug")
     check(proc.returncode != 0, "--debug: the run succeeded")
     check("the first layer whose output went non-finite: conv2d" in proc.stderr,
           "--debug does not name the first non-finite layer")

@@ -76,6 +76,16 @@ def resume_from_first_row_not_done(ctx, out):
         check(ratio < 1.0, f"a resume from row {expected_row} computed {ratio} x a whole pass")
 
 
+def tall_scene(ctx, height=960):
+    """Replaces the scene with a taller one (301 x `height` px, 32 px tiles)."""
+    saved = e2e.HEIGHT
+    try:
+        e2e.HEIGHT = height
+        e2e.write_geotiff(ctx.path("scene.tif"))
+    finally:
+        e2e.HEIGHT = saved
+
+
 def test_stream_kill_resume(args):
     """SIGKILL (then SIGTERM) a stream run after its first progress, resume from the first tile
     row not done: same bytes as one clean run."""
@@ -86,12 +96,7 @@ def test_stream_kill_resume(args):
     # on their own thread.
     ctx = resume.setup(args, "stream_kill_resume", threads=1, sync_interval=0.05,
                        executor="stream")
-    height = e2e.HEIGHT
-    try:
-        e2e.HEIGHT = 2880
-        e2e.write_geotiff(ctx.path("scene.tif"))
-    finally:
-        e2e.HEIGHT = height
+    tall_scene(ctx, 2880)
     ref, seconds = resume.reference(ctx)
     print(f"uninterrupted stream run: {seconds:.2f} s")
     out = ctx.path("out", "k.h5")
@@ -142,6 +147,76 @@ def test_stream_kill_resume(args):
     else:
         raise Failure("every run completed before SIGTERM")
     resume_from_first_row_not_done(ctx, out)
+    resume.same_output(ref, out)
+
+
+def test_stream_mpi(args):
+    """mpirun -np 1, 2, 3: the stream cut into segments over the ranks gives the bytes of one
+    process; each rank re-warms its segments (FLOP ratio above one whole pass), the report holds
+    every rank's stats."""
+    resume.need_mpirun()
+    ctx = resume.setup(args, "stream_mpi", threads=1, executor="stream")
+    tall_scene(ctx, 480)
+    ref, _ = resume.reference(ctx)
+    total = 10 * 15
+    for n in (1, 2, 3):
+        out = ctx.path("out", f"np{n}.h5")
+        proc = resume.run_mpi(ctx, n, out)
+        resume.same_output(ref, out)
+        rep = resume.check_report(ctx.path("out", f"np{n}.report.json"), n, total)
+        check(rep["executor"] == "stream", f"report executor {rep['executor']}")
+        if n == 1:
+            check(abs(rep["flop_ratio"] - 1.0) < 1e-6, f"np 1: flop_ratio {rep['flop_ratio']}")
+            continue
+        check(f"segments of up to" in proc.stdout and f"for {n} ranks" in proc.stdout,
+              "no segment plan line")
+        for r in range(n):
+            check(f"rank {r}/{n}:" in proc.stdout, f"no summary of rank {r}")
+        # Every segment after the first re-warms at most one receptive reach.
+        check(1.0 < rep["flop_ratio"] < 2.0, f"np {n}: flop_ratio {rep['flop_ratio']}")
+        print(f"np {n}: {rep['flop_ratio']:.3f} x one whole-image pass")
+
+
+def test_stream_mpi_kill_resume(args):
+    """kill -9 every rank of a 2-rank stream run mid-run, resume with 2 ranks, then with one
+    process: the bytes of one clean run."""
+    resume.need_mpirun()
+    ctx = resume.setup(args, "stream_mpi_kill_resume", threads=1, sync_interval=0.05,
+                       executor="stream")
+    tall_scene(ctx, 2880)
+    ref, _ = resume.reference(ctx)
+    out = ctx.path("out", "k.h5")
+    partial = out + ".partial"
+    landed = False
+    for attempt in range(4):
+        for p in (out, partial):
+            if os.path.exists(p):
+                os.remove(p)
+        proc = resume.start(ctx, out, mpi=2)
+        resume.wait_for_progress(proc, partial, 10)
+        if proc.poll() is not None:
+            proc.communicate()
+            continue
+        resume.kill9(proc, 2)
+        if os.path.exists(partial) and not os.path.exists(out):
+            done, total = resume.tiles_done(partial)
+            print(f"attempt {attempt}: killed with {done}/{total} tiles done")
+            if 0 < done < total:
+                landed = True
+                break
+    check(landed, "no kill landed mid-run")
+    # Resume with 2 ranks, killed again if it is still running, then finished by one process.
+    proc = resume.start(ctx, out, mpi=2)
+    before = resume.tiles_done(partial)[0]
+    resume.wait_for_progress(proc, partial, before)
+    if proc.poll() is None:
+        resume.kill9(proc, 2)
+    else:
+        proc.communicate()
+    if os.path.exists(partial):
+        print("after the second kill: %d/%d tiles done" % resume.tiles_done(partial))
+        ctx.run("run", "run.yaml", "--set", f"output.path={out}", expect_rc=0)
+    check(not os.path.exists(partial), "the partial file is left after completion")
     resume.same_output(ref, out)
 
 

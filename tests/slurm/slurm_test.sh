@@ -45,7 +45,7 @@ PY
 cd "$W"
 "$ATROUS" run run.yaml --quiet --set output.path="$W/ref.h5" --set runtime.threads=2 || fail "local run"
 "$ATROUS" run run.yaml --quiet --set output.path="$W/ref8.h5" --set runtime.threads=2 \
-    --set tile.size=8 || fail "local run (tile 8)"
+    --set tile.size=8 --set tile.executor=tiles || fail "local run (tile 8)"
 
 same() { # a b
     /usr/bin/python3 - "$SRC" "$1" "$2" <<'PY'
@@ -79,9 +79,11 @@ grep -q "rank 1/2:" "$W/run-$jid.out" || fail "run.sbatch did not run 2 ranks"
 same "$W/ref.h5" "$W/slurm.h5" || fail "run.sbatch output differs from the local run"
 
 # 2. requeue.sbatch requeued mid-run (atrous gets SIGTERM, saves progress), started again at once:
-#    it resumes and finishes with the same bytes. One thread: slow enough to catch it mid-run.
+#    it resumes and finishes with the same bytes. One thread and the tile executor on 8 px tiles:
+#    slow enough to catch it mid-run (the stream finishes this scene in a second).
 jid=$(sbatch --parsable --chdir="$W" --output="$W/requeue-%j.out" --ntasks=2 --cpus-per-task=1 \
-      "$SRC/jobs/requeue.sbatch" run.yaml --set output.path="$W/requeued.h5" --set tile.size=8) \
+      "$SRC/jobs/requeue.sbatch" run.yaml --set output.path="$W/requeued.h5" --set tile.size=8 \
+      --set tile.executor=tiles) \
     || fail "sbatch requeue.sbatch"
 echo "submitted requeue.sbatch: job $jid"
 P=$W/requeued.h5.partial

@@ -152,27 +152,25 @@ TEST_F(RunPlanTest, AutoExecutorStreamsWhereItCanElseSaysWhy)
     const struct
     {
         std::string extra;
-        int ranks;
         std::string why;
     } tiles_cases[] = {
-        {"  halo: 8\n", 1, "auto: stream needs tile.halo: exact (found 8 px)"},
-        {"  stitch: blend\n", 1, "auto: stream needs tile.stitch: crop (found blend)"},
-        {"", 4, "auto: stream runs in one process (found 4 ranks)"},
-        {"  executor: tiles\n", 1, "tile.executor: tiles"},
+        {"  halo: 8\n", "auto: stream needs tile.halo: exact (found 8 px)"},
+        {"  stitch: blend\n", "auto: stream needs tile.stitch: crop (found blend)"},
+        {"  executor: tiles\n", "tile.executor: tiles"},
     };
     for (const auto& c : tiles_cases)
     {
         const RunConfig cfg = config(c.extra);
-        const RunPlan plan(cfg, info, model, c.ranks);
+        const RunPlan plan(cfg, info, model);
         EXPECT_EQ(plan.executor().executor, E::tiles) << c.extra;
         EXPECT_EQ(plan.executor().why, c.why);
         EXPECT_EQ(fingerprint_executor(plan), "tiles");
-        EXPECT_NO_THROW(check_executor(cfg, model, c.ranks));
+        EXPECT_NO_THROW(check_executor(cfg, model));
     }
 
     // Row buffers over the budget: tiles, saying how much the stream would need.
     const ExecutorChoice over =
-        choose_executor(automatic, model, 1, streamed.tiles(), std::size_t{1024});
+        choose_executor(automatic, model, streamed.tiles(), std::size_t{1024});
     EXPECT_EQ(over.executor, E::tiles);
     EXPECT_NE(over.why.find("row buffers would take"), std::string::npos) << over.why;
     EXPECT_NE(over.why.find("above its 0.0 MiB budget"), std::string::npos) << over.why;
@@ -182,7 +180,7 @@ TEST_F(RunPlanTest, AutoExecutorStreamsWhereItCanElseSaysWhy)
     EXPECT_EQ(RunPlan(named, info, model).executor().executor, E::stream);
     try
     {
-        check_executor(config("  executor: stream\n  halo: 8\n"), model, 1);
+        check_executor(config("  executor: stream\n  halo: 8\n"), model);
         FAIL() << "stream with halo 8 accepted";
     }
     catch (const ConfigError& e)

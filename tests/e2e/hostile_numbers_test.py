@@ -157,23 +157,23 @@ def test_non_finite_tile(args):
     e2e.write_geotiff(ctx.path("scene.tif"))
     e2e.write_config(ctx)
     path = overflowing_model(ctx)
-    # The default executor here is the stream: it names the first non-finite output pixel.
-    proc = ctx.run("run", "run.yaml", "--set", f"model.weights={path}", expect_rc=4)
-    line = one_line_error(proc, "infer: stream: ", "the network output holds ", "at pixel (x ",
-                          "tile.executor: tiles with --debug")
-    check("NaN" in line or "Inf" in line, f"the message does not name the value: {line}")
-    no_non_finite_output(ctx)
+    def refused(*sets, needles):
+        """A run refused with exit 4, one line naming the value, no non-finite output left."""
+        if os.path.exists(ctx.path("out")):
+            shutil.rmtree(ctx.path("out"))  # another executor's partial is not resumed
+        os.makedirs(ctx.path("out"))
+        proc = ctx.run("run", "run.yaml", "--set", f"model.weights={path}", *sets, expect_rc=4)
+        line = one_line_error(proc, *needles)
+        check("NaN" in line or "Inf" in line, f"the message does not name the value: {line}")
+        no_non_finite_output(ctx)
 
-    # The tile executor names the tile and its input window (the stream's partial is another
-    # run's: it is not resumed by a different executor).
-    shutil.rmtree(ctx.path("out"))
-    os.makedirs(ctx.path("out"))
+    # The default executor here is the stream: it names the first non-finite output pixel; the
+    # tile executor names the tile and its input window.
+    refused(needles=("infer: stream: ", "the network output holds ", "at pixel (x ",
+                     "tile.executor: tiles with --debug"))
     tiles = ("--set", "tile.executor=tiles")
-    proc = ctx.run("run", "run.yaml", "--set", f"model.weights={path}", *tiles, expect_rc=4)
-    line = one_line_error(proc, "infer: tile ", "input window x ", "the network output holds ",
-                          "--debug")
-    check("NaN" in line or "Inf" in line, f"the message does not name the value: {line}")
-    no_non_finite_output(ctx)
+    refused(*tiles, needles=("infer: tile ", "input window x ", "the network output holds ",
+                             "--debug"))
 
     # --debug: the tile is run again layer by layer; the first layer that went non-finite is
     # named (the exception then escapes main() on purpose: a signal, not exit 4).

@@ -86,6 +86,28 @@ def tall_scene(ctx, height=960):
         e2e.HEIGHT = saved
 
 
+def kill_mid_run(ctx, out, after_tiles, mpi=0):
+    """Starts a run of `out` (under `mpi` ranks), SIGKILLs it (every rank) once more than
+    `after_tiles` tiles are done; up to four tries until the kill lands mid-run."""
+    partial = out + ".partial"
+    for attempt in range(4):
+        for p in (out, partial):
+            if os.path.exists(p):
+                os.remove(p)
+        proc = resume.start(ctx, out, mpi=mpi)
+        resume.wait_for_progress(proc, partial, after_tiles)
+        if proc.poll() is not None:
+            proc.communicate()
+            continue
+        resume.kill9(proc, mpi)
+        if os.path.exists(partial) and not os.path.exists(out):
+            done, total = resume.tiles_done(partial)
+            print(f"attempt {attempt}: killed with {done}/{total} tiles done")
+            if 0 < done < total:
+                return
+    raise Failure("no kill landed mid-run")
+
+
 def test_stream_kill_resume(args):
     """SIGKILL (then SIGTERM) a stream run after its first progress, resume from the first tile
     row not done: same bytes as one clean run."""
@@ -101,25 +123,8 @@ def test_stream_kill_resume(args):
     print(f"uninterrupted stream run: {seconds:.2f} s")
     out = ctx.path("out", "k.h5")
     partial = out + ".partial"
-    landed = False
-    for attempt in range(4):
-        for p in (out, partial):
-            if os.path.exists(p):
-                os.remove(p)
-        proc = resume.start(ctx, out)
-        # Past the first two tile rows (10 tiles each), so the resume starts mid-image.
-        resume.wait_for_progress(proc, partial, 20)
-        if proc.poll() is not None:
-            proc.communicate()
-            continue
-        resume.kill9(proc, 0)
-        if os.path.exists(partial) and not os.path.exists(out):
-            done, total = resume.tiles_done(partial)
-            print(f"attempt {attempt}: killed with {done}/{total} tiles done")
-            if 0 < done < total:
-                landed = True
-                break
-    check(landed, "no kill landed mid-run")
+    # Past the first two tile rows (10 tiles each), so the resume starts mid-image.
+    kill_mid_run(ctx, out, after_tiles=20)
     resume_from_first_row_not_done(ctx, out)
     check(not os.path.exists(partial), "the partial file is left after completion")
     resume.same_output(ref, out)
@@ -187,24 +192,7 @@ def test_stream_mpi_kill_resume(args):
     ref, _ = resume.reference(ctx)
     out = ctx.path("out", "k.h5")
     partial = out + ".partial"
-    landed = False
-    for attempt in range(4):
-        for p in (out, partial):
-            if os.path.exists(p):
-                os.remove(p)
-        proc = resume.start(ctx, out, mpi=2)
-        resume.wait_for_progress(proc, partial, 10)
-        if proc.poll() is not None:
-            proc.communicate()
-            continue
-        resume.kill9(proc, 2)
-        if os.path.exists(partial) and not os.path.exists(out):
-            done, total = resume.tiles_done(partial)
-            print(f"attempt {attempt}: killed with {done}/{total} tiles done")
-            if 0 < done < total:
-                landed = True
-                break
-    check(landed, "no kill landed mid-run")
+    kill_mid_run(ctx, out, after_tiles=10, mpi=2)
     # Resume with 2 ranks, killed again if it is still running, then finished by one process.
     proc = resume.start(ctx, out, mpi=2)
     before = resume.tiles_done(partial)[0]

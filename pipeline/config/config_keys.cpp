@@ -128,9 +128,9 @@ const std::vector<Entry>& entries()
         {{"tile.executor", "one of auto|tiles|stream", "auto",
           "auto: stream where it can run, else tiles (the plan summary says which and why); "
           "stream: run the whole image once, top to bottom in full-width bands of rows (every "
-          "value computed once; needs halo exact, stitch crop and a model without "
-          "Dense/Flatten; auto also wants its row buffers within 2 GiB); tiles: run each tile's "
-          "window through the network (any halo, blend; skips all-nodata tiles)."},
+          "value computed once; skips all-nodata tile rows; needs halo exact, stitch crop and a "
+          "model without Dense/Flatten; auto also wants its row buffers within 2 GiB); tiles: run "
+          "each tile's window through the network (any halo, blend; skips all-nodata tiles)."},
          [](const Value& v, Parsed& p)
          {
              const std::string e = v.as_choice({"auto", "tiles", "stream"});

@@ -166,11 +166,13 @@ private:
 };
 
 /// A unit of work: whole tile rows [first_tile_row, end_tile_row), streamed as one segment of
-/// StreamExecutor (a segment below the top re-warms from the input rows above it: bit-identical).
+/// StreamExecutor (a segment below the top re-warms from the input rows above it: bit-identical),
+/// or, when `nodata`, tile rows whose every core is nodata: written as nodata, not streamed.
 struct Segment
 {
     int first_tile_row = 0;
     int end_tile_row = 0;
+    bool nodata = false;
 };
 
 /// Tile rows per segment. One process: the whole image (no re-warm). Several ranks: about four
@@ -193,20 +195,60 @@ bool tile_row_done(const TilePlan& plan, const std::vector<std::uint8_t>& done, 
     return true;
 }
 
-/// The segments with a tile not yet done, each starting at its first tile row with one (a resumed
-/// segment streams from there, re-warmed from the rows above).
+/// Per tile row, 1 when the core of each of its tiles is nodata: found by reading the tile rows
+/// not yet done once (core rows only: no halo) when the input can hold nodata (a nodata value or
+/// a mask); all 0 otherwise. Such rows need no inference (their cores are written as nodata, as
+/// the tile executor writes an empty tile), and a segment below them re-warms from their rows as
+/// from any other (read as zeros, as the whole-image pass reads them): bit-identical.
+std::vector<std::uint8_t> nodata_tile_rows(const TilePlan& plan, Reader& reader,
+                                           const std::vector<std::uint8_t>& done)
+{
+    std::vector<std::uint8_t> nodata(static_cast<std::size_t>(plan.rows()), 0);
+    const RasterInfo info = reader.info();
+    if (!info.nodata && info.mask.empty())
+        return nodata;
+    for (int row = 0; row < plan.rows(); ++row)
+    {
+        if (tile_row_done(plan, done, row))
+            continue;
+        TileTask task;
+        task.id = -1;
+        const int y = row * plan.tile_size();
+        task.window = {0, y, plan.image_width(),
+                       std::min(plan.tile_size(), plan.image_height() - y)};
+        task.core = task.window;
+        const RasterTile band = reader.read(task);
+        nodata[static_cast<std::size_t>(row)] =
+            std::all_of(band.valid.begin(), band.valid.end(), [](std::uint8_t v) { return v == 0; })
+                ? 1
+                : 0;
+    }
+    return nodata;
+}
+
+/// The segments with a tile not yet done: runs of tile rows cut at `tile_rows` and where the
+/// all-nodata rows begin and end, each streamed run starting at its first tile row with a tile not
+/// done (a resumed segment streams from there, re-warmed from the rows above).
 std::vector<Segment> plan_segments(const TilePlan& plan, const std::vector<std::uint8_t>& done,
-                                   int tile_rows)
+                                   int tile_rows, const std::vector<std::uint8_t>& nodata)
 {
     std::vector<Segment> segments;
     for (int first = 0; first < plan.rows(); first += tile_rows)
     {
         const int end = std::min(plan.rows(), first + tile_rows);
-        int start = first;
-        while (start < end && tile_row_done(plan, done, start))
-            ++start;
-        if (start < end)
-            segments.push_back({start, end});
+        for (int run = first; run < end;)
+        {
+            const bool empty = nodata[static_cast<std::size_t>(run)] != 0;
+            int run_end = run + 1;
+            while (run_end < end && (nodata[static_cast<std::size_t>(run_end)] != 0) == empty)
+                ++run_end;
+            int start = run;
+            while (start < run_end && tile_row_done(plan, done, start))
+                ++start;
+            if (start < run_end)
+                segments.push_back({start, run_end, empty});
+            run = run_end;
+        }
     }
     return segments;
 }
@@ -233,7 +275,12 @@ ExecutionResult StreamingExecutor::run(const RunPlan& run_plan, const Checkpoint
                  splan.whole_image_flops() / 1e9, width, plan.padded_height());
     const int ranks = run.comm.size();
     const int tile_rows = segment_tile_rows(plan, facts.halo_px, ranks);
-    const std::vector<Segment> segments = plan_segments(plan, done, tile_rows);
+    const std::vector<std::uint8_t> nodata_rows = nodata_tile_rows(plan, stages.reader, done);
+    const std::vector<Segment> segments = plan_segments(plan, done, tile_rows, nodata_rows);
+    if (const auto skipped = std::count(nodata_rows.begin(), nodata_rows.end(), 1); skipped > 0)
+        run.log.info("  stream  skips {} of {} tile rows: every core in them is nodata (written as "
+                     "nodata, not streamed)",
+                     skipped, plan.rows());
     if (ranks > 1)
         run.log.info("  stream  {} segments of up to {} tile rows ({} px) for {} ranks, each "
                      "re-warmed from the rows above it",
@@ -248,7 +295,8 @@ ExecutionResult StreamingExecutor::run(const RunPlan& run_plan, const Checkpoint
     const double gflop_per_tile_row = splan.whole_image_flops() / 1e9 / plan.rows();
     long long rows_to_stream = 0;
     for (const Segment& seg : segments)
-        rows_to_stream += seg.end_tile_row - seg.first_tile_row;
+        if (!seg.nodata)
+            rows_to_stream += seg.end_tile_row - seg.first_tile_row;
     Progress progress(run.format, plan.count() - done_before,
                       gflop_per_tile_row * static_cast<double>(rows_to_stream), stdout);
     long long tiles_written = 0;
@@ -365,6 +413,29 @@ ExecutionResult StreamingExecutor::run(const RunPlan& run_plan, const Checkpoint
         return s;
     };
 
+    // Tile rows whose every core is nodata: their cores not yet done written as nodata (on this
+    // thread: no segment's writer thread runs between segments), as the tile executor writes an
+    // empty tile. A signal stops it between two tile rows.
+    const auto write_nodata_segment = [&](const Segment& seg)
+    {
+        for (int row = seg.first_tile_row; row < seg.end_tile_row; ++row)
+        {
+            if (run.watch.requested())
+                throw StopStream{};
+            for (int col = 0; col < plan.columns(); ++col)
+            {
+                const TileTask task = plan.task(static_cast<TileId>(row) * plan.columns() + col);
+                ++tiles_seen;
+                if (done[static_cast<std::size_t>(task.id)] != 0)
+                    continue;
+                stages.writer.write(stitch::nodata_block(task.core, facts.out_channels, task.id));
+                ++tiles_written;
+                ++empty_tiles;
+                progress.advance(1, 0.0);
+            }
+        }
+    };
+
     // Segments from rank 0's dispenser (one process: in order), as tiles are handed out.
     std::vector<TileId> segment_ids(segments.size());
     for (std::size_t i = 0; i < segments.size(); ++i)
@@ -379,7 +450,13 @@ ExecutionResult StreamingExecutor::run(const RunPlan& run_plan, const Checkpoint
     {
         try
         {
-            const infer::StreamStats s = stream_segment(segments[static_cast<std::size_t>(*id)]);
+            const Segment& seg = segments[static_cast<std::size_t>(*id)];
+            if (seg.nodata)
+            {
+                write_nodata_segment(seg);
+                continue;
+            }
+            const infer::StreamStats s = stream_segment(seg);
             stats.steps += s.steps;
             stats.flops_computed += s.flops_computed;
             ++segments_taken;

@@ -190,16 +190,19 @@ def test_stream_nodata_rows(args):
 
 
 def test_stream_mpi(args):
-    """mpirun -np 1, 2, 3: the stream cut into segments over the ranks gives the bytes of one
-    process; each rank re-warms its segments (FLOP ratio above one whole pass), the report holds
-    every rank's stats."""
+    """mpirun -np 1, 2, 3, 4 (and 2 threads without MPI): the stream cut into segments over the
+    ranks gives the bytes of one process; each rank re-warms its segments (FLOP ratio above one
+    whole pass), the report holds every rank's stats."""
     resume.need_mpirun()
     ctx = resume.setup(args, "stream_mpi", threads=1, executor="stream")
     # Tile rows 3-6 all nodata: skipped, not streamed (a segment of their own).
     tall_scene(ctx, 480, nodata_rect=(0, 96, e2e.WIDTH, 128))
     ref, _ = resume.reference(ctx)
+    # 2 threads: the bytes of 1 thread.
+    t2, _ = resume.reference(ctx, "t2.h5", "--set", "runtime.threads=2")
+    resume.same_output(ref, t2)
     total = 10 * 15
-    for n in (1, 2, 3):
+    for n in (1, 2, 3, 4):
         out = ctx.path("out", f"np{n}.h5")
         proc = resume.run_mpi(ctx, n, out)
         resume.same_output(ref, out)

@@ -51,11 +51,12 @@ test-asan: deps
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=0 ctest --output-on-failure -j$(JOBS) -LE slow
 
 # ThreadSanitizer over the tests labelled `threaded` (the runner's pipeline and its threads,
-# concurrent reads, parallel model runs), less `slow`. tests/tsan.supp says what TSan cannot
+# concurrent reads, parallel model runs), less `slow`, built into atrous_threaded_tests (only
+# their files: tests/CMakeLists.txt). tests/tsan.supp says what TSan cannot
 # check with Debian's uninstrumented libtbb (races inside TBB tasks) and why.
 test-tsan: deps
 	cmake --preset tsan -B $(TSAN_BUILD)
-	cmake --build $(TSAN_BUILD) -j$(JOBS) --target atrous_tests
+	cmake --build $(TSAN_BUILD) -j$(JOBS) --target atrous_threaded_tests
 	cd $(TSAN_BUILD) && TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp halt_on_error=1 second_deadlock_stack=1" \
 	    ctest --output-on-failure -j$(JOBS) -L threaded -LE slow
 

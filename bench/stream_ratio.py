@@ -6,12 +6,15 @@
 """stream / halo-0 wall ratio of `atrous run`.
 
     bench/stream_ratio.py --atrous build/atrous --config configs/membrane.yaml \
-        --input scene.tif [--size 2048] [--threads 2,1] [--rounds 5] [--work DIR]
+        --input scene.tif [--size 2048] [--threads 2,1] [--rounds 5] [--work DIR] \
+        [--exact-tiles]
 
 Without --input, a --size x --size 8-bit tiled GeoTIFF (smooth sine pattern + noise) is made
 in --work. Each round runs every executor once per thread count, in turn; the table gives
 medians over the rounds of the process wall time and of the run's own loop seconds (report
-"seconds.wall"), and the 1-minute load average before and after.
+"seconds.wall"), and the 1-minute load average before and after. --exact-tiles adds the tile
+executor with the exact halo (what exact cost before the stream) as a third executor, and the
+stream's FLOP ratio (report "flop_ratio": FLOPs computed / one whole-image pass).
 """
 
 import argparse
@@ -56,7 +59,7 @@ def run_once(args, executor, threads, out):
         sys.exit(f"{executor}: exit {proc.returncode}\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
     with open(out[:-3] + ".report.json") as f:
         report = json.load(f)
-    return wall, report["seconds"]["wall"]
+    return wall, report["seconds"]["wall"], report.get("flop_ratio", 0.0)
 
 
 def main():
@@ -68,6 +71,8 @@ def main():
     ap.add_argument("--threads", default="2,1")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--work")
+    ap.add_argument("--exact-tiles", action="store_true",
+                    help="also run tiles with the exact halo")
     ap.add_argument("--set", dest="set_", action="append", default=[],
                     help="extra --set for every run (KEY=VALUE)")
     args = ap.parse_args()
@@ -78,6 +83,8 @@ def main():
         args.input = os.path.join(work, f"scene{args.size}.tif")
         if not os.path.exists(args.input):
             make_scene(args.input, args.size)
+    if args.exact_tiles:
+        EXECUTORS["tiles-exact"] = ["--set", "tile.executor=tiles", "--set", "tile.halo=exact"]
     threads = [int(t) for t in args.threads.split(",")]
     times = {(e, t): [] for e in EXECUTORS for t in threads}
     load_before = os.getloadavg()[0]
@@ -91,14 +98,20 @@ def main():
     load_after = os.getloadavg()[0]
     print(f"{os.path.basename(args.input)}, {args.config}, {args.rounds} interleaved rounds, "
           f"medians; load average (1 min) {load_before:.1f} before, {load_after:.1f} after")
+    exact = "tiles-exact" in EXECUTORS
     print("| threads | stream wall s (loop s) | halo-0 wall s (loop s) | stream / halo-0 wall "
-          "(loop) |")
-    print("|---:|---:|---:|---:|")
+          "(loop) |" + (" exact tiles wall s (loop s) | exact tiles / halo-0 wall |"
+                        " stream FLOP ratio |" if exact else ""))
+    print("|---:|---:|---:|---:|" + ("---:|---:|---:|" if exact else ""))
     for t in threads:
         s = [statistics.median(x) for x in zip(*times[("stream", t)])]
         h = [statistics.median(x) for x in zip(*times[("halo-0", t)])]
-        print(f"| {t} | {s[0]:.2f} ({s[1]:.2f}) | {h[0]:.2f} ({h[1]:.2f}) | "
-              f"**{s[0] / h[0]:.2f}** ({s[1] / h[1]:.2f}) |")
+        line = (f"| {t} | {s[0]:.2f} ({s[1]:.2f}) | {h[0]:.2f} ({h[1]:.2f}) | "
+                f"**{s[0] / h[0]:.2f}** ({s[1] / h[1]:.2f}) |")
+        if exact:
+            x = [statistics.median(v) for v in zip(*times[("tiles-exact", t)])]
+            line += f" {x[0]:.2f} ({x[1]:.2f}) | {x[0] / h[0]:.2f} | {s[2]:.3f} |"
+        print(line)
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ def run_once(args, executor, threads, out):
         sys.exit(f"{executor}: exit {proc.returncode}\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
     with open(out[:-3] + ".report.json") as f:
         report = json.load(f)
-    return wall, report["seconds"]["wall"], report.get("flop_ratio", 0.0)
+    return wall, report["seconds"]["wall"], report.get("flop_ratio") or 0.0
 
 
 def main():

@@ -197,17 +197,19 @@ bool tile_row_done(const TilePlan& plan, const std::vector<std::uint8_t>& done, 
 
 /// Per tile row, 1 when the core of each of its tiles is nodata: found by reading the tile rows
 /// not yet done once (core rows only: no halo) when the input can hold nodata (a nodata value or
-/// a mask); all 0 otherwise. Such rows need no inference (their cores are written as nodata, as
+/// a mask; under MPI each rank reads every size-th row and the ranks combine what they found); all
+/// 0 otherwise. Such rows need no inference (their cores are written as nodata, as
 /// the tile executor writes an empty tile), and a segment below them re-warms from their rows as
 /// from any other (read as zeros, as the whole-image pass reads them): bit-identical.
 std::vector<std::uint8_t> nodata_tile_rows(const TilePlan& plan, Reader& reader,
-                                           const std::vector<std::uint8_t>& done)
+                                           const std::vector<std::uint8_t>& done,
+                                           Communicator& comm)
 {
     std::vector<std::uint8_t> nodata(static_cast<std::size_t>(plan.rows()), 0);
     const RasterInfo info = reader.info();
     if (!info.nodata && info.mask.empty())
         return nodata;
-    for (int row = 0; row < plan.rows(); ++row)
+    for (int row = comm.rank(); row < plan.rows(); row += comm.size())
     {
         if (tile_row_done(plan, done, row))
             continue;
@@ -223,6 +225,7 @@ std::vector<std::uint8_t> nodata_tile_rows(const TilePlan& plan, Reader& reader,
                 ? 1
                 : 0;
     }
+    comm.max(nodata); // the same on every rank (its segments are planned from it)
     return nodata;
 }
 
@@ -275,7 +278,8 @@ ExecutionResult StreamingExecutor::run(const RunPlan& run_plan, const Checkpoint
                  splan.whole_image_flops() / 1e9, width, plan.padded_height());
     const int ranks = run.comm.size();
     const int tile_rows = segment_tile_rows(plan, facts.halo_px, ranks);
-    const std::vector<std::uint8_t> nodata_rows = nodata_tile_rows(plan, stages.reader, done);
+    const std::vector<std::uint8_t> nodata_rows =
+        nodata_tile_rows(plan, stages.reader, done, run.comm);
     const std::vector<Segment> segments = plan_segments(plan, done, tile_rows, nodata_rows);
     if (const auto skipped = std::count(nodata_rows.begin(), nodata_rows.end(), 1); skipped > 0)
         run.log.info("  stream  skips {} of {} tile rows: every core in them is nodata (written as "

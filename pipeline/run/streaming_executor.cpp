@@ -104,6 +104,21 @@ std::vector<std::pair<int, int>> read_windows(const infer::StreamPlan& plan, int
     return windows;
 }
 
+/// A read of whole rows [first, first + count), `width` px wide (no tile: id -1).
+TileTask rows_task(int first, int count, int width)
+{
+    TileTask task;
+    task.id = -1;
+    task.window = {0, first, width, count};
+    task.core = task.window;
+    return task;
+}
+
+bool all_nodata(const std::vector<std::uint8_t>& valid)
+{
+    return std::all_of(valid.begin(), valid.end(), [](std::uint8_t v) { return v == 0; });
+}
+
 /// Reads the stream's input bands on a thread of its own, one band ahead: while the stream
 /// computes band k, band k + 1 (the next window of the schedule) is read. Only that thread calls
 /// the reader. A band asked for out of the expected order is read then and there (still on that
@@ -148,10 +163,7 @@ public:
 private:
     void start(std::pair<int, int> window)
     {
-        TileTask task;
-        task.id = -1;
-        task.window = {0, window.first, m_width, window.second - window.first};
-        task.core = task.window;
+        const TileTask task = rows_task(window.first, window.second - window.first, m_width);
         m_pending = true;
         m_worker.push([this, task] { m_band = m_reader.read(task); });
     }
@@ -213,17 +225,10 @@ std::vector<std::uint8_t> nodata_tile_rows(const TilePlan& plan, Reader& reader,
     {
         if (tile_row_done(plan, done, row))
             continue;
-        TileTask task;
-        task.id = -1;
         const int y = row * plan.tile_size();
-        task.window = {0, y, plan.image_width(),
-                       std::min(plan.tile_size(), plan.image_height() - y)};
-        task.core = task.window;
-        const RasterTile band = reader.read(task);
-        nodata[static_cast<std::size_t>(row)] =
-            std::all_of(band.valid.begin(), band.valid.end(), [](std::uint8_t v) { return v == 0; })
-                ? 1
-                : 0;
+        const RasterTile band = reader.read(
+            rows_task(y, std::min(plan.tile_size(), plan.image_height() - y), plan.image_width()));
+        nodata[static_cast<std::size_t>(row)] = all_nodata(band.valid) ? 1 : 0;
     }
     comm.max(nodata); // the same on every rank (its segments are planned from it)
     return nodata;
@@ -306,9 +311,26 @@ ExecutionResult StreamingExecutor::run(const RunPlan& run_plan, const Checkpoint
     long long tiles_written = 0;
     long long empty_tiles = 0;
     long long tiles_seen = 0; // tiles of the tile rows streamed so far (computed or not)
-    double read_s = 0;        // on the reading threads
-    double write_s = 0;       // on the writer threads
-    double wait_s = 0;        // the stream's loop waiting for a band read or room to write
+    // Writes the cores not yet done of tile `row`, each cut by `block_of(task)`.
+    const auto write_tile_row = [&](int row, const auto& block_of)
+    {
+        for (int col = 0; col < plan.columns(); ++col)
+        {
+            const TileTask task = plan.task(static_cast<TileId>(row) * plan.columns() + col);
+            ++tiles_seen;
+            if (done[static_cast<std::size_t>(task.id)] != 0)
+                continue; // already in the resumed output
+            const OutputBlock block = block_of(task);
+            if (all_nodata(block.valid))
+                ++empty_tiles;
+            stages.writer.write(block);
+            ++tiles_written;
+            progress.advance(1, 0.0);
+        }
+    };
+    double read_s = 0;  // on the reading threads
+    double write_s = 0; // on the writer threads
+    double wait_s = 0;  // the stream's loop waiting for a band read or room to write
 
     // One segment: output rows [first_row, last_row), cut into the cores of its tile rows. Three
     // threads: the stream's loop (the caller's thread and TBB's), a reading thread one band
@@ -331,21 +353,7 @@ ExecutionResult StreamingExecutor::run(const RunPlan& run_plan, const Checkpoint
                     band.valid.data() + static_cast<std::size_t>(r) * width);
                 if (tile_row < 0)
                     continue;
-                for (int col = 0; col < plan.columns(); ++col)
-                {
-                    const TileTask task =
-                        plan.task(static_cast<TileId>(tile_row) * plan.columns() + col);
-                    ++tiles_seen;
-                    if (done[static_cast<std::size_t>(task.id)] != 0)
-                        continue; // already in the resumed output
-                    const OutputBlock block = cutter.block(task);
-                    if (std::all_of(block.valid.begin(), block.valid.end(),
-                                    [](std::uint8_t v) { return v == 0; }))
-                        ++empty_tiles;
-                    stages.writer.write(block);
-                    ++tiles_written;
-                    progress.advance(1, 0.0);
-                }
+                write_tile_row(tile_row, [&](const TileTask& task) { return cutter.block(task); });
                 progress.advance(0, gflop_per_tile_row);
                 cutter.clear();
             }
@@ -426,17 +434,10 @@ ExecutionResult StreamingExecutor::run(const RunPlan& run_plan, const Checkpoint
         {
             if (run.watch.requested())
                 throw StopStream{};
-            for (int col = 0; col < plan.columns(); ++col)
-            {
-                const TileTask task = plan.task(static_cast<TileId>(row) * plan.columns() + col);
-                ++tiles_seen;
-                if (done[static_cast<std::size_t>(task.id)] != 0)
-                    continue;
-                stages.writer.write(stitch::nodata_block(task.core, facts.out_channels, task.id));
-                ++tiles_written;
-                ++empty_tiles;
-                progress.advance(1, 0.0);
-            }
+            write_tile_row(row,
+                           [&](const TileTask& task) {
+                               return stitch::nodata_block(task.core, facts.out_channels, task.id);
+                           });
         }
     };
 

@@ -59,15 +59,22 @@ except r.Failure as e:
 PY
 }
 
-# Waits (bounded) until job $1 has left the queue.
+state() { scontrol show job "$1" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p'; }
+# Waits (bounded) until job $1 has ended: a final JobState, or, once slurmctld forgot the job,
+# no longer in squeue. (An empty squeue answer alone is not enough: under load squeue was seen
+# to answer nothing for a requeued job still pending, and the test read its output too early.)
 wait_gone() {
-    local t=0
-    while [ -n "$(squeue -h -j "$1" -o %T 2>/dev/null)" ]; do
+    local t=0 s
+    while :; do
+        s=$(state "$1")
+        case "$s" in
+            COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY|BOOT_FAIL|DEADLINE) break ;;
+            "") [ -z "$(squeue -h -j "$1" -o %T 2>/dev/null)" ] && break ;;
+        esac
         sleep 0.5; t=$((t + 1))
         [ $t -lt "${2:-180}" ] || { scontrol show job "$1"; fail "job $1 still queued after $(( ${2:-180} / 2 )) s"; }
     done
 }
-state() { scontrol show job "$1" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p'; }
 
 # 1. run.sbatch, 2 ranks, 1 thread each: same bytes as the local run.
 jid=$(sbatch --parsable --chdir="$W" --output="$W/run-%j.out" --ntasks=2 --cpus-per-task=1 \

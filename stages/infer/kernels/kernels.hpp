@@ -52,6 +52,13 @@ struct Conv2dShape
     int stride_w = 1;
     int dilation_h = 1;
     int dilation_w = 1;
+    /// May be negative for the window kernels (conv2d, conv2d_bf16, conv2d_bf16_wino,
+    /// depthwise_conv2d, separable_conv2d, max_pool2d: every kernels.def entry): the input is a
+    /// region of a wider buffer and its first -pad_top rows / -pad_left columns are never read;
+    /// likewise in_h / in_w may exceed what the last output row / column reads (the rest is never
+    /// read). The result is then bitwise that of the same kernel on the input cropped to the rows
+    /// and columns it reads with pad 0 there (tests/stages/infer/kernels/negative_pad_test.cpp).
+    /// Conv2DTranspose kernels only ever get pad_top, pad_left >= 0.
     int pad_top = 0;
     int pad_left = 0;
     /// Distance in floats between consecutive input pixels; 0 means in_c (dense). When larger,

@@ -218,6 +218,12 @@ void wino_input(const WinoJob<V>& job, int t0, int t1, int tb, int T,
     const Conv2dShape& s = *job.s;
     const std::size_t ldv = static_cast<std::size_t>(s.in_c);
     const std::size_t point_stride = static_cast<std::size_t>(T) * ldv;
+    // The rows / columns some output reads end here: a patch of the last tile reaches past them
+    // (into rows and columns only its discarded outputs need) and reads zeros there, not the
+    // input's further rows and columns, so that the result equals that of the input cropped to
+    // what it reads (a region of a wider buffer: negative pads, unread columns on the right).
+    const int y_end = std::min(s.in_h, s.out_h - 1 - s.pad_top + (s.kh - 1) * s.dilation_h + 1);
+    const int x_end = std::min(s.in_w, s.out_w - 1 - s.pad_left + (s.kw - 1) * s.dilation_w + 1);
     for (int t = t0; t < t1; ++t)
     {
         const int n = t / job.tiles_per_image;
@@ -232,10 +238,10 @@ void wino_input(const WinoJob<V>& job, int t0, int t1, int tb, int T,
         for (int u = 0; u < A; ++u)
         {
             const int iy = iy0 + s.dilation_h * u;
-            rows[u] = iy >= 0 && iy < s.in_h ? image + static_cast<std::size_t>(iy) * s.in_w * ips
-                                             : nullptr;
+            rows[u] = iy >= 0 && iy < y_end ? image + static_cast<std::size_t>(iy) * s.in_w * ips
+                                            : nullptr;
             const int ix = ix0 + s.dilation_w * u;
-            col_ok[u] = ix >= 0 && ix < s.in_w;
+            col_ok[u] = ix >= 0 && ix < x_end;
         }
         std::size_t col_off[A];
         for (int v = 0; v < A; ++v)

@@ -82,9 +82,11 @@ void depthwise_row(const DepthwiseJob<V>& job, int i, int c_begin, int c_end, fl
     const int oy = i % s.out_h;
     const std::size_t ops = s.out_stride();
     const float* image = job.in + static_cast<std::size_t>(n) * s.in_h * s.in_w * s.in_stride();
-    // Columns whose taps all lie inside the image: [ox_lo, ox_hi).
+    // Columns whose taps all lie inside the image: [ox_lo, ox_hi). A negative pad_left (a region
+    // of a wider buffer) leaves no border on the left: the division truncates toward zero, so
+    // ox_lo is clamped to 0 (the loops below start at 0 anyway; this keeps [ox_lo, ox_hi) sane).
     const int k_eff = (s.kw - 1) * s.dilation_w;
-    const int ox_lo = std::min(s.out_w, (s.pad_left + s.stride_w - 1) / s.stride_w);
+    const int ox_lo = std::clamp((s.pad_left + s.stride_w - 1) / s.stride_w, 0, s.out_w);
     const int ox_hi =
         std::max(ox_lo, std::min(s.out_w, s.in_w - 1 - k_eff + s.pad_left >= 0
                                               ? (s.in_w - 1 - k_eff + s.pad_left) / s.stride_w + 1

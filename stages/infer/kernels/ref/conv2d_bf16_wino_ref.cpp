@@ -69,6 +69,10 @@ void conv2d_bf16_wino_ref(const Conv2dShape& s, const float* in, const float* pa
     const std::size_t ops = s.out_stride();
     std::vector<float> v(static_cast<std::size_t>(A) * A * s.in_c);  // [point][ci], rounded
     std::vector<float> m(static_cast<std::size_t>(A) * A * s.out_c); // [point][co]
+    // Rows / columns no output reads read as zeros, as in the SIMD kernel
+    // (avx2/conv2d_winograd.inl, wino_input).
+    const int y_end = std::min(s.in_h, s.out_h - s.pad_top + (s.kh - 1) * s.dilation_h);
+    const int x_end = std::min(s.in_w, s.out_w - s.pad_left + (s.kw - 1) * s.dilation_w);
     for (int n = 0; n < s.n; ++n)
     {
         const float* image = in + static_cast<std::size_t>(n) * s.in_h * s.in_w * ips;
@@ -88,7 +92,7 @@ void conv2d_bf16_wino_ref(const Conv2dShape& s, const float* in, const float* pa
                                     const int iy = oy0 - s.pad_top + s.dilation_h * u;
                                     const int ix = ox0 - s.pad_left + s.dilation_w * w;
                                     d[u][w] =
-                                        iy >= 0 && iy < s.in_h && ix >= 0 && ix < s.in_w
+                                        iy >= 0 && iy < y_end && ix >= 0 && ix < x_end
                                             ? image[(static_cast<std::size_t>(iy) * s.in_w + ix) *
                                                         ips +
                                                     ci]

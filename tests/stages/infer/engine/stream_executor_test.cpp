@@ -191,16 +191,18 @@ TEST(StreamExecutor, RowsGoOutTopToBottomOnce)
     int next_in = 0;
     int next_out = 0;
     stream.run(
-        [&](int first, Tensor& rows)
+        [&](int first, int first_col, Tensor& rows)
         {
             EXPECT_EQ(first, next_in);
+            EXPECT_EQ(first_col, 0);
             next_in += rows.shape().h;
             std::memcpy(rows.data(), input.data() + static_cast<std::size_t>(first) * 22 * 2,
                         rows.size() * sizeof(float));
         },
-        [&](int first, const Tensor& rows)
+        [&](int first, int first_col, const Tensor& rows)
         {
             EXPECT_EQ(first, next_out);
+            EXPECT_EQ(first_col, 0);
             next_out += rows.shape().h;
         });
     EXPECT_NE(stream.plan().summary().find("stream: band 4 rows, "), std::string::npos)

@@ -150,8 +150,9 @@ StreamStats StreamExecutor::run(int first_row, int last_row, StreamPlan::Strip s
         return static_cast<std::size_t>(std::max(0, cols.width(static_cast<int>(b)))) *
                static_cast<std::size_t>(nodes[b].shape.c);
     };
-    const auto floats_of = [&](std::size_t b)
-    { return (static_cast<std::size_t>(schedule.capacity_rows[b]) * row_floats(b) + 15) / 16 * 16; };
+    const auto floats_of = [&](std::size_t b) {
+        return (static_cast<std::size_t>(schedule.capacity_rows[b]) * row_floats(b) + 15) / 16 * 16;
+    };
     std::size_t total = 0;
     for (std::size_t b = 0; b < nodes.size(); ++b)
         if (nodes[b].buffer == static_cast<int>(b))
@@ -221,8 +222,8 @@ StreamStats StreamExecutor::run(int first_row, int last_row, StreamPlan::Strip s
                 in_rows[slot] = m_plan.input_rows(static_cast<int>(i), static_cast<int>(slot),
                                                   done[i], next[i]);
                 const StreamPlan::InputRows c =
-                    m_plan.input_columns(static_cast<int>(i), static_cast<int>(slot),
-                                         cols.begin[i], cols.end[i], cols.begin[p]);
+                    m_plan.input_columns(static_cast<int>(i), static_cast<int>(slot), cols.begin[i],
+                                         cols.end[i], cols.begin[p]);
                 if (in_rows[slot].begin < source.first || in_rows[slot].end > source.end ||
                     c.begin < cols.begin[p] || c.end > cols.end[p])
                     throw std::logic_error("stream: layer " + node.layer->name() +
@@ -243,10 +244,10 @@ StreamStats StreamExecutor::run(int first_row, int last_row, StreamPlan::Strip s
                 {
                     const int p = node.inputs[slot];
                     RowBuffer& source = buffers[nodes[p].buffer];
-                    arg_views.push_back(Tensor::view(
-                        Shape{1, in_rows[slot].end - in_rows[slot].begin, cols.width(p),
-                              nodes[p].shape.c},
-                        source.row(in_rows[slot].begin)));
+                    arg_views.push_back(
+                        Tensor::view(Shape{1, in_rows[slot].end - in_rows[slot].begin,
+                                           cols.width(p), nodes[p].shape.c},
+                                     source.row(in_rows[slot].begin)));
                 }
                 call(node, out, pad_top, pad_left);
             }
@@ -271,8 +272,7 @@ StreamStats StreamExecutor::run(int first_row, int last_row, StreamPlan::Strip s
                                              static_cast<std::size_t>(col_skip[slot]) * c));
                     }
                     const int rows = std::min(per_row, next[i] - r);
-                    Tensor out_rows =
-                        Tensor::view(Shape{1, rows, width, s.shape.c}, buffer.row(r));
+                    Tensor out_rows = Tensor::view(Shape{1, rows, width, s.shape.c}, buffer.row(r));
                     call(node, out_rows, 0, 0);
                 }
             }
@@ -339,8 +339,8 @@ Tensor StreamExecutor::run(const Tensor& input, StreamStats* stats) const
         [&](int first_row, int first_col, const Tensor& rows)
         {
             const std::size_t n = static_cast<std::size_t>(rows.shape().w) * out_c;
-            copy_rows(result.data() + first_row * out_row + first_col * out_c, out_row,
-                      rows.data(), n, rows.shape().h, n);
+            copy_rows(result.data() + first_row * out_row + first_col * out_c, out_row, rows.data(),
+                      n, rows.shape().h, n);
         });
     if (stats)
         *stats = s;

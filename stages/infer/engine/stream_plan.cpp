@@ -394,10 +394,10 @@ std::string StreamPlan::summary() const
     char mib[32];
     std::snprintf(mib, sizeof mib, "%.1f", static_cast<double>(m_buffer_bytes) / (1024.0 * 1024.0));
     const std::size_t n = strips().size();
-    const std::string strips =
-        n == 1 ? std::string("full width, row buffers ")
-               : std::to_string(n) + " strips of " + std::to_string(m_strip_width) +
-                     " px, row buffers per strip ";
+    const std::string strips = n == 1 ? std::string("full width, row buffers ")
+                                      : std::to_string(n) + " strips of " +
+                                            std::to_string(m_strip_width) +
+                                            " px, row buffers per strip ";
     return "stream: band " + std::to_string(m_band_rows) + " rows, " + std::to_string(m_steps) +
            " steps, " + strips + mib + " MiB, " +
            (m_bit_identical ? "bands on Winograd tile rows (bit-identical)"

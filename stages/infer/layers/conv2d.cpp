@@ -101,8 +101,7 @@ void Conv2d::forward(const std::vector<const Tensor*>& inputs, Tensor& output,
 }
 
 void Conv2d::forward_rows(const std::vector<const Tensor*>& inputs, Tensor& output,
-                          KernelKind kernels, int pad_top,
- int pad_left) const
+                          KernelKind kernels, int pad_top, int pad_left) const
 {
     kernels::Conv2dShape s =
         with_pixel_strides(kernel_shape(inputs[0]->shape(), output.shape()), *inputs[0], output);

@@ -79,8 +79,7 @@ void Conv2dTranspose::forward(const std::vector<const Tensor*>& inputs, Tensor& 
 }
 
 void Conv2dTranspose::forward_rows(const std::vector<const Tensor*>& inputs, Tensor& output,
-                                   KernelKind kernels, int pad_top,
- int pad_left) const
+                                   KernelKind kernels, int pad_top, int pad_left) const
 {
     const Shape& in = inputs[0]->shape();
     const Shape& out = output.shape();

@@ -48,8 +48,7 @@ void DepthwiseConv2d::forward(const std::vector<const Tensor*>& inputs, Tensor& 
 }
 
 void DepthwiseConv2d::forward_rows(const std::vector<const Tensor*>& inputs, Tensor& output,
-                                   KernelKind kernels, int pad_top,
- int pad_left) const
+                                   KernelKind kernels, int pad_top, int pad_left) const
 {
     const Shape& in = inputs[0]->shape();
     const Shape& out = output.shape();
@@ -67,7 +66,8 @@ void DepthwiseConv2d::forward_rows(const std::vector<const Tensor*>& inputs, Ten
 
 RowMap DepthwiseConv2d::axis_map(const std::vector<Shape>& inputs, Axis axis) const
 {
-    return axis == Axis::y ? RowMap::window(m_wy, inputs.at(0).h) : RowMap::window(m_wx, inputs.at(0).w);
+    return axis == Axis::y ? RowMap::window(m_wy, inputs.at(0).h)
+                           : RowMap::window(m_wx, inputs.at(0).w);
 }
 
 Field DepthwiseConv2d::field(const std::vector<Field>& inputs) const

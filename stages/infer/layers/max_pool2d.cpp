@@ -41,8 +41,7 @@ void MaxPool2d::forward(const std::vector<const Tensor*>& inputs, Tensor& output
 }
 
 void MaxPool2d::forward_rows(const std::vector<const Tensor*>& inputs, Tensor& output,
-                             KernelKind kernels, int pad_top,
- int pad_left) const
+                             KernelKind kernels, int pad_top, int pad_left) const
 {
     const Shape& in = inputs[0]->shape();
     const Shape& out = output.shape();
@@ -58,7 +57,8 @@ void MaxPool2d::forward_rows(const std::vector<const Tensor*>& inputs, Tensor& o
 
 RowMap MaxPool2d::axis_map(const std::vector<Shape>& inputs, Axis axis) const
 {
-    return axis == Axis::y ? RowMap::window(m_wy, inputs.at(0).h) : RowMap::window(m_wx, inputs.at(0).w);
+    return axis == Axis::y ? RowMap::window(m_wy, inputs.at(0).h)
+                           : RowMap::window(m_wx, inputs.at(0).w);
 }
 
 Field MaxPool2d::field(const std::vector<Field>& inputs) const

@@ -9,7 +9,8 @@
 namespace atrous::infer
 {
 
-/// `Window` is Window1d or Conv2dTranspose::Axis1d: k, stride, dilation and pad_before(input length).
+/// `Window` is Window1d or Conv2dTranspose::Axis1d: k, stride, dilation and pad_before(input
+/// length).
 template <class Window>
 kernels::Conv2dShape window_shape(const Shape& in, const Shape& out, const Window& y,
                                   const Window& x)

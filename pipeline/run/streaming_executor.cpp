@@ -365,7 +365,7 @@ ExecutionResult StreamingExecutor::run(const RunPlan& run_plan, const Checkpoint
         // Declared last: destroyed (its queued bands written, joined) first.
         SerialWorker writer(static_cast<std::size_t>(
             std::max(2, plan.tile_size() / std::max(1, stream_band_rows(plan.stride())))));
-        const auto read_rows = [&](int first, infer::Tensor& rows)
+        const auto read_rows = [&](int first, int /*first_col*/, infer::Tensor& rows)
         {
             if (run.watch.requested())
                 throw StopStream{};
@@ -378,7 +378,7 @@ ExecutionResult StreamingExecutor::run(const RunPlan& run_plan, const Checkpoint
                 pending_valid.emplace_back(row, row + width);
             }
         };
-        const auto write_rows = [&](int first, const infer::Tensor& rows)
+        const auto write_rows = [&](int first, int /*first_col*/, const infer::Tensor& rows)
         {
             if (run.watch.requested())
                 throw StopStream{}; // between bands: the cores handed over are written

@@ -62,18 +62,21 @@ public:
     virtual void forward(const std::vector<const Tensor*>& inputs, Tensor& output,
                          KernelKind kernels) const = 0;
 
-    /// Streaming (engine/stream_plan.hpp): how output rows depend on input rows for these
-    /// full-size input shapes. Default: not streamable (layers that can stream say how).
-    virtual RowMap row_map(const std::vector<Shape>& inputs) const
+    /// Streaming (engine/stream_plan.hpp): how output rows (Axis::y) or columns (Axis::x) depend
+    /// on input rows (columns) for these full-size input shapes. Default: not streamable (layers
+    /// that can stream say how).
+    virtual RowMap axis_map(const std::vector<Shape>& inputs, Axis axis) const
     {
         return RowMap::blocked("no row mapping for " + m_class_name);
     }
-    /// Computes a horizontal band of output rows (full width). `inputs` start at the first input
-    /// row the band reads; `pad_top` replaces the window's leading padding along y (non-zero only
-    /// where the band touches the image's top border). Rowwise and upsampling layers (whose band
-    /// is any run of whole rows) ignore it.
+    /// Computes a region of output rows and columns (a band of a strip). `inputs` start at the
+    /// first input row the band reads; `pad_top` and `pad_left` replace the window's leading
+    /// padding along y and x: positive where the region touches the image's top or left border,
+    /// negative where an input holds columns (rows) before the first one the region reads (they
+    /// are skipped; a window layer's input may also hold columns after the last one it reads).
+    /// Rowwise and upsampling layers (whose inputs the stream cuts to the region) ignore them.
     virtual void forward_rows(const std::vector<const Tensor*>& inputs, Tensor& output,
-                              KernelKind kernels, int pad_top) const
+                              KernelKind kernels, int pad_top, int pad_left) const
     {
         forward(inputs, output, kernels);
     }

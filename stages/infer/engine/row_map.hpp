@@ -1,14 +1,25 @@
 // SPDX-License-Identifier: Apache-2.0
-// Purpose: how a layer's output rows depend on its input rows, for the streaming executor
-// (engine/stream_plan.hpp): which input rows a band of output rows reads.
+// Purpose: how a layer's output rows (or columns) depend on its input rows (columns), for the
+// streaming executor (engine/stream_plan.hpp): which input rows a band of output rows reads, and
+// which input columns a strip's region of output columns reads.
 #pragma once
+
+#include "stages/infer/engine/window.hpp"
 
 #include <string>
 
 namespace atrous::infer
 {
 
-/// The row dependency of one layer along y, for the full-size input it was asked about.
+/// An image axis: y (rows) or x (columns).
+enum class Axis
+{
+    y,
+    x
+};
+
+/// The dependency of one layer along one axis (named for rows; columns map the same way), for the
+/// full-size input it was asked about.
 struct RowMap
 {
     enum class Kind
@@ -37,6 +48,15 @@ struct RowMap
         return m;
     }
     static RowMap rows() { return of(Kind::rowwise); }
+    /// A sliding window (convolution, pooling) along an axis of full-size length `in`.
+    static RowMap window(const Window1d& w, int in)
+    {
+        RowMap m = of(Kind::window);
+        m.k_eff = w.k_eff();
+        m.stride = w.stride;
+        m.pad_before = w.pad_before(in);
+        return m;
+    }
     static RowMap blocked(std::string why)
     {
         RowMap m;

@@ -119,14 +119,15 @@ std::string StreamPlan::blocker(const Model& model)
             continue;
         const Node& node = graph.nodes()[i];
         const std::vector<Shape> unknown(node.inputs.size(), Shape{0, 0, 0, 0});
-        const RowMap map = node.layer->row_map(unknown);
+        const RowMap map = node.layer->axis_map(unknown, Axis::y);
         if (map.kind == RowMap::Kind::none)
             return node.layer->class_name() + " " + node.layer->name() + " (" + map.reason + ")";
     }
     return "";
 }
 
-StreamPlan::StreamPlan(const Model& model, Shape input, int band_rows, bool bit_identical)
+StreamPlan::StreamPlan(const Model& model, Shape input, int band_rows, bool bit_identical,
+                       int strip_width)
     : m_model(&model), m_graph(&model.graph()), m_band_rows(band_rows),
       m_bit_identical(bit_identical)
 {
@@ -150,23 +151,94 @@ StreamPlan::StreamPlan(const Model& model, Shape input, int band_rows, bool bit_
         for (int p : node.inputs)
             in_shapes.push_back(shapes[p]);
         const bool is_input = static_cast<int>(i) == m_graph->input_node();
-        s.map = is_input ? RowMap::rows() : node.layer->row_map(in_shapes);
+        s.map = is_input ? RowMap::rows() : node.layer->axis_map(in_shapes, Axis::y);
+        s.col_map = is_input ? RowMap::rows() : node.layer->axis_map(in_shapes, Axis::x);
         s.buffer = !is_input && node.layer->is_identity() ? m_nodes[node.inputs[0]].buffer
                                                           : static_cast<int>(i);
         s.granule = s.map.kind == RowMap::Kind::upsample ? s.map.factor
                     : bit_identical                      ? s.map.granule
                                                          : 1;
+        s.col_granule = s.col_map.kind == RowMap::Kind::upsample ? s.col_map.factor
+                        : bit_identical                          ? s.col_map.granule
+                                                                 : 1;
         s.shape = shapes[i];
         s.row_floats = static_cast<std::size_t>(s.shape.w) * s.shape.c;
         s.flops = is_input ? 0.0 : node.layer->flops(in_shapes, s.shape);
         m_whole_flops += s.flops;
     }
 
-    const Schedule whole = schedule(0, m_nodes[m_graph->output_node()].shape.h);
+    const Shape& out = m_nodes[m_graph->output_node()].shape;
+    m_strip_width = strip_width > 0 ? std::min(strip_width, out.w) : out.w;
+    const Schedule whole = schedule(0, out.h);
     m_steps = static_cast<int>(whole.ends.size());
     for (std::size_t b = 0; b < m_nodes.size(); ++b)
         m_nodes[b].capacity_rows = whole.capacity_rows[b];
     m_buffer_bytes = whole.buffer_bytes;
+}
+
+std::vector<StreamPlan::Strip> StreamPlan::strips() const
+{
+    const int w = m_nodes[m_graph->output_node()].shape.w;
+    std::vector<Strip> strips;
+    for (int x = 0; x < w; x += m_strip_width)
+        strips.push_back({x, std::min(w, x + m_strip_width)});
+    return strips;
+}
+
+StreamPlan::Columns StreamPlan::columns(Strip strip) const
+{
+    // Backwards from the output, as first_rows and target_rows: each node's region is every
+    // column its consumers read, its begin rounded down and its end up to its column granule.
+    const std::vector<Node>& graph_nodes = m_graph->nodes();
+    const int out = m_graph->output_node();
+    const int out_w = m_nodes[out].shape.w;
+    if (strip.first < 0 || strip.first >= strip.end || strip.end > out_w)
+        throw std::invalid_argument("stream: output columns [" + std::to_string(strip.first) +
+                                    ", " + std::to_string(strip.end) + ") outside [0, " +
+                                    std::to_string(out_w) + ")");
+    Columns c;
+    c.begin.resize(m_nodes.size());
+    c.end.assign(m_nodes.size(), 0);
+    for (std::size_t i = 0; i < m_nodes.size(); ++i)
+        c.begin[i] = m_nodes[i].shape.w;
+    c.begin[out] = strip.first;
+    c.end[out] = strip.end;
+    for (int i = static_cast<int>(m_nodes.size()) - 1; i >= 0; --i)
+    {
+        const StreamNode& s = m_nodes[i];
+        if (c.end[i] <= c.begin[i])
+            continue; // nothing of it read in this strip (not on the output's path)
+        c.begin[i] = c.begin[i] / s.col_granule * s.col_granule;
+        c.end[i] = std::min(s.shape.w, round_up(c.end[i], s.col_granule));
+        if (i == m_graph->input_node())
+            continue;
+        for (int p : graph_nodes[i].inputs)
+        {
+            const int in_w = m_nodes[p].shape.w;
+            c.begin[p] = std::min(c.begin[p], input_begin(s.col_map, c.begin[i], in_w, s.shape.w));
+            c.end[p] = std::max(c.end[p], input_end(s.col_map, c.end[i], in_w));
+        }
+    }
+    // An identity node's rows are its buffer's: so are its columns.
+    for (std::size_t i = 0; i < m_nodes.size(); ++i)
+    {
+        const int b = m_nodes[i].buffer;
+        c.begin[i] = c.begin[b];
+        c.end[i] = c.end[b];
+    }
+    return c;
+}
+
+std::size_t StreamPlan::strip_bytes(const std::vector<int>& capacity_rows, Strip strip) const
+{
+    const Columns c = columns(strip);
+    std::size_t bytes = 0;
+    for (std::size_t b = 0; b < m_nodes.size(); ++b)
+        if (m_nodes[b].buffer == static_cast<int>(b))
+            bytes += static_cast<std::size_t>(capacity_rows[b]) *
+                     static_cast<std::size_t>(std::max(0, c.width(static_cast<int>(b)))) *
+                     static_cast<std::size_t>(m_nodes[b].shape.c) * sizeof(float);
+    return bytes;
 }
 
 std::vector<int> StreamPlan::first_rows(int output_row) const
@@ -192,7 +264,7 @@ std::vector<int> StreamPlan::first_rows(int output_row) const
     return first;
 }
 
-StreamPlan::Schedule StreamPlan::schedule(int first_row, int last_row) const
+StreamPlan::Schedule StreamPlan::schedule(int first_row, int last_row, Strip strip) const
 {
     const int out = m_graph->output_node();
     const int out_h = m_nodes[out].shape.h;
@@ -245,9 +317,12 @@ StreamPlan::Schedule StreamPlan::schedule(int first_row, int last_row) const
         // Slack of half the live rows: the executor compacts a buffer only when it is full, so
         // it moves each row at most about twice.
         plan.capacity_rows[b] = std::max(1, live[b] + live[b] / 2);
-        plan.buffer_bytes +=
-            static_cast<std::size_t>(plan.capacity_rows[b]) * s.row_floats * sizeof(float);
     }
+    if (strip.end > strip.first)
+        plan.buffer_bytes = strip_bytes(plan.capacity_rows, strip);
+    else
+        for (const Strip& s : strips())
+            plan.buffer_bytes = std::max(plan.buffer_bytes, strip_bytes(plan.capacity_rows, s));
     return plan;
 }
 
@@ -318,8 +393,13 @@ std::string StreamPlan::summary() const
 {
     char mib[32];
     std::snprintf(mib, sizeof mib, "%.1f", static_cast<double>(m_buffer_bytes) / (1024.0 * 1024.0));
+    const std::size_t n = strips().size();
+    const std::string strips = n == 1 ? std::string("full width, row buffers ")
+                                      : std::to_string(n) + " strips of " +
+                                            std::to_string(m_strip_width) +
+                                            " px, row buffers per strip ";
     return "stream: band " + std::to_string(m_band_rows) + " rows, " + std::to_string(m_steps) +
-           " steps, row buffers " + mib + " MiB, " +
+           " steps, " + strips + mib + " MiB, " +
            (m_bit_identical ? "bands on Winograd tile rows (bit-identical)"
                             : "fewest rows (within float rounding)");
 }
@@ -333,10 +413,26 @@ StreamPlan::InputRows StreamPlan::input_rows(int node, int slot, int begin, int 
     rows.begin = input_begin(s.map, begin, in_h, s.shape.h);
     rows.end = input_end(s.map, end, in_h);
     if (s.map.kind == RowMap::Kind::window)
-        rows.pad_top = rows.begin - (begin * s.map.stride - s.map.pad_before);
+        rows.pad_before = rows.begin - (begin * s.map.stride - s.map.pad_before);
     else if (s.map.kind == RowMap::Kind::transpose)
-        rows.pad_top = begin + s.map.pad_before - rows.begin * s.map.stride;
+        rows.pad_before = begin + s.map.pad_before - rows.begin * s.map.stride;
     return rows;
+}
+
+StreamPlan::InputRows StreamPlan::input_columns(int node, int slot, int begin, int end,
+                                                int region_begin) const
+{
+    const StreamNode& s = m_nodes[node];
+    const int p = m_graph->nodes()[node].inputs[slot];
+    const int in_w = m_nodes[p].shape.w;
+    InputRows cols;
+    cols.begin = input_begin(s.col_map, begin, in_w, s.shape.w);
+    cols.end = input_end(s.col_map, end, in_w);
+    if (s.col_map.kind == RowMap::Kind::window)
+        cols.pad_before = region_begin - (begin * s.col_map.stride - s.col_map.pad_before);
+    else if (s.col_map.kind == RowMap::Kind::transpose)
+        cols.pad_before = begin + s.col_map.pad_before - region_begin * s.col_map.stride;
+    return cols;
 }
 
 } // namespace atrous::infer

@@ -16,7 +16,10 @@ public:
     Shape output_shape(const std::vector<Shape>& inputs) const override;
     void forward(const std::vector<const Tensor*>& inputs, Tensor& output,
                  KernelKind kernels) const override;
-    RowMap row_map(const std::vector<Shape>& inputs) const override { return RowMap::rows(); }
+    RowMap axis_map(const std::vector<Shape>& inputs, Axis axis) const override
+    {
+        return RowMap::rows();
+    }
 };
 
 } // namespace atrous::infer

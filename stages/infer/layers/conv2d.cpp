@@ -96,15 +96,17 @@ Shape Conv2d::output_shape(const std::vector<Shape>& inputs) const
 void Conv2d::forward(const std::vector<const Tensor*>& inputs, Tensor& output,
                      KernelKind kernels) const
 {
-    forward_rows(inputs, output, kernels, m_wy.pad_before(inputs[0]->shape().h));
+    forward_rows(inputs, output, kernels, m_wy.pad_before(inputs[0]->shape().h),
+                 m_wx.pad_before(inputs[0]->shape().w));
 }
 
 void Conv2d::forward_rows(const std::vector<const Tensor*>& inputs, Tensor& output,
-                          KernelKind kernels, int pad_top) const
+                          KernelKind kernels, int pad_top, int pad_left) const
 {
     kernels::Conv2dShape s =
         with_pixel_strides(kernel_shape(inputs[0]->shape(), output.shape()), *inputs[0], output);
     s.pad_top = pad_top;
+    s.pad_left = pad_left;
     const float* bias = m_bias.empty() ? nullptr : m_bias.data();
     if (kernels == KernelKind::reference && m_bf16)
         (m_bf16_wino ? kernels::conv2d_bf16_wino_ref : kernels::conv2d_bf16_ref)(
@@ -116,17 +118,15 @@ void Conv2d::forward_rows(const std::vector<const Tensor*>& inputs, Tensor& outp
         m_fast->run(s, inputs[0]->data(), m_packed.data(), bias, m_activation, output.data());
 }
 
-RowMap Conv2d::row_map(const std::vector<Shape>& inputs) const
+RowMap Conv2d::axis_map(const std::vector<Shape>& inputs, Axis axis) const
 {
-    RowMap m = RowMap::of(RowMap::Kind::window);
-    m.k_eff = m_wy.k_eff();
-    m.stride = m_wy.stride;
-    m.pad_before = m_wy.pad_before(inputs.at(0).h);
+    const Window1d& w = axis == Axis::y ? m_wy : m_wx;
+    RowMap m = RowMap::window(w, axis == Axis::y ? inputs.at(0).h : inputs.at(0).w);
     if (m_bf16_wino) // F(2x2, 3x3) and F(2x2, 2x2) output tiles
-        m.granule = 2 * m_wy.dilation;
+        m.granule = 2 * w.dilation;
     else if (kernels::winograd_applies(kernel_shape(Shape{}, Shape{})))
         // F(4x4, 3x3) and F(3x3, 2x2) output tiles; dilated, a tile's rows lie `dilation` apart.
-        m.granule = (m_wy.k == 3 ? 4 : 3) * m_wy.dilation;
+        m.granule = (w.k == 3 ? 4 : 3) * w.dilation;
     return m;
 }
 

@@ -17,9 +17,9 @@ public:
     Shape output_shape(const std::vector<Shape>& inputs) const override;
     void forward(const std::vector<const Tensor*>& inputs, Tensor& output,
                  KernelKind kernels) const override;
-    RowMap row_map(const std::vector<Shape>& inputs) const override;
+    RowMap axis_map(const std::vector<Shape>& inputs, Axis axis) const override;
     void forward_rows(const std::vector<const Tensor*>& inputs, Tensor& output, KernelKind kernels,
-                      int pad_top) const override;
+                      int pad_top, int pad_left) const override;
     /// The kernels honour Conv2dShape's pixel strides (reference and fast alike).
     bool writes_strided_output() const override { return true; }
     bool reads_strided_input() const override { return true; }

@@ -15,14 +15,14 @@
 namespace atrous::infer
 {
 
-int Conv2dTranspose::Axis::out(int in) const
+int Conv2dTranspose::Axis1d::out(int in) const
 {
     if (in == 0)
         return 0;
     return same ? in * stride : in * stride + std::max(k_eff() - stride, 0);
 }
 
-int Conv2dTranspose::Axis::pad_before(int in) const
+int Conv2dTranspose::Axis1d::pad_before(int in) const
 {
     if (!same)
         return 0;
@@ -42,8 +42,8 @@ Conv2dTranspose::Conv2dTranspose(const LayerSpec& spec, const std::vector<Shape>
         config.fail("output_padding", "null");
     const auto [wy, wx] = config.conv_windows();
     m_out_c = config.positive("filters", 0, "a positive count");
-    m_ay = Axis{wy.k, wy.stride, wy.dilation, wy.same};
-    m_ax = Axis{wx.k, wx.stride, wx.dilation, wx.same};
+    m_ay = Axis1d{wy.k, wy.stride, wy.dilation, wy.same};
+    m_ax = Axis1d{wx.k, wx.stride, wx.dilation, wx.same};
     const int kh = wy.k;
     const int kw = wx.k;
     m_in_c = inputs[0].c;
@@ -74,17 +74,19 @@ Shape Conv2dTranspose::output_shape(const std::vector<Shape>& inputs) const
 void Conv2dTranspose::forward(const std::vector<const Tensor*>& inputs, Tensor& output,
                               KernelKind kernels) const
 {
-    forward_rows(inputs, output, kernels, m_ay.pad_before(inputs[0]->shape().h));
+    forward_rows(inputs, output, kernels, m_ay.pad_before(inputs[0]->shape().h),
+                 m_ax.pad_before(inputs[0]->shape().w));
 }
 
 void Conv2dTranspose::forward_rows(const std::vector<const Tensor*>& inputs, Tensor& output,
-                                   KernelKind kernels, int pad_top) const
+                                   KernelKind kernels, int pad_top, int pad_left) const
 {
     const Shape& in = inputs[0]->shape();
     const Shape& out = output.shape();
     kernels::Conv2dShape s =
         with_pixel_strides(window_shape(in, out, m_ay, m_ax), *inputs[0], output);
     s.pad_top = pad_top;
+    s.pad_left = pad_left;
     const float* bias = m_bias.empty() ? nullptr : m_bias.data();
     if (kernels == KernelKind::reference)
         kernels::conv2d_transpose_ref(s, inputs[0]->data(), m_kernel.data(), bias, m_activation,
@@ -94,12 +96,13 @@ void Conv2dTranspose::forward_rows(const std::vector<const Tensor*>& inputs, Ten
                                       output.data());
 }
 
-RowMap Conv2dTranspose::row_map(const std::vector<Shape>& inputs) const
+RowMap Conv2dTranspose::axis_map(const std::vector<Shape>& inputs, Axis axis) const
 {
+    const Axis1d& a = axis == Axis::y ? m_ay : m_ax;
     RowMap m = RowMap::of(RowMap::Kind::transpose);
-    m.k_eff = m_ay.k_eff();
-    m.stride = m_ay.stride;
-    m.pad_before = m_ay.pad_before(inputs.at(0).h);
+    m.k_eff = a.k_eff();
+    m.stride = a.stride;
+    m.pad_before = a.pad_before(axis == Axis::y ? inputs.at(0).h : inputs.at(0).w);
     return m;
 }
 
@@ -108,7 +111,7 @@ Field Conv2dTranspose::field(const std::vector<Field>& inputs) const
     // Output pixel o reads inputs i with i*stride + t - pad = o for taps t < k_eff: i spans
     // (o + pad - k_eff + 1)/stride .. (o + pad)/stride. Conservative bound in new-scale units,
     // plus (stride - 1) for the position inside the upsampled block.
-    const auto up = [](AxisField a, const Axis& axis)
+    const auto up = [](AxisField a, const Axis1d& axis)
     {
         const int pad = axis.pad_before(0);
         a.scale /= axis.stride;

@@ -18,9 +18,9 @@ public:
     Shape output_shape(const std::vector<Shape>& inputs) const override;
     void forward(const std::vector<const Tensor*>& inputs, Tensor& output,
                  KernelKind kernels) const override;
-    RowMap row_map(const std::vector<Shape>& inputs) const override;
+    RowMap axis_map(const std::vector<Shape>& inputs, Axis axis) const override;
     void forward_rows(const std::vector<const Tensor*>& inputs, Tensor& output, KernelKind kernels,
-                      int pad_top) const override;
+                      int pad_top, int pad_left) const override;
     /// The kernels honour Conv2dShape's pixel strides (reference and fast alike).
     bool writes_strided_output() const override { return true; }
     bool reads_strided_input() const override { return true; }
@@ -32,7 +32,7 @@ public:
 
     /// One axis: output length for input length `in` (Keras deconv_output_length) and the
     /// number of leading output positions TensorFlow drops (its 'same' padding before).
-    struct Axis
+    struct Axis1d
     {
         int k = 1;
         int stride = 1;
@@ -44,8 +44,8 @@ public:
     };
 
 private:
-    Axis m_ay;
-    Axis m_ax;
+    Axis1d m_ay;
+    Axis1d m_ax;
     int m_in_c = 0;
     int m_out_c = 0;
     std::vector<float> m_kernel; // (kh, kw, in, out) after repacking

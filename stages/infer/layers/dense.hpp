@@ -17,7 +17,7 @@ public:
     Shape output_shape(const std::vector<Shape>& inputs) const override;
     void forward(const std::vector<const Tensor*>& inputs, Tensor& output,
                  KernelKind kernels) const override;
-    RowMap row_map(const std::vector<Shape>& inputs) const override
+    RowMap axis_map(const std::vector<Shape>& inputs, Axis axis) const override
     {
         return spatial() ? RowMap::rows()
                          : RowMap::blocked("a classifier layer: its output is not a map of rows");

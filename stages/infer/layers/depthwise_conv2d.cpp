@@ -43,16 +43,18 @@ Shape DepthwiseConv2d::output_shape(const std::vector<Shape>& inputs) const
 void DepthwiseConv2d::forward(const std::vector<const Tensor*>& inputs, Tensor& output,
                               KernelKind kernels) const
 {
-    forward_rows(inputs, output, kernels, m_wy.pad_before(inputs[0]->shape().h));
+    forward_rows(inputs, output, kernels, m_wy.pad_before(inputs[0]->shape().h),
+                 m_wx.pad_before(inputs[0]->shape().w));
 }
 
 void DepthwiseConv2d::forward_rows(const std::vector<const Tensor*>& inputs, Tensor& output,
-                                   KernelKind kernels, int pad_top) const
+                                   KernelKind kernels, int pad_top, int pad_left) const
 {
     const Shape& in = inputs[0]->shape();
     const Shape& out = output.shape();
     kernels::Conv2dShape s = window_shape(in, out, m_wy, m_wx);
     s.pad_top = pad_top;
+    s.pad_left = pad_left;
     const float* bias = m_bias.empty() ? nullptr : m_bias.data();
     if (kernels == KernelKind::reference)
         kernels::depthwise_conv2d_ref(s, inputs[0]->data(), m_kernel.data(), bias, m_activation,
@@ -62,13 +64,10 @@ void DepthwiseConv2d::forward_rows(const std::vector<const Tensor*>& inputs, Ten
                                       output.data());
 }
 
-RowMap DepthwiseConv2d::row_map(const std::vector<Shape>& inputs) const
+RowMap DepthwiseConv2d::axis_map(const std::vector<Shape>& inputs, Axis axis) const
 {
-    RowMap m = RowMap::of(RowMap::Kind::window);
-    m.k_eff = m_wy.k_eff();
-    m.stride = m_wy.stride;
-    m.pad_before = m_wy.pad_before(inputs.at(0).h);
-    return m;
+    return axis == Axis::y ? RowMap::window(m_wy, inputs.at(0).h)
+                           : RowMap::window(m_wx, inputs.at(0).w);
 }
 
 Field DepthwiseConv2d::field(const std::vector<Field>& inputs) const

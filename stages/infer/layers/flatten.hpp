@@ -16,7 +16,7 @@ public:
     Shape output_shape(const std::vector<Shape>& inputs) const override;
     void forward(const std::vector<const Tensor*>& inputs, Tensor& output,
                  KernelKind kernels) const override;
-    RowMap row_map(const std::vector<Shape>& inputs) const override
+    RowMap axis_map(const std::vector<Shape>& inputs, Axis axis) const override
     {
         return RowMap::blocked("mixes all rows into one vector");
     }

@@ -36,30 +36,29 @@ Shape MaxPool2d::output_shape(const std::vector<Shape>& inputs) const
 void MaxPool2d::forward(const std::vector<const Tensor*>& inputs, Tensor& output,
                         KernelKind kernels) const
 {
-    forward_rows(inputs, output, kernels, m_wy.pad_before(inputs[0]->shape().h));
+    forward_rows(inputs, output, kernels, m_wy.pad_before(inputs[0]->shape().h),
+                 m_wx.pad_before(inputs[0]->shape().w));
 }
 
 void MaxPool2d::forward_rows(const std::vector<const Tensor*>& inputs, Tensor& output,
-                             KernelKind kernels, int pad_top) const
+                             KernelKind kernels, int pad_top, int pad_left) const
 {
     const Shape& in = inputs[0]->shape();
     const Shape& out = output.shape();
     kernels::Conv2dShape s =
         with_pixel_strides(window_shape(in, out, m_wy, m_wx), *inputs[0], output);
     s.pad_top = pad_top;
+    s.pad_left = pad_left;
     if (kernels == KernelKind::reference)
         kernels::max_pool2d_ref(s, inputs[0]->data(), output.data());
     else
         kernels::max_pool2d_tbb(s, inputs[0]->data(), output.data());
 }
 
-RowMap MaxPool2d::row_map(const std::vector<Shape>& inputs) const
+RowMap MaxPool2d::axis_map(const std::vector<Shape>& inputs, Axis axis) const
 {
-    RowMap m = RowMap::of(RowMap::Kind::window);
-    m.k_eff = m_wy.k;
-    m.stride = m_wy.stride;
-    m.pad_before = m_wy.pad_before(inputs.at(0).h);
-    return m;
+    return axis == Axis::y ? RowMap::window(m_wy, inputs.at(0).h)
+                           : RowMap::window(m_wx, inputs.at(0).w);
 }
 
 Field MaxPool2d::field(const std::vector<Field>& inputs) const

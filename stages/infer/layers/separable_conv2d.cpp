@@ -65,11 +65,12 @@ Shape SeparableConv2d::output_shape(const std::vector<Shape>& inputs) const
 void SeparableConv2d::forward(const std::vector<const Tensor*>& inputs, Tensor& output,
                               KernelKind kernels) const
 {
-    forward_rows(inputs, output, kernels, m_wy.pad_before(inputs[0]->shape().h));
+    forward_rows(inputs, output, kernels, m_wy.pad_before(inputs[0]->shape().h),
+                 m_wx.pad_before(inputs[0]->shape().w));
 }
 
 void SeparableConv2d::forward_rows(const std::vector<const Tensor*>& inputs, Tensor& output,
-                                   KernelKind kernels, int pad_top) const
+                                   KernelKind kernels, int pad_top, int pad_left) const
 {
     const Shape& in = inputs[0]->shape();
     const Shape& out = output.shape();
@@ -80,6 +81,7 @@ void SeparableConv2d::forward_rows(const std::vector<const Tensor*>& inputs, Ten
         Tensor depth(Shape{out.n, out.h, out.w, mid});
         kernels::Conv2dShape s = window_shape(in, depth.shape(), m_wy, m_wx);
         s.pad_top = pad_top;
+        s.pad_left = pad_left;
         const std::size_t pixels = static_cast<std::size_t>(out.n) * out.h * out.w;
         kernels::depthwise_conv2d_ref(s, inputs[0]->data(), m_depthwise.data(), nullptr,
                                       kernels::Activation{}, depth.data());
@@ -90,18 +92,16 @@ void SeparableConv2d::forward_rows(const std::vector<const Tensor*>& inputs, Ten
     {
         kernels::Conv2dShape s = kernel_shape(in, out);
         s.pad_top = pad_top;
+        s.pad_left = pad_left;
         m_fast->run(s, m_multiplier, inputs[0]->data(), m_depthwise.data(), m_packed.data(), bias,
                     m_activation, output.data());
     }
 }
 
-RowMap SeparableConv2d::row_map(const std::vector<Shape>& inputs) const
+RowMap SeparableConv2d::axis_map(const std::vector<Shape>& inputs, Axis axis) const
 {
-    RowMap m = RowMap::of(RowMap::Kind::window);
-    m.k_eff = m_wy.k_eff();
-    m.stride = m_wy.stride;
-    m.pad_before = m_wy.pad_before(inputs.at(0).h);
-    return m;
+    return axis == Axis::y ? RowMap::window(m_wy, inputs.at(0).h)
+                           : RowMap::window(m_wx, inputs.at(0).w);
 }
 
 Field SeparableConv2d::field(const std::vector<Field>& inputs) const

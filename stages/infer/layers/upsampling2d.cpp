@@ -41,10 +41,10 @@ void UpSampling2d::forward(const std::vector<const Tensor*>& inputs, Tensor& out
                                       output.data());
 }
 
-RowMap UpSampling2d::row_map(const std::vector<Shape>& inputs) const
+RowMap UpSampling2d::axis_map(const std::vector<Shape>& inputs, Axis axis) const
 {
     RowMap m = RowMap::of(RowMap::Kind::upsample);
-    m.factor = m_fy;
+    m.factor = axis == Axis::y ? m_fy : m_fx;
     return m;
 }
 

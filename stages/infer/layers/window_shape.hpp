@@ -9,9 +9,11 @@
 namespace atrous::infer
 {
 
-/// `Axis` is Window1d or Conv2dTranspose::Axis: k, stride, dilation and pad_before(input length).
-template <class Axis>
-kernels::Conv2dShape window_shape(const Shape& in, const Shape& out, const Axis& y, const Axis& x)
+/// `Window` is Window1d or Conv2dTranspose::Axis1d: k, stride, dilation and pad_before(input
+/// length).
+template <class Window>
+kernels::Conv2dShape window_shape(const Shape& in, const Shape& out, const Window& y,
+                                  const Window& x)
 {
     return kernels::Conv2dShape{in.n,
                                 in.h,

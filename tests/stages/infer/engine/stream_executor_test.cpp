@@ -48,37 +48,43 @@ bool same_bytes(const Tensor& a, const Tensor& b)
     return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
-/// Streams `input` with each band height and checks each against the whole-image forward
-/// (<= 1e-4; with `bit_identical` the same bytes, as every band height gives).
+/// Streams `input` with each band height and strip width (0: the whole width) and checks each
+/// against the whole-image forward (<= 1e-4; with `bit_identical` the same bytes, as every band
+/// height and strip width gives).
 void expect_streams_exactly(const Model& model, const Tensor& input, const std::vector<int>& bands,
-                            KernelKind kernels = KernelKind::fast, bool bit_identical = true)
+                            KernelKind kernels = KernelKind::fast, bool bit_identical = true,
+                            const std::vector<int>& strips = {0})
 {
     ForwardOptions options;
     options.kernels = kernels;
     const Tensor whole = model.forward(input, options);
     Tensor first;
     for (int band : bands)
-    {
-        SCOPED_TRACE("band " + std::to_string(band));
-        const StreamExecutor stream(model, input.shape(), band, kernels);
-        StreamStats stats;
-        const Tensor streamed = stream.run(input, &stats);
-        EXPECT_LE(max_abs_diff(streamed, whole), 1e-4f);
-        // Bands start where the whole image's kernel tiles start: the same sums, same order.
-        if (bit_identical)
+        for (int strip : strips)
         {
-            EXPECT_TRUE(same_bytes(streamed, whole))
-                << "max diff " << max_abs_diff(streamed, whole);
+            SCOPED_TRACE("band " + std::to_string(band) + ", strip " + std::to_string(strip));
+            const StreamExecutor stream(model, input.shape(), band, kernels, true, strip);
+            StreamStats stats;
+            const Tensor streamed = stream.run(input, &stats);
+            EXPECT_LE(max_abs_diff(streamed, whole), 1e-4f);
+            // Bands start where the whole image's kernel tiles start: the same sums, same order.
+            if (bit_identical)
+            {
+                EXPECT_TRUE(same_bytes(streamed, whole))
+                    << "max diff " << max_abs_diff(streamed, whole);
+            }
+            if (strip == 0)
+            {
+                EXPECT_LE(stats.flop_ratio(), 1.10);
+            }
+            EXPECT_GT(stats.buffer_bytes, 0u);
+            if (first.size() == 0)
+                first = streamed;
+            else if (bit_identical)
+            {
+                EXPECT_TRUE(same_bytes(streamed, first));
+            }
         }
-        EXPECT_LE(stats.flop_ratio(), 1.10);
-        EXPECT_GT(stats.buffer_bytes, 0u);
-        if (first.size() == 0)
-            first = streamed;
-        else if (bit_identical)
-        {
-            EXPECT_TRUE(same_bytes(streamed, first));
-        }
-    }
 }
 
 TEST(StreamExecutor, ChainOfEveryLayerKindAtOddSizes)
@@ -191,16 +197,18 @@ TEST(StreamExecutor, RowsGoOutTopToBottomOnce)
     int next_in = 0;
     int next_out = 0;
     stream.run(
-        [&](int first, Tensor& rows)
+        [&](int first, int first_col, Tensor& rows)
         {
             EXPECT_EQ(first, next_in);
+            EXPECT_EQ(first_col, 0);
             next_in += rows.shape().h;
             std::memcpy(rows.data(), input.data() + static_cast<std::size_t>(first) * 22 * 2,
                         rows.size() * sizeof(float));
         },
-        [&](int first, const Tensor& rows)
+        [&](int first, int first_col, const Tensor& rows)
         {
             EXPECT_EQ(first, next_out);
+            EXPECT_EQ(first_col, 0);
             next_out += rows.shape().h;
         });
     EXPECT_NE(stream.plan().summary().find("stream: band 4 rows, "), std::string::npos)
@@ -226,6 +234,66 @@ TEST(StreamExecutor, ClassifierIsNotStreamable)
         EXPECT_NE(std::string(e.what()).find("not streamable: Flatten"), std::string::npos)
             << e.what();
     }
+}
+
+} // namespace
+} // namespace atrous::infer
+
+namespace atrous::infer
+{
+namespace
+{
+
+// Vertical strips: each layer computes only the columns of its region (skipping the columns of a
+// wider input through a negative left padding, cutting rowwise and upsampling inputs to the
+// region); the result is the whole-image pass's, bit for bit, for every strip width.
+TEST(StreamStrips, ChainOfEveryLayerKindAtOddSizes)
+{
+    const Model model = random_model(chain_spec());
+    for (const Shape shape : {Shape{1, 37, 29, 3}, Shape{1, 23, 41, 3}})
+    {
+        SCOPED_TRACE(::testing::Message() << shape);
+        expect_streams_exactly(model, random_tensor(shape, 3), {4, 7}, KernelKind::fast, true,
+                               {1, 5, 8, 13, 40});
+    }
+}
+
+TEST(StreamStrips, ChainWithReferenceKernels)
+{
+    const Model model = random_model(chain_spec());
+    expect_streams_exactly(model, random_tensor(Shape{1, 19, 13, 3}, 5), {5}, KernelKind::reference,
+                           true, {3, 6});
+}
+
+TEST(StreamStrips, SmallUnetWithSkipAndAdd)
+{
+    for (bool with_add : {false, true})
+    {
+        SCOPED_TRACE(with_add ? "with Add" : "without Add");
+        const Model model = random_model(test::small_unet_spec("stream_unet", with_add));
+        expect_streams_exactly(model, random_tensor(Shape{1, 42, 30, 2}, 9), {4, 16},
+                               KernelKind::fast, true, {4, 8, 11, 16});
+    }
+}
+
+TEST(StreamStrips, SeedUnetAtReducedWidth)
+{
+    UnetArchitecture unet;
+    unet.filters = 4;
+    unet.in_channels = 1;
+    const Model model = random_model(builtin_model_spec(unet), 11);
+    const Tensor input = random_tensor(Shape{1, 64, 208, 1}, 12);
+    expect_streams_exactly(model, input, {16}, KernelKind::fast, true, {16, 48, 64, 100, 200});
+    // Strips recompute the columns their regions share (at most a receptive reach each side),
+    // and bound the buffers by the strip, not the image.
+    const StreamExecutor whole(model, input.shape(), 16);
+    const StreamExecutor strips(model, input.shape(), 16, KernelKind::fast, true, 48);
+    StreamStats stats;
+    strips.run(input, &stats);
+    EXPECT_GT(stats.flop_ratio(), 1.0);
+    EXPECT_LT(strips.plan().buffer_bytes(), whole.plan().buffer_bytes());
+    EXPECT_NE(strips.plan().summary().find("5 strips of 48 px"), std::string::npos)
+        << strips.plan().summary();
 }
 
 } // namespace

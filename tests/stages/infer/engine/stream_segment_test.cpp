@@ -52,7 +52,7 @@ StreamStats run_segment(const StreamExecutor& stream, const Tensor& input, int f
     int next_out = first;
     const StreamStats stats = stream.run(
         first, last,
-        [&](int from, Tensor& rows)
+        [&](int from, int, Tensor& rows)
         {
             EXPECT_GE(from, 0);
             EXPECT_LE(from + rows.shape().h, input.shape().h);
@@ -64,7 +64,7 @@ StreamStats run_segment(const StreamExecutor& stream, const Tensor& input, int f
             std::memcpy(rows.data(), input.data() + from * in_row,
                         rows.shape().h * in_row * sizeof(float));
         },
-        [&](int from, const Tensor& rows)
+        [&](int from, int, const Tensor& rows)
         {
             EXPECT_EQ(from, next_out);
             next_out += rows.shape().h;
@@ -189,14 +189,14 @@ TEST(StreamSegment, ReadsOnlyTheRowsItNeeds)
     int highest = 0;
     const StreamStats stats = stream.run(
         800, 816,
-        [&](int from, Tensor& rows)
+        [&](int from, int, Tensor& rows)
         {
             lowest = std::min(lowest, from);
             highest = std::max(highest, from + rows.shape().h);
             std::memcpy(rows.data(), input.data() + from * row_floats(shape),
                         rows.size() * sizeof(float));
         },
-        [](int, const Tensor&) {});
+        [](int, int, const Tensor&) {});
     // The re-warm reads back the receptive reach (the model's halo) plus each layer's rounding
     // down to its kernel tiles (Winograd at the deep levels: up to 16 rows there, x16 here), not
     // the image above; ahead, the encoder's lead, not the image below.
@@ -212,8 +212,8 @@ TEST(StreamSegment, RejectsRowsOutsideTheOutput)
 {
     const Model model = random_model(test::small_unet_spec("bad", false), 7);
     const StreamExecutor stream(model, Shape{1, 20, 12, 2}, 4);
-    const auto none = [](int, const Tensor&) {};
-    const auto nothing = [](int, Tensor&) {};
+    const auto none = [](int, int, const Tensor&) {};
+    const auto nothing = [](int, int, Tensor&) {};
     EXPECT_THROW(stream.run(-1, 4, nothing, none), std::invalid_argument);
     EXPECT_THROW(stream.run(4, 4, nothing, none), std::invalid_argument);
     EXPECT_THROW(stream.run(0, 21, nothing, none), std::invalid_argument);

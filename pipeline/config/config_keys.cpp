@@ -138,6 +138,23 @@ const std::vector<Entry>& entries()
                                    : e == "tiles" ? TileOptions::Executor::tiles
                                                   : TileOptions::Executor::automatic;
          }},
+        {{"tile.stream_strip", "auto, full or integer >= 1", "auto",
+          "stream: output columns per vertical strip (rounded up to a multiple of tile.size), "
+          "streamed one after the other; each layer computes only the columns its strip needs, so "
+          "row buffers are bounded by the strip, not the image. The result is the same bytes for "
+          "every strip width. auto: 1024 px (measured: bench/README.md), narrower where the row "
+          "buffers would exceed 2 GiB; full: the whole width in one strip."},
+         [](const Value& v, Parsed& p)
+         {
+             if (v.node().IsScalar() && v.node().Scalar() == "auto")
+                 p.cfg.tile.stream_strip_px.reset();
+             else if (v.node().IsScalar() && v.node().Scalar() == "full")
+                 p.cfg.tile.stream_strip_px = 0;
+             else if (auto i = Value::parse_int(v.node()); i && *i >= 1 && *i <= (1 << 20))
+                 p.cfg.tile.stream_strip_px = *i;
+             else
+                 v.fail("`auto`, `full` or an integer in 1..1048576 (pixels)");
+         }},
         {{"output", "section", "", "The HDF5 file written.", true}, nullptr},
         {{"output.path", "path", "",
           "HDF5 output; written as `<path>.partial` and renamed when complete.", true},

@@ -19,12 +19,15 @@ int stream_band_rows(int stride);
 
 /// `tile.executor: auto` streams only when the stream's row buffers fit in this (they grow with
 /// the strip's width; the tile executor's memory does not), and `tile.stream_strip: auto` narrows
-/// the strips until they do. `stream` named explicitly has no limit.
-constexpr std::size_t stream_buffer_budget_bytes = std::size_t{2} << 30;
+/// the strips until they do. `stream` named explicitly has no limit. 1.25 GiB of buffers keeps a
+/// process under 2 GiB (weights, GDAL cache, HDF5 and I/O buffers: ~0.6 GiB more with the
+/// full-width seed U-Net; bench/README.md).
+constexpr std::size_t stream_buffer_budget_bytes = std::size_t{1280} << 20;
 
-/// `tile.stream_strip: auto`: output columns per strip before the budget narrows them (measured:
-/// bench/README.md). An image up to half as wide again streams in one strip.
-constexpr int stream_strip_default_px = 1024;
+/// `tile.stream_strip: auto`: output columns per strip before the budget narrows them (measured
+/// fastest of 512 / 1024 / 2048 / full width on a 4096 px image: bench/README.md). An image up to
+/// half as wide again streams in one strip.
+constexpr int stream_strip_default_px = 2048;
 
 /// Why the stream executor cannot run this configuration and model ("" when it can): a halo
 /// other than exact, stitch blend, or a model the stream planner cannot stream (the layer named).

@@ -19,7 +19,8 @@ as gdalbuildvrt would place distinct files), then for each strip width runs
 polls the process's VmHWM (peak resident set) every 0.2 s, and sends SIGTERM once --tiles tile
 rows of the first strip are written (the stream's buffers then hold their steady-state rows:
 after the warm-up every buffer is filled to its capacity before it is compacted). Prints the
-plan's row-buffer bytes, the tiles written, the seconds run and the peak RSS, per strip width.
+plan's strips, FLOP ratio (FLOPs of the strips / one whole-image pass) and row-buffer bytes, the
+tiles written, the seconds run and the peak RSS, per strip width.
 """
 
 import argparse
@@ -115,7 +116,9 @@ def run(args, work, strip):
     with open(log_path) as f:
         text = f.read()
     plan = re.search(r"row buffers (per strip )?([\d.]+) MiB", text)
-    return {"strip": strip, "seconds": time.monotonic() - start, "tiles": tiles,
+    strips = re.search(r"(\d+) strips of (\d+) px \(([\d.]+) x the FLOPs", text)
+    return {"strip": strip, "strips": f"{strips.group(1)} x {strips.group(2)} px" if strips
+            else "full width", "flops": strips.group(3) if strips else "1.000", "seconds": time.monotonic() - start, "tiles": tiles,
             "buffers": plan.group(2) if plan else "?", "peak": peak, "rc": proc.returncode,
             "log": text}
 
@@ -139,15 +142,15 @@ def main():
     make_vrt(os.path.join(args.work, "mosaic.vrt"), source, args.size)
     print(f"{args.size} x {args.size} mosaic, {os.path.basename(args.weights)}, "
           f"{args.threads} threads; load average {os.getloadavg()[0]:.1f}")
-    print("| tile.stream_strip | planned row buffers MiB | tiles written at SIGTERM | seconds "
-          "| peak RSS MiB | exit |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| tile.stream_strip | strips | planned FLOPs / one pass | planned row buffers MiB "
+          "| tiles written at SIGTERM | seconds | peak RSS MiB | exit |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     for strip in args.strips.split(","):
         r = run(args, args.work, strip)
         if r["rc"] not in (0, 75):
             sys.exit(f"strip {strip}: exit {r['rc']}\n{r['log'][-3000:]}")
-        print(f"| {strip} | {r['buffers']} | {r['tiles']} | {r['seconds']:.0f} | "
-              f"{r['peak']:.0f} | {r['rc']} |", flush=True)
+        print(f"| {strip} | {r['strips']} | {r['flops']} | {r['buffers']} | {r['tiles']} | "
+              f"{r['seconds']:.0f} | {r['peak']:.0f} | {r['rc']} |", flush=True)
         for p in (f"out-{strip}.h5", f"out-{strip}.h5.partial"):
             if os.path.exists(os.path.join(args.work, p)):
                 os.remove(os.path.join(args.work, p))

@@ -7,14 +7,16 @@
 
     bench/stream_ratio.py --atrous build/atrous --config configs/membrane.yaml \
         --input scene.tif [--size 2048] [--threads 2,1] [--rounds 5] [--work DIR] \
-        [--exact-tiles]
+        [--exact-tiles] [--strips full,1024,512]
 
 Without --input, a --size x --size 8-bit tiled GeoTIFF (smooth sine pattern + noise) is made
 in --work. Each round runs every executor once per thread count, in turn; the table gives
 medians over the rounds of the process wall time and of the run's own loop seconds (report
 "seconds.wall"), and the 1-minute load average before and after. --exact-tiles adds the tile
 executor with the exact halo (what exact cost before the stream) as a third executor, and the
-stream's FLOP ratio (report "flop_ratio": FLOPs computed / one whole-image pass).
+stream's FLOP ratio (report "flop_ratio": FLOPs computed / one whole-image pass). --strips
+adds the stream with each tile.stream_strip given (the plain "stream" row runs auto) and a table
+of their wall times, ratios to halo-0, FLOP ratios and peak RSS (report "peak_rss_mb").
 """
 
 import argparse
@@ -59,7 +61,8 @@ def run_once(args, executor, threads, out):
         sys.exit(f"{executor}: exit {proc.returncode}\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
     with open(out[:-3] + ".report.json") as f:
         report = json.load(f)
-    return wall, report["seconds"]["wall"], report.get("flop_ratio") or 0.0
+    rss = report.get("peak_rss_mb") or 0.0
+    return wall, report["seconds"]["wall"], report.get("flop_ratio") or 0.0, rss
 
 
 def main():
@@ -73,6 +76,8 @@ def main():
     ap.add_argument("--work")
     ap.add_argument("--exact-tiles", action="store_true",
                     help="also run tiles with the exact halo")
+    ap.add_argument("--strips", default="",
+                    help="also run the stream with these tile.stream_strip values")
     ap.add_argument("--set", dest="set_", action="append", default=[],
                     help="extra --set for every run (KEY=VALUE)")
     args = ap.parse_args()
@@ -85,6 +90,9 @@ def main():
             make_scene(args.input, args.size)
     if args.exact_tiles:
         EXECUTORS["tiles-exact"] = ["--set", "tile.executor=tiles", "--set", "tile.halo=exact"]
+    strips = [x for x in args.strips.split(",") if x]
+    for w in strips:
+        EXECUTORS[f"stream-{w}"] = EXECUTORS["stream"] + ["--set", f"tile.stream_strip={w}"]
     threads = [int(t) for t in args.threads.split(",")]
     times = {(e, t): [] for e in EXECUTORS for t in threads}
     load_before = os.getloadavg()[0]
@@ -112,6 +120,17 @@ def main():
             x = [statistics.median(v) for v in zip(*times[("tiles-exact", t)])]
             line += f" {x[0]:.2f} ({x[1]:.2f}) | {x[0] / h[0]:.2f} | {s[2]:.3f} |"
         print(line)
+    if strips:
+        print("\n| threads | tile.stream_strip | wall s (loop s) | / halo-0 wall | FLOP ratio "
+              "| peak RSS MiB |")
+        print("|---:|---|---:|---:|---:|---:|")
+        for t in threads:
+            h = statistics.median(x[0] for x in times[("halo-0", t)])
+            for e in ["stream"] + [f"stream-{w}" for w in strips]:
+                m = [statistics.median(x) for x in zip(*times[(e, t)])]
+                name = "auto" if e == "stream" else e[len("stream-"):]
+                print(f"| {t} | {name} | {m[0]:.2f} ({m[1]:.2f}) | {m[0] / h:.2f} | {m[2]:.3f} "
+                      f"| {m[3]:.0f} |")
 
 
 if __name__ == "__main__":

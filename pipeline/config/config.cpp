@@ -523,6 +523,12 @@ std::string RunConfig::normalized_yaml() const
     e << YAML::Key << "stitch" << YAML::Value
       << (stitch.mode == StitchMode::crop ? "crop" : "blend");
     e << YAML::Key << "executor" << YAML::Value << executor_name(tile.executor);
+    if (!tile.stream_strip_px)
+        e << YAML::Key << "stream_strip" << YAML::Value << "auto";
+    else if (*tile.stream_strip_px == 0)
+        e << YAML::Key << "stream_strip" << YAML::Value << "full";
+    else
+        e << YAML::Key << "stream_strip" << YAML::Value << *tile.stream_strip_px;
     e << YAML::EndMap;
 
     e << YAML::Key << "output" << YAML::Value << YAML::BeginMap;

@@ -35,6 +35,10 @@ struct TileOptions
         stream
     };
     Executor executor = Executor::automatic;
+    /// `tile.stream_strip`: output columns per vertical strip of the stream, a multiple of the
+    /// tile size; empty = auto (the measured default, narrower where the row buffers would not
+    /// fit; pipeline/run/executor_choice.hpp), 0 = the whole width.
+    std::optional<int> stream_strip_px;
 };
 
 /// "auto", "tiles" or "stream": the key's values.

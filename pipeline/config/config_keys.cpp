@@ -127,16 +127,35 @@ const std::vector<Entry>& entries()
          }},
         {{"tile.executor", "one of auto|tiles|stream", "auto",
           "auto: stream where it can run, else tiles (the plan summary says which and why); "
-          "stream: run the whole image once, top to bottom in full-width bands of rows (every "
-          "value computed once; skips all-nodata tile rows; needs halo exact, stitch crop and a "
-          "model without Dense/Flatten; auto also wants its row buffers within 2 GiB); tiles: run "
-          "each tile's window through the network (any halo, blend; skips all-nodata tiles)."},
+          "stream: run the whole image once, top to bottom in bands of rows, strip by strip "
+          "(tile.stream_strip; every value of a strip computed once; skips all-nodata tile rows; "
+          "needs halo exact, stitch crop and a model without Dense/Flatten; auto also wants its "
+          "row buffers within 1.25 GiB); tiles: run each tile's window through the network (any "
+          "halo, blend; skips all-nodata tiles)."},
          [](const Value& v, Parsed& p)
          {
              const std::string e = v.as_choice({"auto", "tiles", "stream"});
              p.cfg.tile.executor = e == "stream"  ? TileOptions::Executor::stream
                                    : e == "tiles" ? TileOptions::Executor::tiles
                                                   : TileOptions::Executor::automatic;
+         }},
+        {{"tile.stream_strip", "auto, full or integer >= 1", "auto",
+          "stream: output columns per vertical strip (rounded up to a multiple of tile.size), "
+          "streamed one after the other; each layer computes only the columns its strip needs, so "
+          "row buffers are bounded by the strip, not the image. The result is the same bytes for "
+          "every strip width. auto: 2048 px (measured: bench/README.md; one strip up to 3072 px), "
+          "narrower where the row buffers would exceed 1.25 GiB; full: the whole width in one "
+          "strip."},
+         [](const Value& v, Parsed& p)
+         {
+             if (v.node().IsScalar() && v.node().Scalar() == "auto")
+                 p.cfg.tile.stream_strip_px.reset();
+             else if (v.node().IsScalar() && v.node().Scalar() == "full")
+                 p.cfg.tile.stream_strip_px = 0;
+             else if (auto i = Value::parse_int(v.node()); i && *i >= 1 && *i <= (1 << 20))
+                 p.cfg.tile.stream_strip_px = *i;
+             else
+                 v.fail("`auto`, `full` or an integer in 1..1048576 (pixels)");
          }},
         {{"output", "section", "", "The HDF5 file written.", true}, nullptr},
         {{"output.path", "path", "",

@@ -63,24 +63,52 @@ ExecutorChoice choose_executor(const RunConfig& cfg, const infer::Model& model,
             choice.why = "auto: " + why;
             return choice;
         }
-    const infer::StreamPlan stream(
-        model,
-        infer::Shape{1, plan.padded_height(), plan.padded_width(), model.facts().in_channels},
-        stream_band_rows(plan.stride()));
-    choice.stream_buffer_bytes = stream.buffer_bytes();
+    const int width = plan.padded_width();
+    const int tile = plan.tile_size();
+    const auto buffer_bytes = [&](int strip_px)
+    {
+        return infer::StreamPlan(
+                   model, infer::Shape{1, plan.padded_height(), width, model.facts().in_channels},
+                   stream_band_rows(plan.stride()), true, strip_px)
+            .buffer_bytes();
+    };
+    const std::optional<int> asked = cfg.tile.stream_strip_px;
+    int strip = 0;
+    if (asked && *asked == 0)
+        strip = width;
+    else if (asked)
+        strip = std::min(width, round_up(*asked, tile));
+    else
+    {
+        strip = round_up(stream_strip_default_px, tile);
+        if (width <= strip + strip / 2)
+            strip = width;
+    }
+    choice.stream_buffer_bytes = buffer_bytes(strip);
+    for (; !asked && choice.stream_buffer_bytes > budget_bytes && strip > tile;)
+    {
+        strip = round_up(std::max(tile, strip / 2), tile);
+        choice.stream_buffer_bytes = buffer_bytes(strip);
+    }
+    choice.stream_strip_px = strip;
+    choice.stream_strips = (width + strip - 1) / strip;
+    const std::string strips =
+        choice.stream_strips == 1
+            ? std::string("full width")
+            : fmt::format("{} strips of {} px", choice.stream_strips, choice.stream_strip_px);
     if (!named && choice.stream_buffer_bytes > budget_bytes)
     {
-        choice.why = fmt::format("auto: the stream's full-width row buffers would take {} for "
-                                 "{} px wide rows, above its {} budget; tile.executor: stream "
-                                 "runs it anyway",
-                                 mib_text(choice.stream_buffer_bytes), plan.padded_width(),
-                                 mib_text(budget_bytes));
+        choice.why =
+            fmt::format("auto: the stream's row buffers would take {} ({}), above its "
+                        "{} budget; tile.executor: stream runs it anyway",
+                        mib_text(choice.stream_buffer_bytes), strips, mib_text(budget_bytes));
         return choice;
     }
     choice.executor = E::stream;
-    choice.why =
-        fmt::format("{}: every value computed once, row buffers {}",
-                    named ? "tile.executor: stream" : "auto", mib_text(choice.stream_buffer_bytes));
+    choice.why = fmt::format("{}: every value computed once, {}, row buffers {}{}",
+                             named ? "tile.executor: stream" : "auto", strips,
+                             mib_text(choice.stream_buffer_bytes),
+                             choice.stream_strips == 1 ? "" : " per strip");
     return choice;
 }
 

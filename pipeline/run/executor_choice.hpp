@@ -18,8 +18,16 @@ namespace atrous
 int stream_band_rows(int stride);
 
 /// `tile.executor: auto` streams only when the stream's row buffers fit in this (they grow with
-/// the image width; the tile executor's memory does not). `stream` named explicitly has no limit.
-constexpr std::size_t stream_buffer_budget_bytes = std::size_t{2} << 30;
+/// the strip's width; the tile executor's memory does not), and `tile.stream_strip: auto` narrows
+/// the strips until they do. `stream` named explicitly has no limit. 1.25 GiB of buffers keeps a
+/// process under 2 GiB (weights, GDAL cache, HDF5 and I/O buffers: ~0.6 GiB more with the
+/// full-width seed U-Net; bench/README.md).
+constexpr std::size_t stream_buffer_budget_bytes = std::size_t{1280} << 20;
+
+/// `tile.stream_strip: auto`: output columns per strip before the budget narrows them (measured
+/// fastest of 512 / 1024 / 2048 / full width on a 4096 px image: bench/README.md). An image up to
+/// half as wide again streams in one strip.
+constexpr int stream_strip_default_px = 2048;
 
 /// Why the stream executor cannot run this configuration and model ("" when it can): a halo
 /// other than exact, stitch blend, or a model the stream planner cannot stream (the layer named).
@@ -35,11 +43,15 @@ struct ExecutorChoice
 {
     TileOptions::Executor executor = TileOptions::Executor::tiles; // tiles or stream
     std::string why;                                               // for the plan summary
-    std::size_t stream_buffer_bytes = 0; // the stream's row buffers (0: not planned)
+    std::size_t stream_buffer_bytes = 0; // the stream's row buffers per strip (0: not planned)
+    int stream_strip_px = 0;             // output columns per strip (0: not planned)
+    int stream_strips = 0;               // strips across the padded width
 };
 
 /// Resolves tile.executor for the planned grid: tiles and stream as named; auto: stream when
-/// stream_blocker finds nothing and its row buffers fit `budget_bytes`, else tiles.
+/// stream_blocker finds nothing and its row buffers fit `budget_bytes`, else tiles. Resolves
+/// tile.stream_strip too: as named (rounded up to whole tiles), full, or auto: the default,
+/// halved (in whole tiles) while its row buffers exceed `budget_bytes`.
 ExecutorChoice choose_executor(const RunConfig& config, const infer::Model& model,
                                const TilePlan& plan,
                                std::size_t budget_bytes = stream_buffer_budget_bytes);

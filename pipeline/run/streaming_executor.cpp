@@ -33,19 +33,31 @@ struct StopStream
 {
 };
 
-/// Output rows of the current row of tiles with their valid flags, until they are written.
+/// Output columns [first, end) of the padded image: a strip of the stream, whole tile columns.
+struct Columns
+{
+    int first = 0;
+    int end = 0;
+    int width() const { return end - first; }
+};
+
+/// Output rows of the current row of tiles of a strip with their valid flags, until they are
+/// written.
 class TileRowCutter
 {
 public:
-    TileRowCutter(const TilePlan& plan, int channels) : m_plan(plan), m_channels(channels) {}
+    TileRowCutter(const TilePlan& plan, int channels, Columns strip)
+        : m_plan(plan), m_channels(channels), m_strip(strip)
+    {
+    }
 
-    /// Takes output row `y` (padded width x channels, NHWC) and the valid flags (padded width) of
-    /// input row `y`; returns the tile row it completed, or -1.
+    /// Takes output row `y` of the strip (its width x channels, NHWC) and the valid flags (its
+    /// width) of input row `y`; returns the tile row it completed, or -1.
     int add_output_row(int y, const float* row, const std::uint8_t* valid)
     {
         if (y >= m_plan.image_height())
             return -1; // padding below the image
-        const std::size_t w = static_cast<std::size_t>(m_plan.image_width());
+        const std::size_t w = static_cast<std::size_t>(m_strip.width());
         m_probabilities.insert(m_probabilities.end(), row, row + w * m_channels);
         m_valid_rows.insert(m_valid_rows.end(), valid, valid + w);
         const int tile_row = y / m_plan.tile_size();
@@ -59,7 +71,7 @@ public:
     {
         const int y0 = (task.core.y / m_plan.tile_size()) * m_plan.tile_size();
         return stitch::core_block(task.core, task.id, m_channels, m_probabilities.data(),
-                                  m_valid_rows.data(), m_plan.image_width(), 0, y0);
+                                  m_valid_rows.data(), m_strip.width(), m_strip.first, y0);
     }
 
     /// Drops the rows of the tile row just cut.
@@ -72,7 +84,8 @@ public:
 private:
     const TilePlan& m_plan;
     int m_channels;
-    std::vector<float> m_probabilities; // the tile row's output rows, image width
+    Columns m_strip;
+    std::vector<float> m_probabilities; // the tile row's output rows, strip width
     std::vector<std::uint8_t> m_valid_rows;
 };
 
@@ -82,8 +95,8 @@ struct OutputBand
 {
     int first = 0;
     int rows = 0;
-    std::vector<float> probabilities; // rows x padded width x channels (NHWC)
-    std::vector<std::uint8_t> valid;  // rows x padded width
+    std::vector<float> probabilities; // rows x strip width x channels (NHWC)
+    std::vector<std::uint8_t> valid;  // rows x strip width
 };
 
 /// Input row windows [first, end) in the order the stream reads them (StreamExecutor::run reads
@@ -104,12 +117,12 @@ std::vector<std::pair<int, int>> read_windows(const infer::StreamPlan& plan, int
     return windows;
 }
 
-/// A read of whole rows [first, first + count), `width` px wide (no tile: id -1).
-TileTask rows_task(int first, int count, int width)
+/// A read of rows [first, first + count) of columns `cols` (no tile: id -1).
+TileTask rows_task(int first, int count, Columns cols)
 {
     TileTask task;
     task.id = -1;
-    task.window = {0, first, width, count};
+    task.window = {cols.first, first, cols.width(), count};
     task.core = task.window;
     return task;
 }
@@ -126,8 +139,8 @@ bool all_nodata(const std::vector<std::uint8_t>& valid)
 class BandReader
 {
 public:
-    BandReader(Reader& reader, int width, std::vector<std::pair<int, int>> windows)
-        : m_reader(reader), m_width(width), m_windows(std::move(windows)), m_worker(1)
+    BandReader(Reader& reader, Columns cols, std::vector<std::pair<int, int>> windows)
+        : m_reader(reader), m_cols(cols), m_windows(std::move(windows)), m_worker(1)
     {
         if (!m_windows.empty())
             start(m_windows.front());
@@ -163,13 +176,13 @@ public:
 private:
     void start(std::pair<int, int> window)
     {
-        const TileTask task = rows_task(window.first, window.second - window.first, m_width);
+        const TileTask task = rows_task(window.first, window.second - window.first, m_cols);
         m_pending = true;
         m_worker.push([this, task] { m_band = m_reader.read(task); });
     }
 
     Reader& m_reader;
-    int m_width;
+    Columns m_cols;
     std::vector<std::pair<int, int>> m_windows;
     std::size_t m_next = 0; // index of the window read or being read ahead
     bool m_pending = false; // a read was started and not taken yet
@@ -177,11 +190,13 @@ private:
     SerialWorker m_worker;  // last: destroyed (joined) first
 };
 
-/// A unit of work: whole tile rows [first_tile_row, end_tile_row), streamed as one segment of
-/// StreamExecutor (a segment below the top re-warms from the input rows above it: bit-identical),
-/// or, when `nodata`, tile rows whose every core is nodata: written as nodata, not streamed.
+/// A unit of work: tile rows [first_tile_row, end_tile_row) of a strip, streamed as one segment
+/// of StreamExecutor (a segment below the top re-warms from the input rows above it:
+/// bit-identical), or, when `nodata`, tile rows whose every core is nodata: written as nodata, not
+/// streamed.
 struct Segment
 {
+    int strip = 0; // index in StreamPlan::strips()
     int first_tile_row = 0;
     int end_tile_row = 0;
     bool nodata = false;
@@ -199,9 +214,19 @@ int segment_tile_rows(const TilePlan& plan, int halo_px, int ranks)
     return std::clamp(std::max(by_ranks, by_reach), 1, plan.rows());
 }
 
-bool tile_row_done(const TilePlan& plan, const std::vector<std::uint8_t>& done, int row)
+/// The tile columns of output columns `cols` (whole tiles).
+std::pair<int, int> tile_columns(const TilePlan& plan, Columns cols)
 {
-    for (int col = 0; col < plan.columns(); ++col)
+    return {cols.first / plan.tile_size(),
+            std::min(plan.columns(), (cols.end + plan.tile_size() - 1) / plan.tile_size())};
+}
+
+/// True when every tile of tile row `row` in output columns `cols` is done.
+bool tile_row_done(const TilePlan& plan, const std::vector<std::uint8_t>& done, int row,
+                   Columns cols)
+{
+    const auto [first, end] = tile_columns(plan, cols);
+    for (int col = first; col < end; ++col)
         if (done[static_cast<std::size_t>(row) * plan.columns() + col] == 0)
             return false;
     return true;
@@ -223,41 +248,44 @@ std::vector<std::uint8_t> nodata_tile_rows(const TilePlan& plan, Reader& reader,
         return nodata;
     for (int row = comm.rank(); row < plan.rows(); row += comm.size())
     {
-        if (tile_row_done(plan, done, row))
+        if (tile_row_done(plan, done, row, {0, plan.padded_width()}))
             continue;
         const int y = row * plan.tile_size();
-        const RasterTile band = reader.read(
-            rows_task(y, std::min(plan.tile_size(), plan.image_height() - y), plan.image_width()));
+        const RasterTile band = reader.read(rows_task(
+            y, std::min(plan.tile_size(), plan.image_height() - y), {0, plan.image_width()}));
         nodata[static_cast<std::size_t>(row)] = all_nodata(band.valid) ? 1 : 0;
     }
     comm.max(nodata); // the same on every rank (its segments are planned from it)
     return nodata;
 }
 
-/// The segments with a tile not yet done: runs of tile rows cut at `tile_rows` and where the
-/// all-nodata rows begin and end, each streamed run starting at its first tile row with a tile not
-/// done (a resumed segment streams from there, re-warmed from the rows above).
+/// The segments with a tile not yet done, strip after strip: runs of tile rows cut at
+/// `tile_rows` and where the all-nodata rows begin and end, each streamed run starting at its
+/// first tile row with a tile of the strip not done (a resumed segment streams from there,
+/// re-warmed from the rows above).
 std::vector<Segment> plan_segments(const TilePlan& plan, const std::vector<std::uint8_t>& done,
-                                   int tile_rows, const std::vector<std::uint8_t>& nodata)
+                                   int tile_rows, const std::vector<std::uint8_t>& nodata,
+                                   const std::vector<Columns>& strips)
 {
     std::vector<Segment> segments;
-    for (int first = 0; first < plan.rows(); first += tile_rows)
-    {
-        const int end = std::min(plan.rows(), first + tile_rows);
-        for (int run = first; run < end;)
+    for (int strip = 0; strip < static_cast<int>(strips.size()); ++strip)
+        for (int first = 0; first < plan.rows(); first += tile_rows)
         {
-            const bool empty = nodata[static_cast<std::size_t>(run)] != 0;
-            int run_end = run + 1;
-            while (run_end < end && (nodata[static_cast<std::size_t>(run_end)] != 0) == empty)
-                ++run_end;
-            int start = run;
-            while (start < run_end && tile_row_done(plan, done, start))
-                ++start;
-            if (start < run_end)
-                segments.push_back({start, run_end, empty});
-            run = run_end;
+            const int end = std::min(plan.rows(), first + tile_rows);
+            for (int run = first; run < end;)
+            {
+                const bool empty = nodata[static_cast<std::size_t>(run)] != 0;
+                int run_end = run + 1;
+                while (run_end < end && (nodata[static_cast<std::size_t>(run_end)] != 0) == empty)
+                    ++run_end;
+                int start = run;
+                while (start < run_end && tile_row_done(plan, done, start, strips[strip]))
+                    ++start;
+                if (start < run_end)
+                    segments.push_back({strip, start, run_end, empty});
+                run = run_end;
+            }
         }
-    }
     return segments;
 }
 
@@ -277,15 +305,19 @@ ExecutionResult StreamingExecutor::run(const RunPlan& run_plan, const Checkpoint
     const int width = plan.padded_width();
     const infer::StreamExecutor stream(
         model, infer::Shape{1, plan.padded_height(), width, facts.in_channels},
-        stream_band_rows(plan.stride()));
+        stream_band_rows(plan.stride()), infer::KernelKind::fast, true,
+        run_plan.executor().stream_strip_px);
     const infer::StreamPlan& splan = stream.plan();
+    std::vector<Columns> strips;
+    for (const infer::StreamStrip& strip : splan.strips())
+        strips.push_back({strip.first, strip.end});
     run.log.info("  stream  {}, {:.2f} GFLOP (one whole-image pass of {} x {} px)", splan.summary(),
                  splan.whole_image_flops() / 1e9, width, plan.padded_height());
     const int ranks = run.comm.size();
     const int tile_rows = segment_tile_rows(plan, facts.halo_px, ranks);
     const std::vector<std::uint8_t> nodata_rows =
         nodata_tile_rows(plan, stages.reader, done, run.comm);
-    const std::vector<Segment> segments = plan_segments(plan, done, tile_rows, nodata_rows);
+    const std::vector<Segment> segments = plan_segments(plan, done, tile_rows, nodata_rows, strips);
     if (const auto skipped = std::count(nodata_rows.begin(), nodata_rows.end(), 1); skipped > 0)
         run.log.info("  stream  skips {} of {} tile rows: every core in them is nodata (written as "
                      "nodata, not streamed)",
@@ -301,20 +333,27 @@ ExecutionResult StreamingExecutor::run(const RunPlan& run_plan, const Checkpoint
                                       : segments.front().first_tile_row * plan.tile_size(),
                      plan.count() - done_before);
 
-    const double gflop_per_tile_row = splan.whole_image_flops() / 1e9 / plan.rows();
-    long long rows_to_stream = 0;
+    // GFLOP of one whole-image pass per tile row of a strip.
+    const auto gflop_per_tile_row = [&](int strip)
+    {
+        return splan.whole_image_flops() / 1e9 / plan.rows() *
+               strips[static_cast<std::size_t>(strip)].width() / width;
+    };
+    double gflop_to_stream = 0;
     for (const Segment& seg : segments)
         if (!seg.nodata)
-            rows_to_stream += seg.end_tile_row - seg.first_tile_row;
-    Progress progress(run.format, plan.count() - done_before,
-                      gflop_per_tile_row * static_cast<double>(rows_to_stream), stdout);
+            gflop_to_stream +=
+                gflop_per_tile_row(seg.strip) * (seg.end_tile_row - seg.first_tile_row);
+    Progress progress(run.format, plan.count() - done_before, gflop_to_stream, stdout);
     long long tiles_written = 0;
     long long empty_tiles = 0;
     long long tiles_seen = 0; // tiles of the tile rows streamed so far (computed or not)
-    // Writes the cores not yet done of tile `row`, each cut by `block_of(task)`.
-    const auto write_tile_row = [&](int row, const auto& block_of)
+    // Writes the cores not yet done of tile `row` in columns `cols`, each cut by
+    // `block_of(task)`.
+    const auto write_tile_row = [&](int row, Columns cols, const auto& block_of)
     {
-        for (int col = 0; col < plan.columns(); ++col)
+        const auto [first_col, end_col] = tile_columns(plan, cols);
+        for (int col = first_col; col < end_col; ++col)
         {
             const TileTask task = plan.task(static_cast<TileId>(row) * plan.columns() + col);
             ++tiles_seen;
@@ -340,42 +379,56 @@ ExecutionResult StreamingExecutor::run(const RunPlan& run_plan, const Checkpoint
     {
         const int first_row = seg.first_tile_row * plan.tile_size();
         const int last_row = std::min(plan.padded_height(), seg.end_tile_row * plan.tile_size());
-        TileRowCutter cutter(plan, facts.out_channels); // the writer thread's
+        const Columns strip = strips[static_cast<std::size_t>(seg.strip)];
+        const infer::StreamStrip stream_strip{strip.first, strip.end};
+        // The input columns the strip's layers read (its region at the input node).
+        const infer::StreamPlan::Columns regions = splan.columns(stream_strip);
+        const int input_node = model.graph().input_node();
+        const Columns in_cols{regions.begin[static_cast<std::size_t>(input_node)],
+                              regions.end[static_cast<std::size_t>(input_node)]};
+        const int strip_w = strip.width();
+        TileRowCutter cutter(plan, facts.out_channels, strip); // the writer thread's
         // On the writer thread: cuts a band's rows into the tile row, writes its cores once
         // complete.
         const auto write_band = [&](const OutputBand& band)
         {
-            const std::size_t row_floats = static_cast<std::size_t>(width) * facts.out_channels;
+            const std::size_t row_floats = static_cast<std::size_t>(strip_w) * facts.out_channels;
             for (int r = 0; r < band.rows; ++r)
             {
                 const int tile_row = cutter.add_output_row(
                     band.first + r, band.probabilities.data() + r * row_floats,
-                    band.valid.data() + static_cast<std::size_t>(r) * width);
+                    band.valid.data() + static_cast<std::size_t>(r) * strip_w);
                 if (tile_row < 0)
                     continue;
-                write_tile_row(tile_row, [&](const TileTask& task) { return cutter.block(task); });
-                progress.advance(0, gflop_per_tile_row);
+                write_tile_row(tile_row, strip,
+                               [&](const TileTask& task) { return cutter.block(task); });
+                progress.advance(0, gflop_per_tile_row(seg.strip));
                 cutter.clear();
             }
         };
 
-        // The valid flags of the input rows read and not yet output (the stream's thread only).
+        // The valid flags of the strip's columns of the input rows read and not yet output (the
+        // stream's thread only).
         std::deque<std::vector<std::uint8_t>> pending_valid;
-        BandReader reader(stages.reader, width, read_windows(splan, first_row, last_row));
+        BandReader reader(stages.reader, in_cols, read_windows(splan, first_row, last_row));
         // Declared last: destroyed (its queued bands written, joined) first.
         SerialWorker writer(static_cast<std::size_t>(
             std::max(2, plan.tile_size() / std::max(1, stream_band_rows(plan.stride())))));
-        const auto read_rows = [&](int first, int /*first_col*/, infer::Tensor& rows)
+        const auto read_rows = [&](int first, int first_col, infer::Tensor& rows)
         {
             if (run.watch.requested())
                 throw StopStream{};
             writer.check(); // a failed write stops the stream at the next band
+            if (first_col != in_cols.first || rows.shape().w != in_cols.width())
+                throw std::logic_error("stream: input columns asked for are not the strip's");
             const RasterTile band = reader.take(first, rows.shape().h, wait_s);
             std::copy(band.pixels.data(), band.pixels.data() + band.pixels.size(), rows.data());
             for (int r = std::max(0, first_row - first); r < rows.shape().h; ++r)
             {
-                const std::uint8_t* row = band.valid.data() + static_cast<std::size_t>(r) * width;
-                pending_valid.emplace_back(row, row + width);
+                const std::uint8_t* row = band.valid.data() +
+                                          static_cast<std::size_t>(r) * in_cols.width() +
+                                          (strip.first - in_cols.first);
+                pending_valid.emplace_back(row, row + strip_w);
             }
         };
         const auto write_rows = [&](int first, int /*first_col*/, const infer::Tensor& rows)
@@ -391,13 +444,13 @@ ExecutionResult StreamingExecutor::run(const RunPlan& run_plan, const Checkpoint
                                 "channel {}; nothing of it is written. The model overflows "
                                 "float32 on this input (check input.normalize and the "
                                 "weights); tile.executor: tiles with --debug names the layer",
-                                infer::non_finite_name(bad->value), bad->x, first + bad->y,
-                                bad->c));
+                                infer::non_finite_name(bad->value), strip.first + bad->x,
+                                first + bad->y, bad->c));
             OutputBand band;
             band.first = first;
             band.rows = rows.shape().h;
             band.probabilities.assign(rows.data(), rows.data() + rows.size());
-            band.valid.reserve(static_cast<std::size_t>(band.rows) * width);
+            band.valid.reserve(static_cast<std::size_t>(band.rows) * strip_w);
             for (int r = 0; r < band.rows; ++r)
             {
                 band.valid.insert(band.valid.end(), pending_valid.front().begin(),
@@ -411,7 +464,7 @@ ExecutionResult StreamingExecutor::run(const RunPlan& run_plan, const Checkpoint
         bool stopped = false;
         try
         {
-            s = stream.run(first_row, last_row, read_rows, write_rows);
+            s = stream.run(first_row, last_row, stream_strip, read_rows, write_rows);
         }
         catch (const StopStream&)
         {
@@ -434,7 +487,7 @@ ExecutionResult StreamingExecutor::run(const RunPlan& run_plan, const Checkpoint
         {
             if (run.watch.requested())
                 throw StopStream{};
-            write_tile_row(row,
+            write_tile_row(row, strips[static_cast<std::size_t>(seg.strip)],
                            [&](const TileTask& task) {
                                return stitch::nodata_block(task.core, facts.out_channels, task.id);
                            });

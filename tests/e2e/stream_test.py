@@ -248,6 +248,56 @@ def test_stream_mpi_kill_resume(args):
     resume.same_output(ref, out)
 
 
+def set_strip(ctx, strip):
+    """tile.stream_strip in run.yaml."""
+    with open(ctx.path("run.yaml")) as f:
+        text = f.read()
+    with open(ctx.path("run.yaml"), "w") as f:
+        f.write(text.replace("executor: stream", f"executor: stream\n  stream_strip: {strip}"))
+
+
+def test_stream_strips(args):
+    """Vertical strips (tile.stream_strip): the same bytes as one full-width strip for every
+    strip width (each layer computes its region's columns), the plan says how many strips, the
+    FLOPs grow by the columns strips share; kill -9 of a strip run mid-run and its resume: the
+    same bytes."""
+    ctx = resume.setup(args, "stream_strips", threads=1, sync_interval=0.05, executor="stream")
+    tall_scene(ctx, 960)
+    full, _ = resume.reference(ctx, "full.h5", "--set", "tile.stream_strip=full")
+    for strip, strips in ((64, 5), (100, 3), (320, 1)):
+        out = ctx.path("out", f"s{strip}.h5")
+        proc = ctx.run("run", "run.yaml", "--set", f"output.path={out}", "--set",
+                       f"tile.stream_strip={strip}", "--log-format", "plain", expect_rc=0)
+        if strips > 1:
+            width = -(-strip // resume.TILE) * resume.TILE
+            check(f"{strips} strips of {width} px" in proc.stdout,
+                  f"no strip plan line:\n{proc.stdout}")
+        resume.same_output(full, out)
+        with open(ctx.path("out", f"s{strip}.report.json")) as f:
+            ratio = json.load(f)["flop_ratio"]
+        print(f"stream_strip {strip}: {strips} strips, {ratio:.3f} x one whole-image pass")
+        check((ratio > 1.0) == (strips > 1) and ratio < 4.0, f"flop_ratio {ratio}")
+    # kill -9 mid-run with 64 px strips, resumed: the bytes of the full-width run.
+    set_strip(ctx, 64)
+    out = ctx.path("out", "k.h5")
+    kill_mid_run(ctx, out, after_tiles=0)
+    ctx.run("run", "run.yaml", "--set", f"output.path={out}", expect_rc=0)
+    check(not os.path.exists(out + ".partial"), "the partial file is left after completion")
+    resume.same_output(full, out)
+
+
+def test_stream_strips_mpi(args):
+    """3 ranks share (strip, tile rows) segments of 64 px strips: the bytes of one process."""
+    resume.need_mpirun()
+    ctx = resume.setup(args, "stream_strips_mpi", threads=1, executor="stream")
+    tall_scene(ctx, 480, nodata_rect=(0, 96, e2e.WIDTH, 128))
+    ref, _ = resume.reference(ctx, "full.h5", "--set", "tile.stream_strip=full")
+    set_strip(ctx, 64)
+    out = ctx.path("out", "np3.h5")
+    resume.run_mpi(ctx, 3, out)
+    resume.same_output(ref, out)
+
+
 def test_stream_refused(args):
     """stream with halo 16, blend, or a classifier: one line naming the reason, exit 2."""
     ctx = e2e.Context(args, "stream_refused")

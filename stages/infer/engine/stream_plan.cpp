@@ -174,6 +174,19 @@ StreamPlan::StreamPlan(const Model& model, Shape input, int band_rows, bool bit_
     for (std::size_t b = 0; b < m_nodes.size(); ++b)
         m_nodes[b].capacity_rows = whole.capacity_rows[b];
     m_buffer_bytes = whole.buffer_bytes;
+    if (m_whole_flops > 0)
+    {
+        double flops = 0;
+        for (const Strip& strip : strips())
+        {
+            const Columns c = columns(strip);
+            for (std::size_t i = 0; i < m_nodes.size(); ++i)
+                if (m_nodes[i].buffer == static_cast<int>(i))
+                    flops += m_nodes[i].flops * std::max(0, c.width(static_cast<int>(i))) /
+                             m_nodes[i].shape.w;
+        }
+        m_strips_flop_ratio = flops / m_whole_flops;
+    }
 }
 
 std::vector<StreamPlan::Strip> StreamPlan::strips() const
@@ -394,10 +407,12 @@ std::string StreamPlan::summary() const
     char mib[32];
     std::snprintf(mib, sizeof mib, "%.1f", static_cast<double>(m_buffer_bytes) / (1024.0 * 1024.0));
     const std::size_t n = strips().size();
+    char ratio[32];
+    std::snprintf(ratio, sizeof ratio, "%.3f", m_strips_flop_ratio);
     const std::string strips = n == 1 ? std::string("full width, row buffers ")
                                       : std::to_string(n) + " strips of " +
-                                            std::to_string(m_strip_width) +
-                                            " px, row buffers per strip ";
+                                            std::to_string(m_strip_width) + " px (" + ratio +
+                                            " x the FLOPs of one pass), row buffers per strip ";
     return "stream: band " + std::to_string(m_band_rows) + " rows, " + std::to_string(m_steps) +
            " steps, " + strips + mib + " MiB, " +
            (m_bit_identical ? "bands on Winograd tile rows (bit-identical)"

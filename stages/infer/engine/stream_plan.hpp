@@ -113,6 +113,9 @@ public:
     std::size_t buffer_bytes() const { return m_buffer_bytes; }
     /// FLOPs of one whole-image pass (Model::flops of the input).
     double whole_image_flops() const { return m_whole_flops; }
+    /// FLOPs of a whole streamed pass over every strip / whole_image_flops(): 1 for one strip;
+    /// more where strips compute the columns their regions share.
+    double strips_flop_ratio() const { return m_strips_flop_ratio; }
     bool bit_identical() const { return m_bit_identical; }
     /// One line for a plan summary: "stream: band 16 rows, 64 steps, 4 strips of 1024 px, row
     /// buffers 277.8 MiB per strip, bands on Winograd tile rows (bit-identical)".
@@ -145,6 +148,7 @@ private:
     std::size_t strip_bytes(const std::vector<int>& capacity_rows, Strip strip) const;
     std::size_t m_buffer_bytes = 0;
     double m_whole_flops = 0;
+    double m_strips_flop_ratio = 1;
 };
 
 } // namespace atrous::infer

@@ -291,6 +291,9 @@ TEST(StreamStrips, SeedUnetAtReducedWidth)
     StreamStats stats;
     strips.run(input, &stats);
     EXPECT_GT(stats.flop_ratio(), 1.0);
+    // The plan's ratio is the one the strips compute (rows: each once).
+    EXPECT_NEAR(strips.plan().strips_flop_ratio(), stats.flop_ratio(), 1e-9);
+    EXPECT_DOUBLE_EQ(whole.plan().strips_flop_ratio(), 1.0);
     EXPECT_LT(strips.plan().buffer_bytes(), whole.plan().buffer_bytes());
     EXPECT_NE(strips.plan().summary().find("5 strips of 48 px"), std::string::npos)
         << strips.plan().summary();

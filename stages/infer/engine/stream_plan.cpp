@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <stdexcept>
 
 namespace atrous::infer
@@ -419,35 +420,41 @@ std::string StreamPlan::summary() const
                             : "fewest rows (within float rounding)");
 }
 
+namespace
+{
+
+/// The input span that output [begin, end) of a layer mapped by `m` reads along one axis (input
+/// length `in_len`, output length `out_len`), and its leading padding relative to an input that
+/// starts at `start` (negative: that many input rows / columns are skipped).
+StreamPlan::InputRows input_span(const RowMap& m, int begin, int end, int in_len, int out_len,
+                                 std::optional<int> start)
+{
+    StreamPlan::InputRows span;
+    span.begin = input_begin(m, begin, in_len, out_len);
+    span.end = input_end(m, end, in_len);
+    const int first = start.value_or(span.begin);
+    if (m.kind == RowMap::Kind::window)
+        span.pad_before = first - (begin * m.stride - m.pad_before);
+    else if (m.kind == RowMap::Kind::transpose)
+        span.pad_before = begin + m.pad_before - first * m.stride;
+    return span;
+}
+
+} // namespace
+
 StreamPlan::InputRows StreamPlan::input_rows(int node, int slot, int begin, int end) const
 {
-    const StreamNode& s = m_nodes[node];
     const int p = m_graph->nodes()[node].inputs[slot];
-    const int in_h = m_nodes[p].shape.h;
-    InputRows rows;
-    rows.begin = input_begin(s.map, begin, in_h, s.shape.h);
-    rows.end = input_end(s.map, end, in_h);
-    if (s.map.kind == RowMap::Kind::window)
-        rows.pad_before = rows.begin - (begin * s.map.stride - s.map.pad_before);
-    else if (s.map.kind == RowMap::Kind::transpose)
-        rows.pad_before = begin + s.map.pad_before - rows.begin * s.map.stride;
-    return rows;
+    return input_span(m_nodes[node].map, begin, end, m_nodes[p].shape.h, m_nodes[node].shape.h,
+                      std::nullopt);
 }
 
 StreamPlan::InputRows StreamPlan::input_columns(int node, int slot, int begin, int end,
                                                 int region_begin) const
 {
-    const StreamNode& s = m_nodes[node];
     const int p = m_graph->nodes()[node].inputs[slot];
-    const int in_w = m_nodes[p].shape.w;
-    InputRows cols;
-    cols.begin = input_begin(s.col_map, begin, in_w, s.shape.w);
-    cols.end = input_end(s.col_map, end, in_w);
-    if (s.col_map.kind == RowMap::Kind::window)
-        cols.pad_before = region_begin - (begin * s.col_map.stride - s.col_map.pad_before);
-    else if (s.col_map.kind == RowMap::Kind::transpose)
-        cols.pad_before = begin + s.col_map.pad_before - region_begin * s.col_map.stride;
-    return cols;
+    return input_span(m_nodes[node].col_map, begin, end, m_nodes[p].shape.w, m_nodes[node].shape.w,
+                      region_begin);
 }
 
 } // namespace atrous::infer

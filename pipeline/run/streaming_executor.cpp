@@ -232,28 +232,43 @@ bool tile_row_done(const TilePlan& plan, const std::vector<std::uint8_t>& done, 
     return true;
 }
 
-/// Per tile row, 1 when the core of each of its tiles is nodata: found by reading the tile rows
-/// not yet done once (core rows only: no halo) when the input can hold nodata (a nodata value or
-/// a mask; under MPI each rank reads every size-th row and the ranks combine what they found); all
-/// 0 otherwise. Such rows need no inference (their cores are written as nodata, as
-/// the tile executor writes an empty tile), and a segment below them re-warms from their rows as
-/// from any other (read as zeros, as the whole-image pass reads them): bit-identical.
+/// Per tile row and strip (index row * strips + strip), 1 when the core of each of the strip's
+/// tiles in that row is nodata: found by reading the tile rows not yet done once (core rows only:
+/// no halo) when the input can hold nodata (a nodata value or a mask; under MPI each rank reads
+/// every size-th row and the ranks combine what they found); all 0 otherwise. Such strip rows need
+/// no inference (their cores are written as nodata, as the tile executor writes an empty tile),
+/// and a segment below them re-warms from their rows as from any other (read as zeros, as the
+/// whole-image pass reads them): bit-identical. So a mosaic's gaps are skipped where they span a
+/// strip's width, not only the image's.
 std::vector<std::uint8_t> nodata_tile_rows(const TilePlan& plan, Reader& reader,
                                            const std::vector<std::uint8_t>& done,
-                                           Communicator& comm)
+                                           const std::vector<Columns>& strips, Communicator& comm)
 {
-    std::vector<std::uint8_t> nodata(static_cast<std::size_t>(plan.rows()), 0);
+    const std::size_t n = strips.size();
+    std::vector<std::uint8_t> nodata(static_cast<std::size_t>(plan.rows()) * n, 0);
     const RasterInfo info = reader.info();
     if (!info.nodata && info.mask.empty())
         return nodata;
+    const int width = plan.image_width();
     for (int row = comm.rank(); row < plan.rows(); row += comm.size())
     {
         if (tile_row_done(plan, done, row, {0, plan.padded_width()}))
             continue;
         const int y = row * plan.tile_size();
-        const RasterTile band = reader.read(rows_task(
-            y, std::min(plan.tile_size(), plan.image_height() - y), {0, plan.image_width()}));
-        nodata[static_cast<std::size_t>(row)] = all_nodata(band.valid) ? 1 : 0;
+        const int h = std::min(plan.tile_size(), plan.image_height() - y);
+        const RasterTile band = reader.read(rows_task(y, h, {0, width}));
+        for (std::size_t s = 0; s < n; ++s)
+        {
+            const int x0 = std::min(strips[s].first, width);
+            const int x1 = std::min(strips[s].end, width);
+            bool empty = true;
+            for (int r = 0; r < h && empty; ++r)
+            {
+                const auto* v = band.valid.data() + static_cast<std::size_t>(r) * width;
+                empty = std::all_of(v + x0, v + x1, [](std::uint8_t f) { return f == 0; });
+            }
+            nodata[static_cast<std::size_t>(row) * n + s] = empty ? 1 : 0;
+        }
     }
     comm.max(nodata); // the same on every rank (its segments are planned from it)
     return nodata;
@@ -268,15 +283,20 @@ std::vector<Segment> plan_segments(const TilePlan& plan, const std::vector<std::
                                    const std::vector<Columns>& strips)
 {
     std::vector<Segment> segments;
-    for (int strip = 0; strip < static_cast<int>(strips.size()); ++strip)
+    const std::size_t n = strips.size();
+    for (int strip = 0; strip < static_cast<int>(n); ++strip)
         for (int first = 0; first < plan.rows(); first += tile_rows)
         {
+            const auto empty_at = [&](int row) {
+                return nodata[static_cast<std::size_t>(row) * n +
+                              static_cast<std::size_t>(strip)] != 0;
+            };
             const int end = std::min(plan.rows(), first + tile_rows);
             for (int run = first; run < end;)
             {
-                const bool empty = nodata[static_cast<std::size_t>(run)] != 0;
+                const bool empty = empty_at(run);
                 int run_end = run + 1;
-                while (run_end < end && (nodata[static_cast<std::size_t>(run_end)] != 0) == empty)
+                while (run_end < end && empty_at(run_end) == empty)
                     ++run_end;
                 int start = run;
                 while (start < run_end && tile_row_done(plan, done, start, strips[strip]))
@@ -316,12 +336,12 @@ ExecutionResult StreamingExecutor::run(const RunPlan& run_plan, const Checkpoint
     const int ranks = run.comm.size();
     const int tile_rows = segment_tile_rows(plan, facts.halo_px, ranks);
     const std::vector<std::uint8_t> nodata_rows =
-        nodata_tile_rows(plan, stages.reader, done, run.comm);
+        nodata_tile_rows(plan, stages.reader, done, strips, run.comm);
     const std::vector<Segment> segments = plan_segments(plan, done, tile_rows, nodata_rows, strips);
     if (const auto skipped = std::count(nodata_rows.begin(), nodata_rows.end(), 1); skipped > 0)
-        run.log.info("  stream  skips {} of {} tile rows: every core in them is nodata (written as "
-                     "nodata, not streamed)",
-                     skipped, plan.rows());
+        run.log.info("  stream  skips {} of {} tile rows{}: every core in them is nodata (written "
+                     "as nodata, not streamed)",
+                     skipped, nodata_rows.size(), strips.size() > 1 ? " of strips" : "");
     if (ranks > 1)
         run.log.info("  stream  {} segments of up to {} tile rows ({} px) for {} ranks, each "
                      "re-warmed from the rows above it",

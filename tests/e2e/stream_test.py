@@ -12,6 +12,7 @@ Uses the scene (301 x 197 px, a nodata corner) and configuration of e2e_test.py.
 
 import json
 import os
+import re
 import signal
 import sys
 
@@ -284,6 +285,29 @@ def test_stream_strips(args):
     ctx.run("run", "run.yaml", "--set", f"output.path={out}", expect_rc=0)
     check(not os.path.exists(out + ".partial"), "the partial file is left after completion")
     resume.same_output(full, out)
+
+
+def test_stream_strip_nodata(args):
+    """A gap that spans some strips' width but no whole tile row (a mosaic's missing column of
+    files) is skipped strip by strip: the stream says so, computes less, and writes the bytes of
+    the full-width stream (which streams it all)."""
+    ctx = resume.setup(args, "stream_strip_nodata", executor="stream")
+    # 301 x 480 px, 32 px tiles: columns 0-127 nodata on every row (strips 0 and 1 of 64 px).
+    tall_scene(ctx, 480, nodata_rect=(0, 0, 128, 480))
+    full, _ = resume.reference(ctx, "full.h5", "--set", "tile.stream_strip=full")
+    out = ctx.path("out", "s64.h5")
+    proc = ctx.run("run", "run.yaml", "--set", f"output.path={out}", "--set",
+                   "tile.stream_strip=64", "--log-format", "plain", expect_rc=0)
+    check("skips 30 of 75 tile rows of strips" in proc.stdout, f"no skip line:\n{proc.stdout}")
+    resume.same_output(full, out)
+    with open(ctx.path("out", "s64.report.json")) as f:
+        ratio = json.load(f)["flop_ratio"]
+    planned = float(re.search(r"5 strips of 64 px \(([\d.]+) x the FLOPs", proc.stdout).group(1))
+    print(f"strips of 64 px, 2 of 5 skipped: {ratio:.3f} x one whole-image pass "
+          f"(all 5: {planned:.3f})")
+    # The two skipped strips are the narrowest regions (at the image's left border): at least a
+    # quarter of the five strips' FLOPs.
+    check(ratio < 0.75 * planned, f"flop_ratio {ratio}: the skipped strips were computed")
 
 
 def test_stream_strips_mpi(args):

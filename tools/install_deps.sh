@@ -8,7 +8,7 @@ PACKAGES=(
   libgdal-dev gdal-bin libhdf5-dev libhdf5-openmpi-dev hdf5-tools
   libopenmpi-dev openmpi-bin openssh-client libtbb-dev libyaml-cpp-dev
   slurm-wlm munge
-  nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libzip-dev nettle-dev
+  nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libzip-dev nettle-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev clang-format
   clang-14 libclang-rt-14-dev
   python3 python3-numpy python3-h5py python3-torch python3-gdal python3-yaml

@@ -5,6 +5,7 @@
 #include "stages/communicator.hpp"
 #include "stages/error.hpp"
 #include "stages/write/cf_metadata.hpp"
+#include "stages/write/chunk_deflate.hpp"
 #include "stages/write/h5_handle.hpp"
 #include "stages/write/make_writer.hpp"
 #include "stages/write/output_lock.hpp"
@@ -14,6 +15,7 @@
 #include <fmt/format.h>
 #include <hdf5.h>
 #include <nlohmann/json.hpp>
+#include <oneapi/tbb/parallel_for.h>
 #include <spdlog/logger.h>
 
 #include <algorithm>
@@ -572,6 +574,98 @@ void read_hyperslab(hid_t dataset, hid_t mem_type, const std::vector<hsize_t>& s
               where, what);
 }
 
+/// The chunk dimensions of `dataset` (chunked).
+std::vector<hsize_t> chunk_dims(hid_t dataset, const std::string& what)
+{
+    h5::Handle dcpl =
+        h5::check(H5Dget_create_plist(dataset), where, what + ": H5Dget_create_plist");
+    std::vector<hsize_t> dims(3, 0);
+    const int rank = H5Pget_chunk(dcpl.get(), 3, dims.data());
+    if (rank < 0)
+        throw OutputError(where, what + ": H5Pget_chunk: " + h5::error_stack());
+    dims.resize(static_cast<std::size_t>(rank));
+    return dims;
+}
+
+/// The spatial datasets of a complete partial file copied into the published ones chunk by chunk
+/// (one tile core = one chunk), a row of tiles at a time: read, then shuffled and deflated on
+/// every thread (shuffle_deflate: the bytes HDF5's filters would store), then written in the
+/// order the filtered H5Dwrite calls wrote them (H5Dwrite_chunk; filter mask 0: both applied).
+/// The part of an edge chunk outside the image holds the dataset's fill value, as HDF5 fills it.
+void publish_chunks_deflated(const OutputFile& in, const OutputFile& out, const WriteOptions& o,
+                             const OutputLayout& l, const std::string& what)
+{
+    const bool f32 = o.probabilities == ProbabilityFormat::float32;
+    const std::size_t prob_size = f32 ? 4 : 1;
+    const hsize_t c = static_cast<hsize_t>(l.channels);
+    const hsize_t height = static_cast<hsize_t>(l.image_height);
+    const hsize_t width = static_cast<hsize_t>(l.image_width);
+    const std::vector<hsize_t> mask_chunk = chunk_dims(out.labels.get(), what);
+    const hsize_t ch = mask_chunk.at(0);
+    const hsize_t cw = mask_chunk.at(1);
+    struct Chunk
+    {
+        hid_t dataset;
+        std::vector<hsize_t> offset;
+        std::size_t element;
+        std::vector<std::uint8_t> raw; // ch x cw elements, fill outside the image
+        std::vector<std::uint8_t> packed;
+    };
+    // The fill of an element of `size` bytes (schema: nodata code, NaN for float32).
+    const auto filled = [&](std::size_t size)
+    {
+        std::vector<std::uint8_t> raw(ch * cw * size);
+        if (size == 1)
+            std::fill(raw.begin(), raw.end(), nodata_u8);
+        else
+            for (std::size_t i = 0; i < ch * cw; ++i)
+                std::memcpy(raw.data() + i * size, &schema::nodata_f32, size);
+        return raw;
+    };
+    std::vector<std::uint8_t> block;
+    for (hsize_t y = 0; y < height; y += ch)
+    {
+        std::vector<Chunk> chunks;
+        const hsize_t h = std::min(ch, height - y);
+        for (hsize_t x = 0; x < width; x += cw)
+        {
+            const hsize_t w = std::min(cw, width - x);
+            // Reads a block (h x w) of `dataset` into a new chunk's rows.
+            const auto add = [&](hid_t source, hid_t target, hid_t type, std::size_t size,
+                                 std::vector<hsize_t> start, std::vector<hsize_t> count,
+                                 std::vector<hsize_t> offset)
+            {
+                block.resize(h * w * size);
+                read_hyperslab(source, type, start, count, block.data(), what);
+                Chunk chunk{target, std::move(offset), size, filled(size), {}};
+                for (hsize_t r = 0; r < h; ++r)
+                    std::memcpy(chunk.raw.data() + r * cw * size, block.data() + r * w * size,
+                                w * size);
+                chunks.push_back(std::move(chunk));
+            };
+            add(in.labels.get(), out.labels.get(), H5T_NATIVE_UINT8, 1, {y, x}, {h, w}, {y, x});
+            if (!in.probabilities)
+                continue;
+            for (hsize_t k = 0; k < c; ++k)
+                add(in.probabilities.get(), out.probabilities.get(),
+                    f32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_UINT8, prob_size, {k, y, x}, {1, h, w},
+                    {k, y, x});
+        }
+        oneapi::tbb::parallel_for(std::size_t{0}, chunks.size(),
+                                  [&](std::size_t i)
+                                  {
+                                      Chunk& chunk = chunks[i];
+                                      chunk.packed =
+                                          shuffle_deflate(chunk.raw.data(), chunk.raw.size(),
+                                                          chunk.element, o.compression_level);
+                                  });
+        for (const Chunk& chunk : chunks)
+            h5::check(H5Dwrite_chunk(chunk.dataset, H5P_DEFAULT, 0, chunk.offset.data(),
+                                     chunk.packed.size(), chunk.packed.data()),
+                      where, what + ": H5Dwrite_chunk");
+    }
+}
+
 /// Copies a complete partial file into `target` with the published layout (chunked by tile,
 /// filters), block by block (one tile core = one chunk).
 /// `created` is set once `target` exists as this run's file (so that a failure removes it).
@@ -596,7 +690,9 @@ void publish_copy(const fs::path& partial, const fs::path& target, const WriteOp
         o.probabilities == ProbabilityFormat::float32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_UINT8;
     const std::size_t prob_size = o.probabilities == ProbabilityFormat::float32 ? 4 : 1;
     const hsize_t c = static_cast<hsize_t>(l.channels);
-    if (l.spatial)
+    if (l.spatial && o.compression == "deflate")
+        publish_chunks_deflated(in, out, o, l, what);
+    else if (l.spatial)
     {
         std::vector<std::uint8_t> buffer;
         const hsize_t t = static_cast<hsize_t>(l.tile_size);

@@ -143,7 +143,7 @@ const std::vector<Entry>& entries()
           "stream: output columns per vertical strip (rounded up to a multiple of tile.size), "
           "streamed one after the other; each layer computes only the columns its strip needs, so "
           "row buffers are bounded by the strip, not the image. The result is the same bytes for "
-          "every strip width. auto: 2048 px (measured: bench/README.md; one strip up to 3072 px), "
+          "every strip width. auto: 4096 px (measured: bench/README.md; one strip up to 6144 px), "
           "narrower where the row buffers would exceed 1.25 GiB; full: the whole width in one "
           "strip."},
          [](const Value& v, Parsed& p)

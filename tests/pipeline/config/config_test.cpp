@@ -159,7 +159,8 @@ TEST(Config, DuplicateKeyInDocumentIsRejected)
 TEST(Config, UnknownKeyNamesFileLineAndKey)
 {
     EXPECT_EQ(error_of(minimal + "tile:\n  sise: 64\n"),
-              "run.yaml:8 tile.sise: unknown key; expected one of size, halo, stitch, executor, stream_strip");
+              "run.yaml:8 tile.sise: unknown key; expected one of size, halo, stitch, executor, "
+              "stream_strip");
     EXPECT_EQ(error_of("inputs:\n  path: x\n"),
               "run.yaml:1 inputs: unknown key; expected one of input, model, tile, output, "
               "runtime");
@@ -174,9 +175,9 @@ TEST(Config, WrongTypeNamesExpectedAndFound)
               "run.yaml:8 tile.size: expected an integer in 1..65536, found 'big'");
     EXPECT_EQ(error_of(minimal + "tile:\n  size: [1, 2]\n"),
               "run.yaml:8 tile.size: expected an integer in 1..65536, found a list of 2");
-    EXPECT_EQ(
-        error_of(minimal + "tile: 5\n"),
-        "run.yaml:7 tile: expected a section with keys size, halo, stitch, executor, stream_strip, found '5'");
+    EXPECT_EQ(error_of(minimal + "tile: 5\n"),
+              "run.yaml:7 tile: expected a section with keys size, halo, stitch, executor, "
+              "stream_strip, found '5'");
     EXPECT_EQ(error_of("input:\n  path: a\n  bands: [1, x]\n"),
               "run.yaml:3 input.bands: expected a list of integers >= 1, found 'x' in it");
     EXPECT_EQ(error_of(minimal + "runtime:\n  threads: 2.5\n"),
@@ -276,8 +277,9 @@ TEST(Config, SetOverridesTheFile)
     EXPECT_EQ(c.where("tile.size"), "--set tile.size");
     EXPECT_EQ(c.where("input.normalize.scale"), "--set input.normalize.scale");
 
-    EXPECT_EQ(error_of(minimal, {"tile.sise=64"}),
-              "--set tile.sise: unknown key; expected one of size, halo, stitch, executor, stream_strip");
+    EXPECT_EQ(
+        error_of(minimal, {"tile.sise=64"}),
+        "--set tile.sise: unknown key; expected one of size, halo, stitch, executor, stream_strip");
     // A section only --set made is blamed on that --set, not on a line of the file.
     EXPECT_EQ(error_of(minimal, {"foo.bar=1"}),
               "--set foo.bar: unknown key; expected one of input, model, tile, output, runtime");

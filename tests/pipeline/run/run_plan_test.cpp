@@ -145,7 +145,8 @@ TEST_F(RunPlanTest, AutoExecutorStreamsWhereItCanElseSaysWhy)
     EXPECT_EQ(fingerprint_executor(streamed), "stream");
     EXPECT_NE(streamed.write_options().config_yaml.find("executor: stream"), std::string::npos);
     streamed.print_summary(*m_log);
-    EXPECT_NE(m_text.str().find("  executor stream (auto: every value computed once, full width, row buffers"),
+    EXPECT_NE(m_text.str().find(
+                  "  executor stream (auto: every value computed once, full width, row buffers"),
               std::string::npos)
         << m_text.str();
 

@@ -278,11 +278,14 @@ def test_stream_strips(args):
             ratio = json.load(f)["flop_ratio"]
         print(f"stream_strip {strip}: {strips} strips, {ratio:.3f} x one whole-image pass")
         check((ratio > 1.0) == (strips > 1) and ratio < 4.0, f"flop_ratio {ratio}")
-    # kill -9 mid-run with 64 px strips, resumed: the bytes of the full-width run.
+    # kill -9 mid-run with 64 px strips, resumed with 128 px strips (the strip width is not part
+    # of the run's fingerprint: it changes no byte): the bytes of the full-width run.
     set_strip(ctx, 64)
     out = ctx.path("out", "k.h5")
     kill_mid_run(ctx, out, after_tiles=0)
-    ctx.run("run", "run.yaml", "--set", f"output.path={out}", expect_rc=0)
+    proc = ctx.run("run", "run.yaml", "--set", f"output.path={out}", "--set",
+                   "tile.stream_strip=128", "--log-format", "plain", expect_rc=0)
+    check("3 strips of 128 px" in proc.stdout, f"not resumed with 128 px strips:\n{proc.stdout}")
     check(not os.path.exists(out + ".partial"), "the partial file is left after completion")
     resume.same_output(full, out)
 

@@ -261,8 +261,9 @@ std::string fingerprint_difference(const std::string& stored_json, const WriteOp
     }
     for (const auto& [field, value] : stored.items())
     {
+        const std::string& name = field; // clang 14 cannot capture a structured binding
         const bool known = std::any_of(o.fingerprint.begin(), o.fingerprint.end(),
-                                       [&](const auto& f) { return f.first == field; });
+                                       [&](const auto& f) { return f.first == name; });
         if (!known)
             return field + ": " +
                    shown(value.is_string() ? value.get<std::string>() : value.dump()) +

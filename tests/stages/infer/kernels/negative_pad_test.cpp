@@ -357,8 +357,9 @@ TEST_P(NegativePadSeparable, WideEqualsCroppedBitwise)
     cases.emplace_back(Window{1, 33, 30, 37, 50, 3, 1, 2}, 1); // fused, dilated, remainders
     cases.emplace_back(Window{1, 9, 11, 6, 20, 3, 1, 1}, 2);   // depth multiplier 2
     for (int threads : {1, 2})
-        for (const auto& [win, dm] : cases)
+        for (const auto& [win, multiplier] : cases)
         {
+            const int dm = multiplier; // clang 14 cannot capture a structured binding
             const int mid = win.in_c * dm;
             const auto dw = random_values(static_cast<std::size_t>(win.k) * win.k * mid, rng);
             const auto pw = random_values(static_cast<std::size_t>(mid) * win.out_c, rng);

@@ -589,13 +589,15 @@ std::vector<hsize_t> chunk_dims(hid_t dataset, const std::string& what)
 }
 
 /// The spatial datasets of a complete partial file copied into the published ones chunk by chunk
-/// (one tile core = one chunk), a row of tiles at a time: read, then shuffled and deflated on
-/// every thread (shuffle_deflate: the bytes HDF5's filters would store), then written in the
-/// order the filtered H5Dwrite calls wrote them (H5Dwrite_chunk; filter mask 0: both applied).
-/// The part of an edge chunk outside the image holds the dataset's fill value, as HDF5 fills it.
-void publish_chunks_deflated(const OutputFile& in, const OutputFile& out, const WriteOptions& o,
-                             const OutputLayout& l, const std::string& what)
+/// (one tile core = one chunk), a row of tiles at a time: read, then (output.compression: deflate)
+/// shuffled and deflated on every thread (shuffle_deflate: the bytes HDF5's filters would store),
+/// then written in the order the H5Dwrite calls through the filters wrote them (H5Dwrite_chunk;
+/// filter mask 0: every filter applied). The part of an edge chunk outside the image holds the
+/// dataset's fill value, as HDF5 fills it.
+void publish_chunks(const OutputFile& in, const OutputFile& out, const WriteOptions& o,
+                    const OutputLayout& l, const std::string& what)
 {
+    const bool deflate = o.compression == "deflate";
     const bool f32 = o.probabilities == ProbabilityFormat::float32;
     const std::size_t prob_size = f32 ? 4 : 1;
     const hsize_t c = static_cast<hsize_t>(l.channels);
@@ -657,8 +659,10 @@ void publish_chunks_deflated(const OutputFile& in, const OutputFile& out, const 
                                   {
                                       Chunk& chunk = chunks[i];
                                       chunk.packed =
-                                          shuffle_deflate(chunk.raw.data(), chunk.raw.size(),
-                                                          chunk.element, o.compression_level);
+                                          deflate
+                                              ? shuffle_deflate(chunk.raw.data(), chunk.raw.size(),
+                                                                chunk.element, o.compression_level)
+                                              : std::move(chunk.raw);
                                   });
         for (const Chunk& chunk : chunks)
             h5::check(H5Dwrite_chunk(chunk.dataset, H5P_DEFAULT, 0, chunk.offset.data(),
@@ -691,35 +695,8 @@ void publish_copy(const fs::path& partial, const fs::path& target, const WriteOp
         o.probabilities == ProbabilityFormat::float32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_UINT8;
     const std::size_t prob_size = o.probabilities == ProbabilityFormat::float32 ? 4 : 1;
     const hsize_t c = static_cast<hsize_t>(l.channels);
-    if (l.spatial && o.compression == "deflate")
-        publish_chunks_deflated(in, out, o, l, what);
-    else if (l.spatial)
-    {
-        std::vector<std::uint8_t> buffer;
-        const hsize_t t = static_cast<hsize_t>(l.tile_size);
-        for (hsize_t y = 0; y < static_cast<hsize_t>(l.image_height); y += t)
-        {
-            for (hsize_t x = 0; x < static_cast<hsize_t>(l.image_width); x += t)
-            {
-                const hsize_t h = std::min(t, static_cast<hsize_t>(l.image_height) - y);
-                const hsize_t w = std::min(t, static_cast<hsize_t>(l.image_width) - x);
-                buffer.resize(h * w * std::max<std::size_t>(prob_size, 1));
-                read_hyperslab(in.labels.get(), H5T_NATIVE_UINT8, {y, x}, {h, w}, buffer.data(),
-                               what);
-                write_hyperslab(out.labels.get(), H5T_NATIVE_UINT8, {y, x}, {h, w}, buffer.data(),
-                                what);
-                if (!in.probabilities)
-                    continue;
-                for (hsize_t k = 0; k < c; ++k)
-                {
-                    read_hyperslab(in.probabilities.get(), prob_type, {k, y, x}, {1, h, w},
-                                   buffer.data(), what);
-                    write_hyperslab(out.probabilities.get(), prob_type, {k, y, x}, {1, h, w},
-                                    buffer.data(), what);
-                }
-            }
-        }
-    }
+    if (l.spatial)
+        publish_chunks(in, out, o, l, what);
     else
     {
         const hsize_t rows = static_cast<hsize_t>(l.rows);

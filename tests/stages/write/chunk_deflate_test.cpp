@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Purpose: shuffle_deflate gives, byte for byte, the chunks HDF5's own shuffle + deflate filters
 // store (read back raw with H5Dread_chunk), for full and edge chunks (the fill value outside the
-// dataset), one-byte and four-byte elements, every level the writer allows.
+// dataset), one-byte and four-byte elements, every level the writer allows; without filters a
+// stored chunk is the chunk filled outside the dataset (what publishing writes for
+// output.compression: none).
 #include "stages/write/chunk_deflate.hpp"
 #include "stages/write/h5_handle.hpp"
 #include "tests/stages/read/scratch_dir.hpp"
@@ -10,6 +12,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <random>
 #include <vector>
 #include <zlib.h>
@@ -20,19 +23,22 @@ namespace
 using namespace atrous;
 
 /// Writes `data` (dims) through H5Dwrite into a dataset chunked by `chunk` with shuffle + deflate
-/// at `level` and fill `fill`, then checks every chunk's stored bytes against shuffle_deflate of
-/// the chunk as HDF5 filled it.
+/// at `level` (none: no filters) and fill `fill`, then checks every chunk's stored bytes against
+/// shuffle_deflate of the chunk as HDF5 filled it (no filters: that chunk's bytes).
 template <class T>
 void expect_filter_bytes(hid_t file, const char* name, hid_t type, const std::vector<hsize_t>& dims,
-                         const std::vector<hsize_t>& chunk, T fill, int level,
+                         const std::vector<hsize_t>& chunk, T fill, std::optional<int> level,
                          const std::vector<T>& data)
 {
     const int rank = static_cast<int>(dims.size());
     h5::Handle space = h5::check(H5Screate_simple(rank, dims.data(), nullptr), "test", "space");
     h5::Handle dcpl = h5::check(H5Pcreate(H5P_DATASET_CREATE), "test", "dcpl");
     h5::check(H5Pset_chunk(dcpl.get(), rank, chunk.data()), "test", "chunk");
-    h5::check(H5Pset_shuffle(dcpl.get()), "test", "shuffle");
-    h5::check(H5Pset_deflate(dcpl.get(), static_cast<unsigned>(level)), "test", "deflate");
+    if (level)
+    {
+        h5::check(H5Pset_shuffle(dcpl.get()), "test", "shuffle");
+        h5::check(H5Pset_deflate(dcpl.get(), static_cast<unsigned>(*level)), "test", "deflate");
+    }
     h5::check(H5Pset_fill_value(dcpl.get(), type, &fill), "test", "fill");
     h5::check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_IFSET), "test", "fill time");
     h5::Handle set =
@@ -55,9 +61,11 @@ void expect_filter_bytes(hid_t file, const char* name, hid_t type, const std::ve
                 for (hsize_t r = 0; r < ch && y + r < h; ++r)
                     for (hsize_t c = 0; c < cw && x + c < w; ++c)
                         raw[r * cw + c] = data[(p * h + y + r) * w + x + c];
+                const auto* bytes = reinterpret_cast<const std::uint8_t*>(raw.data());
+                const std::size_t size = raw.size() * sizeof(T);
                 const std::vector<std::uint8_t> want =
-                    shuffle_deflate(reinterpret_cast<const std::uint8_t*>(raw.data()),
-                                    raw.size() * sizeof(T), sizeof(T), level);
+                    level ? shuffle_deflate(bytes, size, sizeof(T), *level)
+                          : std::vector<std::uint8_t>(bytes, bytes + size);
                 std::vector<hsize_t> offset =
                     rank == 3 ? std::vector<hsize_t>{p, y, x} : std::vector<hsize_t>{y, x};
                 hsize_t stored = 0;
@@ -69,13 +77,13 @@ void expect_filter_bytes(hid_t file, const char* name, hid_t type, const std::ve
                           "test", "read chunk");
                 EXPECT_EQ(mask, 0u) << name << " chunk at " << p << "," << y << "," << x;
                 EXPECT_EQ(got, want) << name << " chunk at " << p << "," << y << "," << x
-                                     << " (level " << level << ")";
+                                     << " (level " << level.value_or(0) << ")";
                 ++checked;
             }
     EXPECT_GT(checked, 4);
 }
 
-TEST(ChunkDeflate, EqualsHdf5FiltersForFullAndEdgeChunks)
+TEST(ChunkDeflate, EqualsHdf5FiltersForFullAndEdgeChunksAndNoneStoresTheFilledChunk)
 {
     test::ScratchDir dir;
     h5::Handle file =
@@ -92,9 +100,10 @@ TEST(ChunkDeflate, EqualsHdf5FiltersForFullAndEdgeChunks)
     std::uniform_real_distribution<float> u(0.0f, 1.0f);
     for (float& v : prob)
         v = u(rng);
-    for (int level : {1, 4, 9})
+    for (std::optional<int> level : {std::optional<int>(), std::optional<int>(1),
+                                     std::optional<int>(4), std::optional<int>(9)})
     {
-        const std::string l = std::to_string(level);
+        const std::string l = level ? std::to_string(*level) : "none";
         expect_filter_bytes<std::uint8_t>(file.get(), ("mask" + l).c_str(), H5T_NATIVE_UINT8, dims2,
                                           {16, 16}, 255, level, mask);
         expect_filter_bytes<float>(file.get(), ("prob" + l).c_str(), H5T_NATIVE_FLOAT, dims3,

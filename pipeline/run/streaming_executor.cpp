@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -127,7 +128,8 @@ TileTask rows_task(int first, int count, Columns cols)
     return task;
 }
 
-bool all_nodata(const std::vector<std::uint8_t>& valid)
+/// True when every valid flag of `valid` is 0.
+bool all_nodata(std::span<const std::uint8_t> valid)
 {
     return std::all_of(valid.begin(), valid.end(), [](std::uint8_t v) { return v == 0; });
 }
@@ -263,10 +265,9 @@ std::vector<std::uint8_t> nodata_tile_rows(const TilePlan& plan, Reader& reader,
             const int x1 = std::min(strips[s].end, width);
             bool empty = true;
             for (int r = 0; r < h && empty; ++r)
-            {
-                const auto* v = band.valid.data() + static_cast<std::size_t>(r) * width;
-                empty = std::all_of(v + x0, v + x1, [](std::uint8_t f) { return f == 0; });
-            }
+                empty = all_nodata(std::span<const std::uint8_t>(band.valid)
+                                       .subspan(static_cast<std::size_t>(r) * width + x0,
+                                                static_cast<std::size_t>(x1 - x0)));
             nodata[static_cast<std::size_t>(row) * n + s] = empty ? 1 : 0;
         }
     }

@@ -146,10 +146,7 @@ StreamStats StreamExecutor::run(int first_row, int last_row, StreamPlan::Strip s
     // Each buffer starts on a cache line (64 bytes = 16 floats); its rows are its region's
     // columns.
     const auto row_floats = [&](std::size_t b)
-    {
-        return static_cast<std::size_t>(std::max(0, cols.width(static_cast<int>(b)))) *
-               static_cast<std::size_t>(nodes[b].shape.c);
-    };
+    { return m_plan.region_row_floats(cols, static_cast<int>(b)); };
     const auto floats_of = [&](std::size_t b) {
         return (static_cast<std::size_t>(schedule.capacity_rows[b]) * row_floats(b) + 15) / 16 * 16;
     };

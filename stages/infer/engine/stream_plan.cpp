@@ -163,7 +163,6 @@ StreamPlan::StreamPlan(const Model& model, Shape input, int band_rows, bool bit_
                         : bit_identical                          ? s.col_map.granule
                                                                  : 1;
         s.shape = shapes[i];
-        s.row_floats = static_cast<std::size_t>(s.shape.w) * s.shape.c;
         s.flops = is_input ? 0.0 : node.layer->flops(in_shapes, s.shape);
         m_whole_flops += s.flops;
     }
@@ -243,6 +242,12 @@ StreamPlan::Columns StreamPlan::columns(Strip strip) const
     return c;
 }
 
+std::size_t StreamPlan::region_row_floats(const Columns& columns, int node) const
+{
+    return static_cast<std::size_t>(std::max(0, columns.width(node))) *
+           static_cast<std::size_t>(m_nodes[node].shape.c);
+}
+
 std::size_t StreamPlan::strip_bytes(const std::vector<int>& capacity_rows, Strip strip) const
 {
     const Columns c = columns(strip);
@@ -250,8 +255,7 @@ std::size_t StreamPlan::strip_bytes(const std::vector<int>& capacity_rows, Strip
     for (std::size_t b = 0; b < m_nodes.size(); ++b)
         if (m_nodes[b].buffer == static_cast<int>(b))
             bytes += static_cast<std::size_t>(capacity_rows[b]) *
-                     static_cast<std::size_t>(std::max(0, c.width(static_cast<int>(b)))) *
-                     static_cast<std::size_t>(m_nodes[b].shape.c) * sizeof(float);
+                     region_row_floats(c, static_cast<int>(b)) * sizeof(float);
     return bytes;
 }
 

@@ -30,11 +30,10 @@ struct StreamNode
     int buffer = 0; // the node whose row buffer holds its rows (an identity layer: its input's)
     int granule =
         1; // its bands start at multiples of this row (RowMap::granule; upsampling: its factor)
-    int col_granule = 1;        // the same for the columns of its regions
-    Shape shape;                // full-size output
-    std::size_t row_floats = 0; // floats per full-width row (w * c)
-    int capacity_rows = 0;      // rows its buffer must hold at once (buffer nodes only)
-    double flops = 0;           // one whole-image pass of this layer
+    int col_granule = 1;   // the same for the columns of its regions
+    Shape shape;           // full-size output
+    int capacity_rows = 0; // rows its buffer must hold at once (buffer nodes only)
+    double flops = 0;      // one whole-image pass of this layer
 };
 
 /// A vertical strip of a stream: output columns [first, end) (empty: none chosen).
@@ -82,6 +81,8 @@ public:
         int width(int node) const { return end[node] - begin[node]; }
     };
     Columns columns(Strip strip) const;
+    /// Floats per row of `node`'s region in `columns` (its width x channels; 0 when empty).
+    std::size_t region_row_floats(const Columns& columns, int node) const;
     /// Steps of a whole pass until the last output row (each computes one band of every layer
     /// that advances).
     int steps() const { return m_steps; }

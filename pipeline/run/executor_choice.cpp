@@ -85,7 +85,7 @@ ExecutorChoice choose_executor(const RunConfig& cfg, const infer::Model& model,
             strip = width;
     }
     choice.stream_buffer_bytes = buffer_bytes(strip);
-    for (; !asked && choice.stream_buffer_bytes > budget_bytes && strip > tile;)
+    while (!asked && choice.stream_buffer_bytes > budget_bytes && strip > tile)
     {
         strip = round_up(std::max(tile, strip / 2), tile);
         choice.stream_buffer_bytes = buffer_bytes(strip);

@@ -103,10 +103,11 @@ struct OutputBand
 /// Input row windows [first, end) in the order the stream reads them (StreamExecutor::run reads
 /// the input node's new rows of each step of the schedule).
 std::vector<std::pair<int, int>> read_windows(const infer::StreamPlan& plan, int first_row,
-                                              int last_row)
+                                              int last_row, infer::StreamStrip strip)
 {
     const auto input = static_cast<std::size_t>(plan.model().graph().input_node());
-    const infer::StreamPlan::Schedule schedule = plan.schedule(first_row, last_row);
+    // The segment's own strip: without one, the schedule sizes the buffers of every strip.
+    const infer::StreamPlan::Schedule schedule = plan.schedule(first_row, last_row, strip);
     std::vector<std::pair<int, int>> windows;
     int done = schedule.begin[input];
     for (const std::vector<int>& next : schedule.ends)
@@ -431,7 +432,8 @@ ExecutionResult StreamingExecutor::run(const RunPlan& run_plan, const Checkpoint
         // The valid flags of the strip's columns of the input rows read and not yet output (the
         // stream's thread only).
         std::deque<std::vector<std::uint8_t>> pending_valid;
-        BandReader reader(stages.reader, in_cols, read_windows(splan, first_row, last_row));
+        BandReader reader(stages.reader, in_cols,
+                          read_windows(splan, first_row, last_row, stream_strip));
         // Declared last: destroyed (its queued bands written, joined) first.
         SerialWorker writer(static_cast<std::size_t>(
             std::max(2, plan.tile_size() / std::max(1, stream_band_rows(plan.stride())))));

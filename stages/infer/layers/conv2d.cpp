@@ -121,7 +121,7 @@ void Conv2d::forward_rows(const std::vector<const Tensor*>& inputs, Tensor& outp
 RowMap Conv2d::axis_map(const std::vector<Shape>& inputs, Axis axis) const
 {
     const Window1d& w = axis == Axis::y ? m_wy : m_wx;
-    RowMap m = RowMap::window(w, axis == Axis::y ? inputs.at(0).h : inputs.at(0).w);
+    RowMap m = window_axis_map(m_wy, m_wx, inputs.at(0), axis);
     if (m_bf16_wino) // F(2x2, 3x3) and F(2x2, 2x2) output tiles
         m.granule = 2 * w.dilation;
     else if (kernels::winograd_applies(kernel_shape(Shape{}, Shape{})))

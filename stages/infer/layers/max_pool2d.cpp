@@ -57,8 +57,7 @@ void MaxPool2d::forward_rows(const std::vector<const Tensor*>& inputs, Tensor& o
 
 RowMap MaxPool2d::axis_map(const std::vector<Shape>& inputs, Axis axis) const
 {
-    return axis == Axis::y ? RowMap::window(m_wy, inputs.at(0).h)
-                           : RowMap::window(m_wx, inputs.at(0).w);
+    return window_axis_map(m_wy, m_wx, inputs.at(0), axis);
 }
 
 Field MaxPool2d::field(const std::vector<Field>& inputs) const

@@ -100,8 +100,7 @@ void SeparableConv2d::forward_rows(const std::vector<const Tensor*>& inputs, Ten
 
 RowMap SeparableConv2d::axis_map(const std::vector<Shape>& inputs, Axis axis) const
 {
-    return axis == Axis::y ? RowMap::window(m_wy, inputs.at(0).h)
-                           : RowMap::window(m_wx, inputs.at(0).w);
+    return window_axis_map(m_wy, m_wx, inputs.at(0), axis);
 }
 
 Field SeparableConv2d::field(const std::vector<Field>& inputs) const

@@ -3,6 +3,7 @@
 // place from its input and output shapes and its two window axes.
 #pragma once
 
+#include "stages/infer/engine/row_map.hpp"
 #include "stages/infer/engine/tensor.hpp"
 #include "stages/infer/kernels/kernels.hpp"
 
@@ -30,6 +31,13 @@ kernels::Conv2dShape window_shape(const Shape& in, const Shape& out, const Windo
                                 x.dilation,
                                 y.pad_before(in.h),
                                 x.pad_before(in.w)};
+}
+
+/// The stream's map (RowMap::window) of a sliding-window layer along `axis`, for full-size input
+/// `in`: the window of that axis over its length.
+inline RowMap window_axis_map(const Window1d& y, const Window1d& x, const Shape& in, Axis axis)
+{
+    return axis == Axis::y ? RowMap::window(y, in.h) : RowMap::window(x, in.w);
 }
 
 /// `s` reading `in` and writing `out` with their pixel strides (0 where contiguous): the layers

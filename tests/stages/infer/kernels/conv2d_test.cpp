@@ -21,6 +21,7 @@ namespace
 using test::all_near;
 using test::nan_filled;
 using test::random_values;
+using test::VariantTest;
 
 struct Case
 {
@@ -91,15 +92,9 @@ TEST(Conv2dKernel, TbbWithoutBiasAndSoftmax)
 }
 
 /// Every conv2d entry of kernels.def, through its own packer, against conv2d_ref.
-class Conv2dVariants : public ::testing::TestWithParam<Conv2dVariant>
+class Conv2dVariants : public VariantTest<Conv2dVariant>
 {
 protected:
-    void SetUp() override
-    {
-        if (!cpu_supports(GetParam().isa))
-            GTEST_SKIP() << GetParam().name << ": CPU lacks " << isa_name(GetParam().isa);
-    }
-
     /// Runs the variant and the reference on random data; fails with the shape and index.
     ::testing::AssertionResult check(const Conv2dShape& s, const Activation& act, bool bias,
                                      std::mt19937& rng, float tol = 1e-4f) const

@@ -23,6 +23,7 @@ namespace
 using test::all_near;
 using test::nan_filled;
 using test::random_values;
+using test::VariantTest;
 
 /// Keras geometry of a k x k window (same or valid padding).
 Conv2dShape window(int n, int h, int w, int c, int k, int dilation, int stride, bool same)
@@ -74,15 +75,9 @@ std::vector<Conv2dShape> depthwise_cases()
     return out;
 }
 
-class DepthwiseVariants : public ::testing::TestWithParam<DepthwiseVariant>
+class DepthwiseVariants : public VariantTest<DepthwiseVariant>
 {
 protected:
-    void SetUp() override
-    {
-        if (!cpu_supports(GetParam().isa))
-            GTEST_SKIP() << GetParam().name << ": CPU lacks " << isa_name(GetParam().isa);
-    }
-
     ::testing::AssertionResult check(const Conv2dShape& s, const Activation& act, bool bias,
                                      std::mt19937& rng) const
     {
@@ -160,15 +155,9 @@ TEST(DepthwiseDispatch, FastIsTheLastSupportedVariant)
         EXPECT_FALSE(cpu_supports(v->isa)) << v->name << " is supported but not chosen";
 }
 
-class SeparableVariants : public ::testing::TestWithParam<SeparableVariant>
+class SeparableVariants : public VariantTest<SeparableVariant>
 {
 protected:
-    void SetUp() override
-    {
-        if (!cpu_supports(GetParam().isa))
-            GTEST_SKIP() << GetParam().name << ": CPU lacks " << isa_name(GetParam().isa);
-    }
-
     /// `s`: the depthwise geometry with out_c = filters (pixel strides as set); runs the variant
     /// in an arena of `threads` threads against depthwise_conv2d_ref + dense_ref.
     ::testing::AssertionResult check(const Conv2dShape& s, int dm, const Activation& act,

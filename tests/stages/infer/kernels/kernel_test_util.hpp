@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Purpose: shared helpers for the kernel tests: seeded random buffers, NaN-prefilled outputs
-// (elements a kernel forgets stay NaN) and a comparison that prints the first failing index.
+// (elements a kernel forgets stay NaN), a comparison that prints the first failing index, and
+// the fixture of tests over a kernel's variants.
 #pragma once
+
+#include "stages/infer/kernels/cpu_features.hpp"
 
 #include <gtest/gtest.h>
 
@@ -44,5 +47,18 @@ inline ::testing::AssertionResult all_near(const std::vector<float>& want,
                    << what << ": index " << i << " got " << got[i] << " want " << want[i];
     return ::testing::AssertionSuccess();
 }
+
+/// A test over the variants of a kernel (kernels.def: name, isa): a variant whose instruction set
+/// this CPU lacks is skipped with the reason.
+template <class Variant> class VariantTest : public ::testing::TestWithParam<Variant>
+{
+protected:
+    void SetUp() override
+    {
+        const Variant& v = this->GetParam();
+        if (!cpu_supports(v.isa))
+            GTEST_SKIP() << v.name << ": CPU lacks " << isa_name(v.isa);
+    }
+};
 
 } // namespace atrous::infer::kernels::test

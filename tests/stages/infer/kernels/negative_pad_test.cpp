@@ -30,6 +30,7 @@ namespace
 using test::all_near;
 using test::nan_filled;
 using test::random_values;
+using test::VariantTest;
 
 /// Runs a kernel on geometry `s`, input `in`, output `out`.
 using RunFn = std::function<void(const Conv2dShape& s, const float* in, float* out)>;
@@ -192,14 +193,8 @@ std::vector<Window> conv_windows()
     };
 }
 
-class NegativePadConv : public ::testing::TestWithParam<Conv2dVariant>
+class NegativePadConv : public VariantTest<Conv2dVariant>
 {
-protected:
-    void SetUp() override
-    {
-        if (!cpu_supports(GetParam().isa))
-            GTEST_SKIP() << GetParam().name << ": CPU lacks " << isa_name(GetParam().isa);
-    }
 };
 
 TEST_P(NegativePadConv, WideEqualsCroppedBitwise)
@@ -296,14 +291,8 @@ std::vector<Window> depthwise_windows()
     };
 }
 
-class NegativePadDepthwise : public ::testing::TestWithParam<DepthwiseVariant>
+class NegativePadDepthwise : public VariantTest<DepthwiseVariant>
 {
-protected:
-    void SetUp() override
-    {
-        if (!cpu_supports(GetParam().isa))
-            GTEST_SKIP() << GetParam().name << ": CPU lacks " << isa_name(GetParam().isa);
-    }
 };
 
 TEST_P(NegativePadDepthwise, WideEqualsCroppedBitwise)
@@ -332,14 +321,8 @@ INSTANTIATE_TEST_SUITE_P(KernelsDef, NegativePadDepthwise,
                          [](const ::testing::TestParamInfo<DepthwiseVariant>& param)
                          { return std::string(param.param.name); });
 
-class NegativePadSeparable : public ::testing::TestWithParam<SeparableVariant>
+class NegativePadSeparable : public VariantTest<SeparableVariant>
 {
-protected:
-    void SetUp() override
-    {
-        if (!cpu_supports(GetParam().isa))
-            GTEST_SKIP() << GetParam().name << ": CPU lacks " << isa_name(GetParam().isa);
-    }
 };
 
 TEST_P(NegativePadSeparable, WideEqualsCroppedBitwise)

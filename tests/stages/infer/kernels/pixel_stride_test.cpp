@@ -21,6 +21,7 @@ namespace
 {
 
 using test::random_values;
+using test::VariantTest;
 
 constexpr float k_sentinel = 12345.0f;
 
@@ -95,14 +96,8 @@ std::vector<Conv2dShape> conv_shapes()
 /// (in_extra, in_off, out_extra, out_off): input strided, output strided, both.
 constexpr int k_layouts[][4] = {{5, 2, 0, 0}, {0, 0, 7, 3}, {9, 4, 6, 6}, {16, 0, 32, 32}};
 
-class Conv2dVariantStrides : public ::testing::TestWithParam<Conv2dVariant>
+class Conv2dVariantStrides : public VariantTest<Conv2dVariant>
 {
-protected:
-    void SetUp() override
-    {
-        if (!cpu_supports(GetParam().isa))
-            GTEST_SKIP() << GetParam().name << ": CPU lacks " << isa_name(GetParam().isa);
-    }
 };
 
 TEST_P(Conv2dVariantStrides, StridedEqualsDenseScattered)

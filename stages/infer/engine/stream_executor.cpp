@@ -211,7 +211,8 @@ StreamStats StreamExecutor::run(int first_row, int last_row, StreamPlan::Strip s
             int pad_top = 0;
             int pad_left = 0;
             std::vector<StreamPlan::InputRows> in_rows(node.inputs.size());
-            std::vector<int> col_skip(node.inputs.size(), 0);
+            std::vector<int> col_skip(node.inputs.size(), 0);  // columns before the ones read
+            std::vector<int> col_count(node.inputs.size(), 0); // columns read
             for (std::size_t slot = 0; slot < node.inputs.size(); ++slot)
             {
                 const int p = node.inputs[slot];
@@ -231,6 +232,7 @@ StreamStats StreamExecutor::run(int first_row, int last_row, StreamPlan::Strip s
                     pad_left = c.pad_before;
                 }
                 col_skip[slot] = c.begin - cols.begin[p];
+                col_count[slot] = c.end - c.begin;
                 if (!window && (col_skip[slot] != 0 || c.end != cols.end[p]))
                     row_by_row = true;
             }
@@ -252,9 +254,6 @@ StreamStats StreamExecutor::run(int first_row, int last_row, StreamPlan::Strip s
             {
                 // One input row at a time: it makes `factor` output rows (upsampling) or one.
                 const int per_row = s.map.kind == RowMap::Kind::upsample ? s.map.factor : 1;
-                const int in_width = s.col_map.kind == RowMap::Kind::upsample
-                                         ? (width + s.col_map.factor - 1) / s.col_map.factor
-                                         : width;
                 for (int r = done[i]; r < next[i]; r += per_row)
                 {
                     arg_views.clear();
@@ -264,7 +263,7 @@ StreamStats StreamExecutor::run(int first_row, int last_row, StreamPlan::Strip s
                         RowBuffer& source = buffers[nodes[p].buffer];
                         const int c = nodes[p].shape.c;
                         arg_views.push_back(
-                            Tensor::view(Shape{1, 1, in_width, c},
+                            Tensor::view(Shape{1, 1, col_count[slot], c},
                                          source.row(r / per_row) +
                                              static_cast<std::size_t>(col_skip[slot]) * c));
                     }

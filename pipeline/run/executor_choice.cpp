@@ -91,11 +91,10 @@ ExecutorChoice choose_executor(const RunConfig& cfg, const infer::Model& model,
         choice.stream_buffer_bytes = buffer_bytes(strip);
     }
     choice.stream_strip_px = strip;
-    choice.stream_strips = (width + strip - 1) / strip;
-    const std::string strips =
-        choice.stream_strips == 1
-            ? std::string("full width")
-            : fmt::format("{} strips of {} px", choice.stream_strips, choice.stream_strip_px);
+    const int strips_across = (width + strip - 1) / strip;
+    const std::string strips = strips_across == 1 ? std::string("full width")
+                                                  : fmt::format("{} strips of {} px", strips_across,
+                                                                choice.stream_strip_px);
     if (!named && choice.stream_buffer_bytes > budget_bytes)
     {
         choice.why =
@@ -105,10 +104,10 @@ ExecutorChoice choose_executor(const RunConfig& cfg, const infer::Model& model,
         return choice;
     }
     choice.executor = E::stream;
-    choice.why = fmt::format("{}: every value computed once, {}, row buffers {}{}",
-                             named ? "tile.executor: stream" : "auto", strips,
-                             mib_text(choice.stream_buffer_bytes),
-                             choice.stream_strips == 1 ? "" : " per strip");
+    choice.why =
+        fmt::format("{}: every value computed once, {}, row buffers {}{}",
+                    named ? "tile.executor: stream" : "auto", strips,
+                    mib_text(choice.stream_buffer_bytes), strips_across == 1 ? "" : " per strip");
     return choice;
 }
 

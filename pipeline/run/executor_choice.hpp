@@ -46,7 +46,6 @@ struct ExecutorChoice
     std::string why;                                               // for the plan summary
     std::size_t stream_buffer_bytes = 0; // the stream's row buffers per strip (0: not planned)
     int stream_strip_px = 0;             // output columns per strip (0: not planned)
-    int stream_strips = 0;               // strips across the padded width
 };
 
 /// Resolves tile.executor for the planned grid: tiles and stream as named; auto: stream when
